@@ -1,0 +1,3 @@
+"""rackwatch: streaming monitoring, alerting and fault diagnosis for AI datacenters."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,207 @@
+"""Configuration: one TOML file plus environment overrides (contract, see DESIGN.md).
+
+The configuration is closed: an unknown section or key is an error that names the
+file and the key, and all errors are reported at once before anything starts.
+Environment variables override the file:
+
+- RACKWATCH_HOME: state directory (default ./.rackwatch)
+- RACKWATCH_KAFKA_BOOTSTRAP: brokers; unset means the local broker `rackwatch broker` runs
+- RACKWATCH_CLICKHOUSE_DSN: default chdb://<home>/clickhouse
+- RACKWATCH_TOPIC_PREFIX: default "rackwatch."
+- RACKWATCH_CONFIG: path of the config file (default <home>/rackwatch.toml if present)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BrokerConfig", "Config", "ConfigError", "load_config"]
+
+
+class ConfigError(ValueError):
+    """Every problem found in a configuration, reported together."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """The local single-node KRaft broker that `rackwatch broker` manages."""
+
+    version: str = "3.9.1"
+    scala: str = "2.13"
+    host: str = "127.0.0.1"
+    port: int = 19092
+    controller_port: int = 19093
+    heap: str = "512m"
+    start_timeout_s: float = 90.0
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap: str = ""  # empty: the local broker
+    topic_prefix: str = "rackwatch."
+    partitions: int = 12
+    replication_factor: int = 1
+
+
+@dataclass(frozen=True)
+class ClickHouseConfig:
+    dsn: str = ""  # empty: chdb://<home>/clickhouse
+    database: str = "rackwatch"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    interval_s: float = 10.0
+    host: str = ""  # empty: this machine's hostname
+    labels: dict[str, str] = field(default_factory=dict)
+    log_paths: tuple[str, ...] = ()
+    kmsg: bool = False
+    gpu: bool = True
+    buffer_max_batches: int = 100_000
+    buffer_memory_batches: int = 1_000
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    rules: str = ""  # empty: the default rule set shipped with rackwatch
+    ewma_tau_s: float = 60.0
+    wma_window: int = 5
+    standby_replicas: int = 0
+    dedup_window: int = 1024
+    max_future_skew_s: float = 300.0
+    max_past_age_s: float = 7 * 86400.0
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    batch_rows: int = 5000
+    batch_interval_s: float = 1.0
+    max_pending_rows: int = 200_000
+    serve_port: int = 18123  # embedded mode: read-only query endpoint on localhost
+    serve_token: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path = Path(".rackwatch")
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    clickhouse: ClickHouseConfig = field(default_factory=ClickHouseConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    sink: SinkConfig = field(default_factory=SinkConfig)
+
+    @property
+    def bootstrap(self) -> str:
+        """Where the brokers are: the configured list, else the local broker."""
+        return self.kafka.bootstrap or f"{self.broker.host}:{self.broker.port}"
+
+    @property
+    def uses_local_broker(self) -> bool:
+        return not self.kafka.bootstrap
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        return self.clickhouse.dsn or f"chdb://{(self.home / 'clickhouse').resolve()}"
+
+    def topic(self, name: str) -> str:
+        """Full topic name: `topic("metrics")` -> "rackwatch.metrics"."""
+        return self.kafka.topic_prefix + name
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "home"}
+
+
+def _build(section: str, cls: type[Any], raw: dict[str, Any], where: str,
+           problems: list[str]) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        f = known.get(key)
+        if f is None:
+            problems.append(f"{where}: unknown key [{section}].{key} "
+                            f"(known: {', '.join(sorted(known))})")
+            continue
+        default = getattr(cls(), key)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, tuple):
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            value = tuple(value) if ok else value
+        elif isinstance(default, dict):
+            ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            problems.append(f"{where}: [{section}].{key} should be like {default!r}, "
+                            f"got {value!r}")
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            problems.append(f"{where}: [{section}].{key} must not be negative, got {value!r}")
+            continue
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read the config file (if any) and apply environment overrides."""
+    env = dict(os.environ) if env is None else env
+    home = Path(env.get("RACKWATCH_HOME", ".rackwatch"))
+    if path is None:
+        path = env.get("RACKWATCH_CONFIG") or None
+        if path is None and (home / "rackwatch.toml").is_file():
+            path = home / "rackwatch.toml"
+    raw: dict[str, Any] = {}
+    where = "<defaults>"
+    if path is not None:
+        where = str(path)
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError([f"{where}: {e}"]) from e
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name == "home":
+            if isinstance(value, str):
+                home = Path(value) if "RACKWATCH_HOME" not in env else home
+            else:
+                problems.append(f"{where}: home should be a path string")
+            continue
+        if name not in _SECTIONS:
+            problems.append(f"{where}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
+            continue
+        if not isinstance(value, dict):
+            problems.append(f"{where}: [{name}] should be a table")
+            continue
+        cls = {f.name: type(getattr(Config(), f.name)) for f in dataclasses.fields(Config)
+               if f.name != "home"}[name]
+        sections[name] = _build(name, cls, value, where, problems)
+    if problems:
+        raise ConfigError(problems)
+    cfg = Config(home=home, **sections)
+    overrides: dict[str, Any] = {}
+    if "RACKWATCH_KAFKA_BOOTSTRAP" in env:
+        overrides["kafka"] = dataclasses.replace(
+            overrides.get("kafka", cfg.kafka), bootstrap=env["RACKWATCH_KAFKA_BOOTSTRAP"])
+    if "RACKWATCH_TOPIC_PREFIX" in env:
+        overrides["kafka"] = dataclasses.replace(
+            overrides.get("kafka", cfg.kafka), topic_prefix=env["RACKWATCH_TOPIC_PREFIX"])
+    if "RACKWATCH_CLICKHOUSE_DSN" in env:
+        overrides["clickhouse"] = dataclasses.replace(cfg.clickhouse,
+                                                      dsn=env["RACKWATCH_CLICKHOUSE_DSN"])
+    return dataclasses.replace(cfg, **overrides) if overrides else cfg
