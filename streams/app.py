@@ -1,0 +1,166 @@
+"""The faust worker: agents on the metrics and logs topics, state in changelogged tables.
+
+Per-host state (dedup, smoothing, rule and alert state) lives in the `hosts` table,
+keyed by host like the input topics, so it sits on the worker that owns the host's
+partition and moves with it on a rebalance (recovered from the changelog topic).
+
+Time-driven work (a host that went silent, `for` timers, re-sends) must happen even
+when no event arrives, which faust's stream-driven model does not give for free. Each
+worker's timer therefore publishes a small tick to every partition it owns on the
+`ticks` topic, co-partitioned with the inputs; the ticks agent then runs the tick for
+the hosts of that partition inside a stream, so table writes go to the changelog like
+any other and the tick is ordered with the partition's events.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+
+from rackwatch.config import Config
+from streams.core.metrics import HostState
+from streams.rules import RuleSet
+from streams.runtime import Runtime, StreamClock
+
+__all__ = ["build_app"]
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL_S = 1.0
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
+              rules_path: str | None = None) -> faust.App:
+    """A faust app wired to the configured topics. One per worker process."""
+    prefix = cfg.kafka.topic_prefix
+    partitions = cfg.kafka.partitions
+    datadir = Path(tempfile.mkdtemp(prefix="rackwatch-worker-"))
+    app = faust.App(
+        app_id or f"{prefix}worker",
+        broker=[f"kafka://{b.strip()}" for b in cfg.bootstrap.split(",")],
+        store="memory://",
+        datadir=str(datadir),
+        topic_partitions=partitions,
+        topic_replication_factor=cfg.kafka.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        table_standby_replicas=cfg.worker.standby_replicas,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        stream_wait_empty=False,
+        table_cleanup_interval=60.0,
+    )
+
+    def topic(name: str) -> Any:
+        return app.topic(prefix + name, key_type=bytes, value_type=bytes,
+                         partitions=partitions, key_serializer="raw", value_serializer="raw")
+
+    metrics_topic = topic("metrics")
+    logs_topic = topic("logs")
+    ticks_topic = topic("ticks")
+    rows_topic = topic("processed.metrics")
+    log_rows_topic = topic("processed.logs")
+    alerts_topic = topic("alerts")
+    dead_topic = topic("deadletter")
+
+    hosts = app.Table("hosts", default=None, partitions=partitions, key_type=bytes,
+                      value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    runtime = Runtime(rules, check_wall_clock=True)
+    clock = StreamClock()
+    key_partition: dict[bytes, int] = {}
+    app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection
+
+    def state_of(host: str) -> HostState | None:
+        raw = hosts.get(host.encode())
+        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+
+    async def publish(out: Any, partition: int) -> None:
+        if out.state is not None and out.host is not None:
+            key = out.host.encode()
+            hosts[key] = orjson.dumps(out.state)
+            key_partition[key] = partition
+        for key, value in out.deadletters:
+            await dead_topic.send(key=key, value=value)
+        if out.metric_rows is not None:
+            await rows_topic.send(key=out.host.encode(), value=out.metric_rows)
+        if out.log_rows is not None:
+            await log_rows_topic.send(key=out.host.encode(), value=out.log_rows)
+        for fp, alert in out.alerts:
+            await alerts_topic.send(key=fp, value=alert)
+
+    @app.agent(metrics_topic)
+    async def process_metrics(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            wall = _wall_ms()
+            out = runtime.on_metrics(event.value, state_of, wall_ms=wall, topic=msg.topic,
+                                     partition=msg.partition, offset=msg.offset, key=event.key)
+            if out.state is not None:
+                clock.observe(out.state.get("t") or 0, wall)
+            await publish(out, msg.partition)
+
+    @app.agent(logs_topic)
+    async def process_logs(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            out = runtime.on_log(event.value, state_of, wall_ms=_wall_ms(),
+                                 partition=msg.partition, topic=msg.topic, offset=msg.offset,
+                                 key=event.key)
+            await publish(out, msg.partition)
+
+    @app.agent(ticks_topic)
+    async def process_ticks(stream: Any) -> None:
+        async for event in stream.events():
+            partition = event.message.partition
+            now_ms = orjson.loads(event.value)["now"]
+            store_parts = getattr(hosts.data, "_key_partition", {})
+            keys = [k for k in list(hosts.keys())
+                    if key_partition.get(k, store_parts.get(k)) == partition]
+            for key in keys:
+                raw = hosts.get(key)
+                if raw is None:
+                    continue
+                st = orjson.loads(raw)
+                before = orjson.dumps(st.get("r"))
+                alerts = runtime.on_tick(st, key.decode(), now_ms)
+                if alerts or orjson.dumps(st.get("r")) != before:
+                    hosts[key] = orjson.dumps(st)
+                for fp, alert in alerts:
+                    await alerts_topic.send(key=fp, value=alert)
+
+    @app.timer(interval=TICK_INTERVAL_S)
+    async def send_ticks() -> None:
+        now = clock.now(_wall_ms())
+        if now is None:
+            return
+        value = orjson.dumps({"now": now})
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == metrics_topic.get_topic_name():
+                await ticks_topic.send(key=b"tick", value=value, partition=tp.partition)
+
+    if rules_path:
+        from streams.rules import RulesWatcher
+
+        watcher = RulesWatcher(rules_path)
+
+        @app.timer(interval=2.0)
+        async def reload_rules() -> None:
+            new = watcher.poll()
+            if new is not None:
+                runtime.replace_rules(new)
+                log.info("rules reloaded from %s", rules_path)
+
+    return app

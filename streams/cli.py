@@ -1,0 +1,96 @@
+"""Subcommands of the stream processors: `worker`, `replay`, `alerts`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+
+import orjson
+
+from rackwatch.config import Config
+
+__all__ = ["register"]
+
+
+def _load_rules(path: str | None, cfg: Config):  # type: ignore[no-untyped-def]
+    from streams.rules import default_rules, load_rules
+
+    chosen = path or cfg.worker.rules
+    return (load_rules(chosen) if chosen else default_rules()), (chosen or None)
+
+
+def _worker(args: argparse.Namespace, cfg: Config) -> int:
+    import faust
+
+    from rackwatch.topics import ensure_topics
+    from streams.app import build_app
+
+    rules, rules_path = _load_rules(args.rules, cfg)
+    asyncio.run(ensure_topics(cfg))
+    app = build_app(cfg, rules, rules_path=rules_path)
+    worker = faust.Worker(app, loglevel=args.loglevel, redirect_stdouts=False)
+    worker.execute_from_commandline()  # returns only by raising SystemExit
+    return 0
+
+
+def _replay(args: argparse.Namespace, cfg: Config) -> int:
+    from streams.replay import EMITTABLE, replay
+
+    emit = {e.strip() for e in args.emit.split(",") if e.strip()}
+    unknown = emit - set(EMITTABLE)
+    if unknown:
+        print(f"replay: cannot emit {', '.join(sorted(unknown))} "
+              f"(choose from {', '.join(EMITTABLE)})", file=sys.stderr)
+        return 2
+    rules, _ = _load_rules(args.rules, cfg)
+    if args.output and args.output != "-":
+        with open(args.output, "wb") as out:
+            stats = replay(args.events, rules, emit, out)
+    else:
+        stats = replay(args.events, rules, emit, sys.stdout.buffer)
+    print(f"replay: {stats.alerts} alert messages", file=sys.stderr)
+    return 0
+
+
+def _alerts(args: argparse.Namespace, cfg: Config) -> int:
+    from rackwatch.follow import follow_alerts
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(follow_alerts(cfg, from_beginning=args.from_beginning,
+                                  as_json=args.json, limit=args.limit))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    w = sub.add_parser("worker", help="run a stream-processing worker (join the consumer group)")
+    w.add_argument("--rules", help="rule file (YAML); default: the shipped rule set")
+    w.add_argument("--loglevel", default="warning")
+    w.set_defaults(func=_worker)
+
+    r = sub.add_parser("replay", help="run the processing core over a JSON-lines event file")
+    r.add_argument("events", help="JSON-lines file of metric batches / log events ('-': stdin)")
+    r.add_argument("--rules", help="rule file (YAML); default: the shipped rule set")
+    r.add_argument("--emit", default="alerts",
+                   help="comma-separated: alerts,metrics,logs,deadletter,incidents")
+    r.add_argument("-o", "--output", help="output JSON-lines file (default: stdout)")
+    r.set_defaults(func=_replay)
+
+    a = sub.add_parser("alerts", help="follow the alerts topic")
+    a.add_argument("--from-beginning", action="store_true")
+    a.add_argument("--json", action="store_true", help="print raw JSON lines")
+    a.add_argument("--limit", type=int, default=0, help="stop after this many (0: never)")
+    a.set_defaults(func=_alerts)
+
+
+def format_alert(raw: bytes) -> str:
+    """One alert message as a terminal line."""
+    a = orjson.loads(raw)
+    mark = {"firing": "FIRING  ", "resolved": "resolved"}.get(a.get("status"), a.get("status"))
+    summary = (a.get("annotations") or {}).get("summary") or ""
+    value = a.get("value")
+    val = f" value={value:.4g}" if isinstance(value, int | float) else ""
+    return (f"{a.get('updated_at', '')}  {mark} {a.get('severity', ''):8} {a.get('rule', '')}"
+            f"  host={a.get('host')}{val}  {summary}")
+
