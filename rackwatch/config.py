@@ -118,7 +118,10 @@ class Config:
         return self.kafka.topic_prefix + name
 
 
-_SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "home"}
+# Section name -> its dataclass, e.g. "kafka" -> KafkaConfig.
+_SECTIONS: dict[str, type[Any]] = {
+    f.name: type(getattr(Config(), f.name)) for f in dataclasses.fields(Config) if f.name != "home"
+}
 
 
 def _build(section: str, cls: type[Any], raw: dict[str, Any], where: str,
@@ -188,9 +191,7 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         if not isinstance(value, dict):
             problems.append(f"{where}: [{name}] should be a table")
             continue
-        cls = {f.name: type(getattr(Config(), f.name)) for f in dataclasses.fields(Config)
-               if f.name != "home"}[name]
-        sections[name] = _build(name, cls, value, where, problems)
+        sections[name] = _build(name, _SECTIONS[name], value, where, problems)
     if problems:
         raise ConfigError(problems)
     cfg = Config(home=home, **sections)

@@ -1,0 +1,65 @@
+"""Configuration: closed, all errors at once, environment overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rackwatch.config import ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "rackwatch.toml"
+    p.write_text(text)
+    return p
+
+
+class TestLoadConfig:
+    def test_defaults_without_file(self, tmp_path: Path) -> None:
+        """No file, no env: embedded defaults under ./.rackwatch."""
+        cfg = load_config(env={})
+        assert cfg.uses_local_broker
+        assert cfg.topic("metrics") == "rackwatch.metrics"
+        assert cfg.clickhouse_dsn.startswith("chdb://") and cfg.clickhouse_dsn.endswith(
+            ".rackwatch/clickhouse")
+
+    def test_all_errors_reported_together(self, tmp_path: Path) -> None:
+        """Typos in two sections and a wrong type: three problems, one error."""
+        p = write(tmp_path, '[kafka]\npartitons = 3\n[agent]\ninterval_s = "fast"\n[nope]\nx=1\n')
+        with pytest.raises(ConfigError) as e:
+            load_config(p, env={})
+        text = "\n".join(e.value.problems)
+        assert len(e.value.problems) == 3
+        assert "[kafka].partitons" in text and "[agent].interval_s" in text and "[nope]" in text
+        assert str(p) in text
+
+    def test_environment_overrides_file(self, tmp_path: Path) -> None:
+        """RACKWATCH_* variables win over the file."""
+        p = write(tmp_path, '[kafka]\nbootstrap = "a:1"\ntopic_prefix = "x."\n')
+        cfg = load_config(p, env={"RACKWATCH_KAFKA_BOOTSTRAP": "b:2",
+                                  "RACKWATCH_CLICKHOUSE_DSN": "http://ch:8123",
+                                  "RACKWATCH_TOPIC_PREFIX": "y."})
+        assert cfg.bootstrap == "b:2" and not cfg.uses_local_broker
+        assert cfg.clickhouse_dsn == "http://ch:8123"
+        assert cfg.topic("alerts") == "y.alerts"
+
+    def test_values_typed(self, tmp_path: Path) -> None:
+        """Ints widen to floats, lists to tuples, labels stay a dict."""
+        p = write(tmp_path, '[agent]\ninterval_s = 5\nlog_paths = ["/var/log/*.log"]\n'
+                            'labels = { rack = "r1" }\n')
+        cfg = load_config(p, env={})
+        assert cfg.agent.interval_s == 5.0
+        assert cfg.agent.log_paths == ("/var/log/*.log",)
+        assert cfg.agent.labels == {"rack": "r1"}
+
+    def test_negative_numbers_rejected(self, tmp_path: Path) -> None:
+        """A negative size or interval cannot be expressed."""
+        with pytest.raises(ConfigError, match="negative"):
+            load_config(write(tmp_path, "[sink]\nbatch_rows = -1\n"), env={})
+
+    def test_home_from_environment(self, tmp_path: Path) -> None:
+        """RACKWATCH_HOME moves the state directory and the default store with it."""
+        cfg = load_config(env={"RACKWATCH_HOME": str(tmp_path)})
+        assert cfg.home == tmp_path
+        assert cfg.clickhouse_dsn == f"chdb://{tmp_path.resolve() / 'clickhouse'}"
