@@ -1,0 +1,230 @@
+"""Batches keyed by (topic, partition): plain data, no I/O, the clock passed in.
+
+A batch covers a contiguous range of offsets of one partition, which names it: its
+deduplication token is f"{topic}:{partition}:{first}-{last}". A batch is sealed when it
+holds `batch_rows` rows or is `batch_interval_s` old, except right after a restart,
+when the journal of the previous run says where its unacknowledged batch ended: the
+first batch is then cut at exactly that offset, so the retry carries the same token as
+the insert that may already be in the store, and ClickHouse drops it as a duplicate.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from schemas import ids
+from schemas.events import DeadLetter
+from sinks.errors import RowError
+from sinks.rows import Limits, Row, TableSpec, decode_message
+
+__all__ = ["Batch", "Batcher", "make_dead_letter"]
+
+log = logging.getLogger(__name__)
+
+TP = tuple[str, int]
+
+
+def make_dead_letter(*, reason_code: str, reason: str, topic: str, partition: int,
+                     offset: int, key: bytes | str | None, raw: bytes | str,
+                     rejected_at: str) -> DeadLetter:
+    """A `rackwatch.deadletter/v1` record for something the sink could not store."""
+    if isinstance(raw, bytes):
+        try:
+            text, encoding = raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+    else:
+        text, encoding = raw, "utf-8"
+    if isinstance(key, bytes):
+        key = key.decode("utf-8", "replace")
+    return {
+        "schema": ids.DEADLETTER,
+        "reason": reason,
+        "reason_code": reason_code,
+        "source_topic": topic,
+        "source_partition": partition,
+        "source_offset": offset,
+        "key": key,
+        "raw": text,
+        "raw_encoding": encoding,  # type: ignore[typeddict-item]
+        "rejected_at": rejected_at,
+    }
+
+
+@dataclass
+class Batch:
+    """Rows of one partition over a contiguous offset range, ready to insert."""
+
+    topic: str
+    partition: int
+    spec: TableSpec
+    first_offset: int
+    last_offset: int
+    opened_at: float
+    rows: list[Row] = field(default_factory=list)
+    row_offsets: list[int] = field(default_factory=list)
+    rejected: list[tuple[int, bytes | None, RowError, bytes | str]] = field(default_factory=list)
+    messages: int = 0
+    forced_last: int | None = None  # cut exactly here (journal of a previous run)
+
+    @property
+    def token(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
+
+    @property
+    def next_offset(self) -> int:
+        """The offset to commit once this batch is stored."""
+        return self.last_offset + 1
+
+
+@dataclass
+class _Partition:
+    open: Batch | None = None
+    sealed: deque[Batch] = field(default_factory=deque)
+    forced: deque[tuple[int, int]] = field(default_factory=deque)
+
+
+class Batcher:
+    """Turns Kafka messages into per-partition batches of row tuples."""
+
+    def __init__(self, specs: Mapping[str, TableSpec], *, batch_rows: int,
+                 batch_interval_s: float, limits: Limits | None = None,
+                 max_message_bytes: int = 8 * 1024 * 1024,
+                 forced_timeout_s: float = 60.0) -> None:
+        self.specs = dict(specs)  # keyed by full topic name
+        self.batch_rows = batch_rows
+        self.batch_interval_s = batch_interval_s
+        self.limits = limits or Limits()
+        self.max_message_bytes = max_message_bytes
+        self.forced_timeout_s = forced_timeout_s
+        self._parts: dict[TP, _Partition] = {}
+        self.pending_rows = 0  # rows in sealed batches not yet taken
+        self.rejected = 0
+
+    # --- input ------------------------------------------------------------------------
+
+    def align(self, topic: str, partition: int, ranges: list[tuple[int, int]]) -> None:
+        """Cut the next batches of this partition at these (first, last) offset ranges."""
+        part = self._parts.setdefault((topic, partition), _Partition())
+        part.forced = deque(sorted(ranges))
+
+    def add(self, topic: str, partition: int, offset: int, key: bytes | None,
+            value: bytes | None, now: float, *, skip: bool = False) -> None:
+        """Add one message; `skip` only advances the offset (nothing to store)."""
+        spec = self.specs[topic]
+        part = self._parts.setdefault((topic, partition), _Partition())
+        batch = part.open
+        if batch is not None and batch.forced_last is not None and offset > batch.forced_last:
+            log.warning("%s: offset %d missing, cutting the journaled batch early", batch.token,
+                        batch.forced_last)
+            self._seal(part)
+            batch = None
+        if batch is None:
+            batch = Batch(topic, partition, spec, offset, offset, now)
+            while part.forced and part.forced[0][1] < offset:
+                part.forced.popleft()  # journaled ranges we are already past
+            if part.forced and part.forced[0][0] <= offset:
+                batch.forced_last = part.forced.popleft()[1]
+            part.open = batch
+        batch.last_offset = offset
+        batch.messages += 1
+        if not skip:
+            self._convert(batch, offset, key, value)
+        if batch.forced_last is not None:
+            if offset >= batch.forced_last:
+                self._seal(part)
+        elif len(batch.rows) >= self.batch_rows:
+            self._seal(part)
+
+    def _convert(self, batch: Batch, offset: int, key: bytes | None, value: bytes | None) -> None:
+        spec = batch.spec
+        try:
+            records = decode_message(value, self.max_message_bytes)
+        except RowError as e:
+            batch.rejected.append((offset, key, e, value or b""))
+            self.rejected += 1
+            return
+        convert, lim = spec.convert, self.limits
+        rows, offsets = batch.rows, batch.row_offsets
+        for rec in records:
+            try:
+                if type(rec) is not dict:
+                    raise RowError("bad_type", f"record is a JSON {type(rec).__name__}")
+                rows.append(convert(rec, lim))
+                offsets.append(offset)
+            except RowError as e:
+                batch.rejected.append((offset, key, e, orjson.dumps(rec)))
+                self.rejected += 1
+            except KeyError as e:
+                err = RowError("missing_field", f"missing field {e.args[0]!r}")
+                batch.rejected.append((offset, key, err, orjson.dumps(rec)))
+                self.rejected += 1
+
+    def _seal(self, part: _Partition) -> None:
+        if part.open is not None:
+            self.pending_rows += len(part.open.rows)
+            part.sealed.append(part.open)
+            part.open = None
+
+    # --- output -----------------------------------------------------------------------
+
+    @property
+    def open_rows(self) -> int:
+        return sum(len(p.open.rows) for p in self._parts.values() if p.open is not None)
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows held here, sealed or not: what back-pressure is measured on."""
+        return self.pending_rows + self.open_rows
+
+    def due(self, now: float) -> list[Batch]:
+        """Take the batches to write now: sealed ones, and open ones past their age."""
+        out: list[Batch] = []
+        for part in self._parts.values():
+            b = part.open
+            if b is not None:
+                age = now - b.opened_at
+                if (b.forced_last is None and age >= self.batch_interval_s) or \
+                        age >= self.forced_timeout_s:
+                    self._seal(part)
+            out.extend(self._take(part))
+        return out
+
+    def drain(self) -> list[Batch]:
+        """Take everything (a graceful stop)."""
+        out: list[Batch] = []
+        for part in self._parts.values():
+            self._seal(part)
+            out.extend(self._take(part))
+        return out
+
+    def _take(self, part: _Partition) -> list[Batch]:
+        out = list(part.sealed)
+        part.sealed.clear()
+        self.pending_rows -= sum(len(b.rows) for b in out)
+        return out
+
+    def discard(self, tps: set[TP] | list[TP]) -> int:
+        """Forget partitions this consumer lost; return the rows dropped (not stored, not
+        committed: their new owner reads them again)."""
+        dropped = 0
+        for tp in tps:
+            part = self._parts.pop(tuple(tp), None)  # type: ignore[arg-type]
+            if part is None:
+                continue
+            dropped += sum(len(b.rows) for b in part.sealed)
+            self.pending_rows -= sum(len(b.rows) for b in part.sealed)
+            if part.open is not None:
+                dropped += len(part.open.rows)
+        return dropped
+
+    def describe(self) -> dict[str, Any]:
+        return {f"{t}:{p}": {"open": len(v.open.rows) if v.open else 0,
+                             "sealed": len(v.sealed)} for (t, p), v in self._parts.items()}

@@ -1,0 +1,91 @@
+"""`rackwatch query`: run SQL against the store, wherever it is, and format the answer.
+
+Routing: a server DSN is queried directly. An embedded store is queried through the
+running sink's read-only endpoint when a sink owns it, else opened here (chDB admits
+one process per directory). Every route runs the query with `readonly=1`. ClickHouse
+formats CSV, JSON lines and Parquet itself; the terminal table is drawn from
+JSONCompact, numbers right-aligned.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import orjson
+from clickhouse_connect.driver.exceptions import ProgrammingError
+
+from rackwatch.config import Config
+from sinks.remote import find_sink
+from sinks.serve import READONLY_SETTINGS
+from sinks.store import is_embedded, open_store
+
+__all__ = ["FORMATS", "StoreBusyError", "render_table", "run_query"]
+
+log = logging.getLogger(__name__)
+
+# --format choice -> ClickHouse output format
+FORMATS = {"table": "JSONCompact", "csv": "CSVWithNames", "jsonl": "JSONEachRow",
+           "parquet": "Parquet"}
+
+_NUMERIC = re.compile(r"^(Nullable\()?(U?Int\d+|Float\d+|Decimal.*)\)?$")
+_TRAILING = re.compile(r"[;\s]+$")
+
+
+class StoreBusyError(RuntimeError):
+    """The embedded store is held by another process that does not serve queries."""
+
+
+def run_query(cfg: Config, sql: str, fmt: str = "table") -> bytes:
+    """The result of `sql` in the ClickHouse format behind `fmt` (see FORMATS)."""
+    ch_format = FORMATS[fmt]
+    sql = _TRAILING.sub("", sql)
+    if is_embedded(cfg.clickhouse_dsn):
+        endpoint = find_sink(cfg)
+        if endpoint is not None:
+            log.debug("querying through the sink on %s:%d", endpoint.host, endpoint.port)
+            return endpoint.query(sql, ch_format)
+    try:
+        store = open_store(cfg)
+    except ProgrammingError as e:
+        if "EmbeddedServer" in str(e) or "Unable to open the chdb engine" in str(e):
+            raise StoreBusyError(
+                f"the store {cfg.clickhouse_dsn} is held by another process that does not "
+                "serve queries (is a sink running with another serve_port or token?)") from e
+        raise
+    with store:
+        return store.raw(sql, ch_format, settings=READONLY_SETTINGS)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{value:.1f}"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return orjson.dumps(value).decode()
+
+
+def render_table(payload: bytes, *, max_width: int = 60) -> str:
+    """An aligned text table from a JSONCompact answer."""
+    doc = orjson.loads(payload)
+    names = [str(m["name"]) for m in doc["meta"]]
+    numeric = [bool(_NUMERIC.match(str(m["type"]))) for m in doc["meta"]]
+    cells = [[_cell(v) for v in row] for row in doc["data"]]
+    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in row]
+             for row in cells]
+    widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+
+    out = [line(names), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in cells)
+    rows = int(doc.get("rows", len(cells)))
+    out.append(f"({rows} row{'s' if rows != 1 else ''})")
+    return "\n".join(out)

@@ -1,0 +1,281 @@
+"""The sink process: consume the processed topics, store them in batches, then commit.
+
+Checkpoint order (enforced here): the writer thread stores a batch (journal, rows, dead
+letters), the dead letters are published, and only then is the batch's next offset
+committed. A failed write aborts the commit; the offsets stay where they were and the
+rows are read again, cut the same way (sinks.batch), and deduplicated by ClickHouse.
+
+The sink has its own consumer group, so it scales apart from the stream processors.
+Back-pressure: when more than `max_pending_rows` are buffered, or the store is failing,
+every assigned partition is paused; the consumer keeps polling (so it stays in its
+group) but receives nothing until the writer catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from rackwatch.config import Config
+from sinks.batch import Batch, Batcher
+from sinks.errors import StoreAborted
+from sinks.faults import InsertFaults
+from sinks.retry import Backoff
+from sinks.rows import Limits, table_specs
+from sinks.serve import QueryServer
+from sinks.settings import SinkSettings
+from sinks.stats import SinkStats
+from sinks.store import Store, open_store
+from sinks.writer import BatchWriter, WriteResult
+
+__all__ = ["STORED_HEADER", "SinkService", "run_sink"]
+
+log = logging.getLogger(__name__)
+
+# Set on dead letters the sink publishes after storing them itself, so that its own
+# consumer of the dead-letter topic does not store them a second time.
+STORED_HEADER = "rackwatch-stored"
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: SinkService) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.service.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.service.on_assigned(assigned)
+
+
+class SinkService:
+    """One sink: a consumer, a batcher, a writer thread, a dead-letter producer."""
+
+    def __init__(self, cfg: Config, store: Store, *, settings: SinkSettings | None = None,
+                 stats: SinkStats | None = None) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.settings = settings or SinkSettings.from_config(cfg)
+        self.stats = stats or SinkStats()
+        s = self.settings
+        self.specs = {cfg.topic(short): spec for short, spec in table_specs().items()}
+        self.deadletter_topic = cfg.topic("deadletter")
+        self.batcher = Batcher(self.specs, batch_rows=s.batch_rows,
+                               batch_interval_s=s.batch_interval_s,
+                               limits=Limits(max_field_bytes=s.max_field_bytes),
+                               max_message_bytes=s.max_message_bytes)
+        self.writer = BatchWriter(store, stats=self.stats,
+                                  backoff=Backoff(s.retry_initial_s, s.retry_max_s))
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rackwatch-sink-writer")
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._inflight: asyncio.Future[list[WriteResult]] | None = None
+        self._inflight_rows = 0
+        self._paused = False
+
+    # --- the loop ---------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> SinkStats:
+        cfg, s = self.cfg, self.settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=cfg.bootstrap, group_id=s.group_id, client_id="rackwatch-sink",
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            max_partition_fetch_bytes=max(1 << 20, s.max_message_bytes))
+        self.producer = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, acks="all",
+                                         enable_idempotence=True, linger_ms=5)
+        self.consumer.subscribe(list(self.specs), listener=_Rebalance(self))
+        await self.producer.start()
+        try:
+            await self.consumer.start()
+            if ready is not None:
+                ready.set()
+            log.info("sink consuming %s as group %s", ", ".join(self.specs), s.group_id)
+            while not stop.is_set():
+                self._apply_backpressure()
+                records = await self.consumer.getmany(timeout_ms=100, max_records=10_000)
+                now = time.monotonic()
+                for msgs in records.values():
+                    for m in msgs:
+                        self._add(m, now)
+                await self._pump(now)
+            await self._shutdown()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.consumer.stop()
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+            self.writer.stop.set()
+            self.pool.shutdown(wait=True)
+        return self.stats
+
+    def _add(self, m: ConsumerRecord[bytes, bytes], now: float) -> None:
+        self.stats.messages_total += 1
+        skip = m.topic == self.deadletter_topic and any(
+            k == STORED_HEADER for k, _ in (m.headers or ()))
+        self.batcher.add(m.topic, m.partition, m.offset, m.key, m.value, now, skip=skip)
+
+    def _apply_backpressure(self) -> None:
+        assert self.consumer is not None
+        pending = self.batcher.buffered_rows + self._inflight_rows
+        limit = self.settings.max_pending_rows
+        failing = not self.writer.healthy
+        assigned = self.consumer.assignment()
+        if pending >= limit or failing:
+            if not self._paused:
+                self.stats.pauses_total += 1
+                log.warning("pausing consumption: %d rows pending (limit %d), store %s",
+                            pending, limit, "failing" if failing else "ok")
+                self._paused = True
+            self.consumer.pause(*assigned)  # also covers partitions assigned meanwhile
+        elif self._paused and pending < limit // 2:
+            self.consumer.resume(*assigned)
+            self._paused = False
+            log.info("resuming consumption: %d rows pending", pending)
+
+    async def _pump(self, now: float) -> None:
+        """Hand due batches to the writer thread; commit what it finished."""
+        if self._inflight is not None and self._inflight.done():
+            results = self._inflight.result()  # a write error ends the sink, uncommitted
+            self._inflight, self._inflight_rows = None, 0
+            await self._acknowledge(results)
+        if self._inflight is None:
+            due = self.batcher.due(now)
+            if due:
+                self._start_write(due)
+
+    def _start_write(self, batches: list[Batch]) -> None:
+        loop = asyncio.get_running_loop()
+        self._inflight_rows = sum(len(b.rows) for b in batches)
+        self._inflight = loop.run_in_executor(self.pool, self.writer.write_all, batches)
+
+    async def _acknowledge(self, results: list[WriteResult]) -> None:
+        """Publish dead letters, then commit: nothing is acknowledged before it is stored."""
+        assert self.consumer is not None and self.producer is not None
+        sends = []
+        for r in results:
+            for d in r.dead_letters:
+                key = d["key"].encode() if d["key"] is not None else None
+                sends.append(await self.producer.send(
+                    self.deadletter_topic, orjson.dumps(d), key=key,
+                    headers=[(STORED_HEADER, b"1")]))
+        for fut in sends:
+            try:
+                await fut
+                self.stats.dead_letters_produced_total += 1
+            except KafkaError as e:  # the table has them; the topic copy is best effort
+                log.warning("could not publish a dead letter: %s", e)
+        assigned = self.consumer.assignment()
+        offsets: dict[TopicPartition, int] = {}
+        for r in results:
+            tp = TopicPartition(r.topic, r.partition)
+            if tp in assigned:
+                offsets[tp] = max(offsets.get(tp, 0), r.next_offset)
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+            self.stats.commits_total += 1
+        except (CommitFailedError, IllegalStateError, KafkaError) as e:
+            # The next successful commit of these partitions covers these batches too;
+            # if the partitions moved, their new owner re-reads and deduplicates them.
+            self.stats.commit_failures_total += 1
+            log.warning("offset commit failed: %s", e)
+
+    async def _wait_inflight(self, limit_s: float | None) -> None:
+        if self._inflight is None:
+            return
+        try:
+            results = await asyncio.wait_for(asyncio.shield(self._inflight), limit_s)
+        except TimeoutError:
+            return
+        except StoreAborted:
+            self._inflight, self._inflight_rows = None, 0
+            return
+        self._inflight, self._inflight_rows = None, 0
+        await self._acknowledge(results)
+
+    async def _shutdown(self) -> None:
+        """Graceful stop: store what is buffered, within `shutdown_flush_s`."""
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self.settings.shutdown_flush_s, self.writer.stop.set)
+        try:
+            await self._wait_inflight(None)
+            rest = self.batcher.drain()
+            if rest:
+                self._start_write(rest)
+                await self._wait_inflight(None)
+        except StoreAborted as e:
+            log.warning("stopping with unstored batches (they will be read again): %s", e)
+        finally:
+            timer.cancel()
+
+    # --- rebalancing ------------------------------------------------------------------
+
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Let a write in flight finish and commit, so the next owner's journal lookup
+        # sees it; bounded so a store outage does not hold the whole group.
+        await self._wait_inflight(self.settings.shutdown_flush_s)
+        dropped = self.batcher.discard([(tp.topic, tp.partition) for tp in revoked])
+        self.stats.discarded_rows_total += dropped
+        if revoked:
+            log.info("partitions revoked: %d (%d buffered rows left to the next owner)",
+                     len(revoked), dropped)
+
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        assert self.consumer is not None
+        loop = asyncio.get_running_loop()
+        for tp in sorted(assigned):
+            start = await self.consumer.committed(tp)
+            if start is None:
+                start = (await self.consumer.beginning_offsets([tp]))[tp]
+            ranges = await loop.run_in_executor(
+                self.pool, self.writer.journaled, tp.topic, tp.partition, start)
+            if ranges:
+                self.batcher.align(tp.topic, tp.partition, ranges)
+                self.stats.realigned_batches_total += len(ranges)
+                log.info("%s:%d resumes at %d; re-cutting %d journaled batch(es)",
+                         tp.topic, tp.partition, start, len(ranges))
+
+    def describe(self) -> dict[str, Any]:
+        return {"stats": self.stats.snapshot(), "paused": self._paused,
+                "buffered_rows": self.batcher.buffered_rows, "healthy": self.writer.healthy}
+
+
+async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | None = None,
+                   store: Store | None = None, faults: InsertFaults | None = None,
+                   settings: SinkSettings | None = None) -> SinkStats:
+    """Run the sink until `stop` is set; return its counters.
+
+    Opens (and migrates) the configured store unless one is given. In embedded mode the
+    sink owns the chDB directory, so it also serves read-only queries on localhost
+    (sinks.serve) for `rackwatch query` and `rackwatch backup`.
+    """
+    settings = settings or SinkSettings.from_config(cfg)
+    loop = asyncio.get_running_loop()
+    own = store is None
+    if store is None:
+        store = await loop.run_in_executor(None, lambda: open_store(cfg, faults=faults))
+    elif faults is not None:
+        store.faults = faults
+    server: QueryServer | None = None
+    try:
+        service = SinkService(cfg, store, settings=settings)
+        if store.embedded:
+            server = QueryServer(store, host=settings.serve_host, port=settings.serve_port,
+                                 token=settings.serve_token, status=service.describe)
+            server.start()
+        return await service.run(stop, ready)
+    finally:
+        if server is not None:
+            server.stop()
+        if own:
+            store.close()

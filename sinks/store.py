@@ -1,0 +1,205 @@
+"""The store: one clickhouse-connect client, whichever the target (chDB or a server).
+
+Only the clickhouse-connect client API is used, so the embedded engine and a real server
+go through the same code. The client is synchronous: callers on an event loop run these
+methods in a thread. chDB allows one process per directory, so the embedded store is
+owned by whoever opened it (normally the sink); others reach it through sinks.serve.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.query import QueryResult
+
+from rackwatch.config import Config
+from sinks.faults import InsertFaults
+from sinks.migrations import apply_migrations
+from sinks.settings import StoreSettings
+
+__all__ = ["Store", "backup_staging_dir", "is_embedded", "open_store"]
+
+log = logging.getLogger(__name__)
+
+_CHDB_CONFIG = "rackwatch-chdb.xml"
+
+
+def is_embedded(dsn: str) -> bool:
+    return dsn.startswith("chdb:")
+
+
+def _chdb_path(dsn: str) -> Path | None:
+    parsed = urlparse(dsn)
+    location = parsed.netloc or parsed.path
+    if not location or location in ("memory", ":memory:"):
+        return None
+    return Path(parsed.path if not parsed.netloc else location).resolve()
+
+
+def backup_staging_dir(path: Path) -> Path:
+    """Where the embedded engine may write BACKUPs (its backups.allowed_path)."""
+    return path / "backups"
+
+
+def _chdb_options(path: Path) -> dict[str, str]:
+    """Engine start options: allow BACKUP/RESTORE into the store's staging folder."""
+    staging = backup_staging_dir(path)
+    staging.mkdir(parents=True, exist_ok=True)
+    conf = path / _CHDB_CONFIG
+    text = ("<clickhouse>\n  <backups>\n"
+            f"    <allowed_path>{staging}/</allowed_path>\n"
+            "  </backups>\n</clickhouse>\n")
+    if not conf.is_file() or conf.read_text() != text:
+        conf.write_text(text)
+    return {"config-file": str(conf)}
+
+
+class Store:
+    """A thin, thread-safe wrapper that adds what the sink needs around one client."""
+
+    def __init__(self, client: Client, dsn: str, settings: StoreSettings, *,
+                 faults: InsertFaults | None = None) -> None:
+        self.client = client
+        self.dsn = dsn
+        self.settings = settings
+        self.database = settings.database
+        self.faults = faults
+        self.path = _chdb_path(dsn) if is_embedded(dsn) else None
+        self._lock = threading.RLock()
+        self._types: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self._distributed: bool | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return is_embedded(self.dsn)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def query(self, sql: str, params: dict[str, Any] | None = None,
+              settings: dict[str, Any] | None = None) -> QueryResult:
+        with self._lock:
+            return self.client.query(sql, parameters=params, settings=settings)
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
+        return self.query(sql, params).result_rows
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        rows = self.rows(sql, params)
+        return rows[0][0] if rows else None
+
+    def raw(self, sql: str, fmt: str, params: dict[str, Any] | None = None,
+            settings: dict[str, Any] | None = None) -> bytes:
+        """The result as the server formats it (CSVWithNames, Parquet, JSONCompact...)."""
+        with self._lock:
+            return self.client.raw_query(sql, parameters=params, settings=settings, fmt=fmt)
+
+    def command(self, sql: str, params: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> Any:
+        with self._lock:
+            return self.client.command(sql, parameters=params, settings=settings)
+
+    # --- writing ----------------------------------------------------------------------
+
+    def _column_types(self, table: str, names: Sequence[str]) -> list[str]:
+        key = (table, tuple(names))
+        types = self._types.get(key)
+        if types is None:
+            described = {str(r[0]): str(r[1]) for r in
+                         self.rows(f"DESCRIBE TABLE {self.database}.{table}")}
+            types = [described[n] for n in names]
+            self._types[key] = types
+        return types
+
+    def _is_distributed(self) -> bool:
+        if self._distributed is None:
+            engine = self.scalar("SELECT engine FROM system.tables WHERE database = {d:String} "
+                                 "AND name = 'metrics'", {"d": self.database})
+            self._distributed = engine == "Distributed"
+        return self._distributed
+
+    def insert_columns(self, table: str, columns: Sequence[Sequence[Any]],
+                       names: Sequence[str], token: str | None) -> int:
+        """Insert column-oriented data; `token` makes a repeat of this insert a no-op."""
+        if not columns or not columns[0]:
+            return 0
+        settings: dict[str, Any] = {}
+        if token is not None:
+            settings["insert_deduplication_token"] = token
+            settings["insert_deduplicate"] = 1
+            settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
+        with self._lock:
+            types = self._column_types(table, names)
+            if self._is_distributed():
+                # the token must travel with the rows to the shards, so insert synchronously
+                settings["distributed_foreground_insert"] = 1
+            if self.faults is not None:
+                self.faults.check("before", table)
+            self.client.insert(f"{self.database}.{table}", columns, column_names=list(names),
+                               column_type_names=types, column_oriented=True,
+                               settings=settings)
+            if self.faults is not None:
+                self.faults.check("after", table)
+        return len(columns[0])
+
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], names: Sequence[str],
+                    token: str | None) -> int:
+        if not rows:
+            return 0
+        return self.insert_columns(table, [list(c) for c in zip(*rows, strict=True)], names, token)
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def reader(self) -> Store:
+        """A second connection for serving queries beside the sink's inserts."""
+        return Store(_client(self.dsn, self.database), self.dsn, self.settings)
+
+    def close(self) -> None:
+        with self._lock:
+            self.client.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _client(dsn: str, database: str | None) -> Client:
+    if is_embedded(dsn):
+        path = _chdb_path(dsn)
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+            return clickhouse_connect.get_client(dsn=f"chdb://{path}", database=database,
+                                                 chdb_options=_chdb_options(path))
+        return clickhouse_connect.get_client(dsn=dsn, database=database)
+    return clickhouse_connect.get_client(dsn=dsn, database=database)
+
+
+def open_store(cfg: Config, *, migrate: bool = True, faults: InsertFaults | None = None,
+               settings: StoreSettings | None = None) -> Store:
+    """Open the configured store; with `migrate`, create or upgrade its tables first.
+
+    chDB: this process becomes the owner of the directory until close().
+    """
+    settings = settings or StoreSettings.from_config(cfg)
+    dsn = cfg.clickhouse_dsn
+    if migrate:
+        bootstrap = Store(_client(dsn, None), dsn, settings)
+        try:
+            applied = apply_migrations(bootstrap, settings)
+        except BaseException:
+            bootstrap.close()
+            raise
+        if applied:
+            log.info("store %s: applied migrations %s", dsn, applied)
+        bootstrap.client.database = settings.database
+        bootstrap.faults = faults
+        return bootstrap
+    return Store(_client(dsn, settings.database), dsn, settings, faults=faults)
