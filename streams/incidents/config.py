@@ -1,0 +1,88 @@
+"""Settings of the correlator: windows, thresholds and the labels that form groups.
+
+Every knob has a default that works for a typical GPU fleet, so `Correlator()` needs
+no configuration. The dataclass is frozen and checked on construction: an impossible
+value (a zero window, a fraction above one) cannot be expressed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+__all__ = ["SYMPTOM_FAULTS", "CorrelatorConfig"]
+
+log = logging.getLogger(__name__)
+
+# Fault classes that are consequences seen on every rank of a job, not a host's own
+# failure: they never open a host incident, they group by job.
+SYMPTOM_FAULTS = frozenset({"nccl_timeout", "nccl_error"})
+
+
+@dataclass(frozen=True)
+class CorrelatorConfig:
+    """How events are grouped into incidents. Times are event-time milliseconds."""
+
+    window_ms: int = 300_000
+    """Events closer together than this belong to one incident; an incident whose
+    alerts have all resolved closes after this long without a new event."""
+
+    grace_ms: int = 45_000
+    """A host incident is held back this long before it is published, to see whether
+    its rack (or a group) is failing as a whole; see docs/incidents.md for the trade-off."""
+
+    rack_min_hosts: int = 3
+    """This many distinct hosts of one rack affected within the window make a rack incident."""
+
+    rack_min_fraction: float = 0.5
+    """...or this fraction of the rack's hosts (when the rack size is known), at least
+    `rack_fraction_floor` hosts."""
+
+    rack_fraction_floor: int = 2
+
+    rack_sizes: dict[str, int] = field(default_factory=dict)
+    """Known number of hosts per rack; an event may also carry `rack_size`."""
+
+    group_labels: tuple[str, ...] = ("job",)
+    """Topology labels (besides rack) whose values form groups: job id, switch, PDU..."""
+
+    group_min_hosts: int = 2
+    """Distinct hosts sharing a group label value that make a group incident."""
+
+    fault_lookback_ms: int = 1_800_000
+    """How far back a group incident looks for the first hard fault of a member: NCCL
+    gives up minutes after the rank that caused it died (its timeout is 10-30 min)."""
+
+    max_open_ms: int = 6 * 3_600_000
+    """An incident with no event for this long is resolved even if an alert never
+    reported its resolution (a lost message must not keep state forever)."""
+
+    max_hosts: int = 4096
+    """Bound on the hosts remembered per state."""
+
+    max_alerts: int = 8192
+    """Bound on the alerts remembered per state."""
+
+    max_faults: int = 2048
+    """Bound on the recent fault events remembered per state."""
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for name in ("window_ms", "rack_min_hosts", "group_min_hosts", "max_open_ms",
+                     "max_hosts", "max_alerts", "max_faults", "rack_fraction_floor"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.grace_ms < 0:
+            problems.append(f"grace_ms must not be negative, got {self.grace_ms!r}")
+        if self.grace_ms >= self.window_ms:
+            problems.append("grace_ms must be shorter than window_ms")
+        if self.fault_lookback_ms < 0:
+            problems.append("fault_lookback_ms must not be negative")
+        if not 0.0 < self.rack_min_fraction <= 1.0:
+            problems.append(f"rack_min_fraction must be in (0, 1], got {self.rack_min_fraction!r}")
+        if "rack" in self.group_labels or "host" in self.group_labels:
+            problems.append("group_labels must not name rack or host: they are built in")
+        if any(not s or not s.isidentifier() for s in self.group_labels):
+            problems.append(f"group_labels must be label names, got {self.group_labels!r}")
+        if problems:
+            raise ValueError("invalid correlator configuration: " + "; ".join(problems))

@@ -1,0 +1,158 @@
+"""Correlation events as the correlator reads them: checked once, then typed.
+
+The worker sends plain dicts (see docs/incidents.md): `alert`, `fault` and `silent`
+events with the host's topology labels and, for alerts and faults, its context. This
+module turns one into a `Signal` or says why it cannot be used; the correlator never
+looks at the raw dict again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.incidents.config import SYMPTOM_FAULTS
+
+__all__ = ["CRITICAL_FAULTS", "Signal", "read_event", "route_event", "routes_for"]
+
+log = logging.getLogger(__name__)
+
+# Faults that take a GPU or the whole host out of service at once.
+CRITICAL_FAULTS = frozenset({
+    "kernel_panic", "mce", "gpu_ecc_dbe", "gpu_xid_48", "gpu_xid_79", "gpu_xid_94",
+    "gpu_xid_95", "gpu_xid_119", "gpu_xid_120",
+})
+_CRITICAL_LOG_LEVELS = frozenset({"emergency", "alert", "critical"})
+_SILENT_WORDS = ("silent", "absent", "no_data", "nodata", "down")
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One usable correlation event."""
+
+    kind: str  # "alert" | "fault" | "silent"
+    ts: int
+    host: str
+    rack: str | None
+    groups: dict[str, str]  # group label -> value, for the configured group labels
+    severity: str
+    context: dict[str, Any] | None
+    fingerprint: str | None = None  # alerts
+    firing: bool = True  # alerts: False for a resolution
+    summary: str = ""
+    fault_class: str | None = None  # faults
+    gpu: str | None = None
+    rank: str | None = None
+    silent: bool = False
+    rack_size: int | None = None
+    route: tuple[str, str] | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def symptom(self) -> bool:
+        """A job-wide consequence (NCCL), not a failure of this host."""
+        return self.fault_class in SYMPTOM_FAULTS
+
+    @property
+    def affects_host(self) -> bool:
+        """Does this event say the host itself is unwell (opens or extends an incident)?"""
+        if self.kind == "alert":
+            return self.firing and self.severity in ("critical", "warning")
+        if self.kind == "fault":
+            return not self.symptom
+        return True
+
+
+def _str_dict(x: Any) -> dict[str, str]:
+    if not isinstance(x, dict):
+        return {}
+    return {str(k): str(v) for k, v in x.items() if isinstance(v, str | int) and str(v)}
+
+
+def _route(x: Any) -> tuple[str, str] | None:
+    if not isinstance(x, str) or "=" not in x:
+        return None
+    label, _, value = x.partition("=")
+    return (label, value) if label and value else None
+
+
+def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
+    """A Signal, or the reason the event cannot be used."""
+    if not isinstance(event, dict):
+        return "not an object"
+    kind = event.get("kind")
+    ts = event.get("ts")
+    host = event.get("host")
+    if kind not in ("alert", "fault", "silent"):
+        return f"unknown kind {kind!r}"
+    if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
+        return f"bad ts {ts!r}"
+    labels = _str_dict(event.get("labels"))
+    context = event.get("context") if isinstance(event.get("context"), dict) else None
+    size = event.get("rack_size")
+    common: dict[str, Any] = {
+        "ts": ts, "labels": labels, "context": context, "route": _route(event.get("route")),
+        "rack_size": size if isinstance(size, int) and not isinstance(size, bool) and size > 0
+        else None,
+    }
+    extra: dict[str, str] = {}
+    if kind == "alert":
+        a = event.get("alert")
+        if not isinstance(a, dict) or not isinstance(a.get("fingerprint"), str):
+            return "alert event without an alert fingerprint"
+        host = host if isinstance(host, str) and host else a.get("host")
+        alabels = _str_dict(a.get("labels"))
+        extra = alabels
+        rule = str(a.get("rule") or "")
+        ann_raw = a.get("annotations")
+        ann: dict[str, Any] = ann_raw if isinstance(ann_raw, dict) else {}
+        severity = a.get("severity") if a.get("severity") in ("critical", "warning") else "info"
+        sig_kw: dict[str, Any] = {
+            "kind": "alert", "fingerprint": a["fingerprint"],
+            "firing": a.get("status") != "resolved", "severity": severity,
+            "summary": str(ann.get("summary") or rule), "gpu": alabels.get("gpu"),
+            "silent": any(w in rule.lower() for w in _SILENT_WORDS)
+            and severity in ("critical", "warning") and a.get("status") != "resolved",
+        }
+    elif kind == "fault":
+        rec = event.get("record")
+        if not isinstance(rec, dict) or not isinstance(rec.get("fault_class"), str) \
+                or not rec["fault_class"]:
+            return "fault event without a fault class"
+        rlabels = _str_dict(rec.get("labels"))
+        extra = rlabels
+        cls = rec["fault_class"]
+        critical = cls in CRITICAL_FAULTS or rec.get("severity") in _CRITICAL_LOG_LEVELS
+        sig_kw = {"kind": "fault", "fault_class": cls, "gpu": rlabels.get("gpu"),
+                  "severity": "critical" if critical and cls not in SYMPTOM_FAULTS
+                  else "warning"}
+    else:
+        sig_kw = {"kind": "silent", "severity": "critical", "silent": True}
+    if not isinstance(host, str) or not host:
+        return "event without a host"
+    merged = {**labels, **extra}
+    groups = {lab: merged[lab] for lab in group_labels if merged.get(lab)}
+    return Signal(host=host, rack=labels.get("rack") or None, groups=groups,
+                  rank=merged.get("rank"), **common, **sig_kw)
+
+
+def routes_for(event: dict[str, Any], group_labels: tuple[str, ...] = ("job",)) -> list[str]:
+    """The state keys an event must reach for full correlation: its rack, then its groups.
+
+    With one correlator state per key, send a copy of the event to each key with
+    `route_event(event, key)`: the rack state builds host and rack incidents, each group
+    state builds that group's incident. Without routes (one state sees everything, as in
+    replay) the correlator builds all of them in that one state.
+    """
+    labels = _str_dict(event.get("labels"))
+    inner = event.get("record") if event.get("kind") == "fault" else event.get("alert")
+    merged = {**labels, **_str_dict(inner.get("labels") if isinstance(inner, dict) else None)}
+    keys = [f"rack={labels.get('rack') or 'unknown'}"]
+    keys += [f"{lab}={merged[lab]}" for lab in group_labels if merged.get(lab)]
+    return keys
+
+
+def route_event(event: dict[str, Any], route: str) -> dict[str, Any]:
+    """A copy of the event addressed to one state key (see routes_for)."""
+    return {**event, "route": route}

@@ -1,0 +1,152 @@
+"""Features of one host for the fault-probability model, from its host context.
+
+Every feature is a plain float with a fixed name (FEATURES), computed the same way
+in the stream (from the context the worker builds) and in training (from contexts
+folded out of history by `streams.incidents.context`). Missing series read as 0, so
+a host without GPUs or without some metric still gets a score.
+
+Counts and rates that span orders of magnitude are log1p-compressed: a jump from 0
+to 5 ECC errors matters more than one from 500 to 505.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from streams.incidents.config import SYMPTOM_FAULTS
+from streams.incidents.hints import is_gpu_fault
+from streams.incidents.history import THERMAL_HOT_C, iter_series, minute_rows
+
+__all__ = ["FEATURES", "features_from_context"]
+
+log = logging.getLogger(__name__)
+
+FEATURES: tuple[str, ...] = (
+    "gpu_temp_max",  # hottest GPU, smoothed (°C)
+    "gpu_temp_peak",  # hottest one-minute peak of any GPU (°C)
+    "gpu_temp_rise",  # largest rise of a GPU's minute averages over the history (°C)
+    "gpu_hot_minutes",  # fraction of minutes some GPU peaked at THERMAL_HOT_C or above
+    "gpu_thermal_throttle",  # fraction of minutes some GPU was thermally throttled
+    "gpu_power_throttle",  # fraction of minutes some GPU was power capped
+    "gpu_power_frac",  # highest smoothed power / power limit (0 when the limit is unknown)
+    "gpu_util",  # mean smoothed GPU utilisation (0-1)
+    "gpu_clock_drop",  # largest relative SM clock drop over the history (0-1)
+    "gpu_ecc_sbe",  # log1p(new single-bit ECC errors)
+    "gpu_ecc_dbe",  # log1p(new double-bit ECC errors)
+    "gpu_link_errors",  # log1p(NVLink + PCIe replay errors per minute)
+    "cpu_usage",  # smoothed CPU busy fraction
+    "mem_usage",  # smoothed memory use fraction
+    "net_errors",  # log1p(network errors + drops per minute)
+    "faults_gpu",  # log1p(recent GPU fault count)
+    "faults_other",  # log1p(recent non-GPU hard fault count)
+)
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    f = float(x)
+    return f if math.isfinite(f) else None
+
+
+def _smoothed(summary: dict[str, Any]) -> float | None:
+    v = _num(summary.get("ewma"))
+    return v if v is not None else _num(summary.get("last"))
+
+
+def _delta(summary: dict[str, Any]) -> float:
+    rows = minute_rows(summary)
+    if not rows:
+        return 0.0
+    return max(0.0, max(r[2] for r in rows) - rows[0][1])
+
+
+def features_from_context(context: dict[str, Any] | None) -> dict[str, float]:
+    """The model's features of one host (all of FEATURES, every value finite)."""
+    f = dict.fromkeys(FEATURES, 0.0)
+    if not isinstance(context, dict):
+        return f
+    temps: list[float] = []
+    utils: list[float] = []
+    power: dict[str, float] = {}
+    limit: dict[str, float] = {}
+    hot: set[int] = set()
+    throttle_t: set[int] = set()
+    throttle_p: set[int] = set()
+    starts: set[int] = set()
+    sbe = dbe = link = net = 0.0
+    cpu = mem = None
+    for name, labels, s in iter_series(context):
+        rows = minute_rows(s)
+        if name.startswith("gpu."):
+            starts.update(r[0] for r in rows)
+        sm = _smoothed(s)
+        gpu = labels.get("gpu", "")
+        if name == "gpu.temperature":
+            if sm is not None:
+                temps.append(sm)
+            if rows:
+                f["gpu_temp_peak"] = max(f["gpu_temp_peak"], max(r[2] for r in rows))
+                f["gpu_temp_rise"] = max(f["gpu_temp_rise"], rows[-1][3] - rows[0][3])
+                hot.update(r[0] for r in rows if r[2] >= THERMAL_HOT_C)
+        elif name == "gpu.utilization" and sm is not None:
+            utils.append(sm)
+        elif name == "gpu.power_watts" and sm is not None:
+            power[gpu] = sm
+        elif name == "gpu.power_limit_watts" and sm is not None and sm > 0:
+            limit[gpu] = sm
+        elif name == "gpu.throttle.thermal":
+            throttle_t.update(r[0] for r in rows if r[2] >= 0.5)
+        elif name == "gpu.throttle.power":
+            throttle_p.update(r[0] for r in rows if r[2] >= 0.5)
+        elif name == "gpu.sm_clock_mhz" and rows:
+            peak = max(r[2] for r in rows)
+            if peak > 0:
+                f["gpu_clock_drop"] = max(f["gpu_clock_drop"],
+                                          1.0 - min(r[1] for r in rows) / peak)
+        elif name == "gpu.ecc.sbe_volatile":
+            sbe += _delta(s)
+        elif name == "gpu.ecc.dbe_volatile":
+            dbe += _delta(s)
+        elif name == "gpu.ecc.sbe_per_s" and sm is not None:
+            sbe += 60.0 * sm
+        elif name == "gpu.ecc.dbe_per_s" and sm is not None:
+            dbe += 60.0 * sm
+        elif name in ("gpu.nvlink_errors_per_s", "gpu.pcie_replay_per_s") and sm is not None:
+            link += 60.0 * max(0.0, sm)
+        elif name.startswith("net.") and ("errors" in name or "drops" in name) and sm is not None:
+            net += 60.0 * max(0.0, sm)
+        elif name == "cpu.usage":
+            cpu = sm
+        elif name == "mem.usage":
+            mem = sm
+    n = max(1, len(starts))
+    f["gpu_temp_max"] = max(temps, default=0.0)
+    f["gpu_hot_minutes"] = len(hot) / n
+    f["gpu_thermal_throttle"] = len(throttle_t) / n
+    f["gpu_power_throttle"] = len(throttle_p) / n
+    f["gpu_power_frac"] = max((min(1.5, w / limit[g]) for g, w in power.items() if g in limit),
+                              default=0.0)
+    f["gpu_util"] = sum(utils) / len(utils) if utils else 0.0
+    f["gpu_ecc_sbe"] = math.log1p(sbe)
+    f["gpu_ecc_dbe"] = math.log1p(dbe)
+    f["gpu_link_errors"] = math.log1p(link)
+    f["net_errors"] = math.log1p(net)
+    f["cpu_usage"] = cpu or 0.0
+    f["mem_usage"] = mem or 0.0
+    gpu_faults = other = 0.0
+    recent = context.get("recent_faults")
+    if isinstance(recent, dict):
+        for cls, count in recent.items():
+            c = _num(count)
+            if not isinstance(cls, str) or c is None or c <= 0 or cls in SYMPTOM_FAULTS:
+                continue
+            if is_gpu_fault(cls):
+                gpu_faults += c
+            else:
+                other += c
+    f["faults_gpu"] = math.log1p(gpu_faults)
+    f["faults_other"] = math.log1p(other)
+    return {k: (v if math.isfinite(v) else 0.0) for k, v in f.items()}
