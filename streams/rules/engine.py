@@ -16,14 +16,13 @@ whose condition is false while nothing is open -- allocates nothing.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from types import ModuleType
 from typing import Any
 
-from streams.rules import lifecycle
+from streams.rules import anomaly_bridge, lifecycle
+from streams.rules.anomaly_bridge import fallback_score
 from streams.rules.lifecycle import housekeep, is_empty, observe
 from streams.rules.logwindows import (
     SLOTS,
@@ -61,7 +60,6 @@ __all__ = ["STATE_VERSION", "RuleEngine", "series_key"]
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-_SQRT2 = math.sqrt(2.0)
 _NAME_CACHE_MAX = 50_000
 
 # hook kinds
@@ -150,16 +148,6 @@ def _static_may_match(rule: Rule, matchers: tuple[Matcher, ...]) -> bool:
     return True
 
 
-def _load_anomaly() -> ModuleType | None:
-    try:
-        module = importlib.import_module("streams.anomaly")
-    except ImportError:
-        return None
-    if not all(hasattr(module, n) for n in ("new_state", "update", "AnomalyParams")):
-        return None
-    return module
-
-
 class _Call:
     """The context of one evaluate/tick call: the host, its state and the messages out."""
 
@@ -235,10 +223,10 @@ class RuleEngine:
     """Evaluates a RuleSet against one host's data at a time (see module docstring)."""
 
     def __init__(self, rules: RuleSet) -> None:
-        self._anomaly = _load_anomaly()
+        self._anomaly = anomaly_bridge.load()
         if self._anomaly is None:
             log.info("streams.anomaly not available: anomaly rules use the EW z-score "
-                     "fallback (score = erf(z / sqrt 2))")
+                     "fallback (see streams.rules.anomaly_bridge)")
         self._retired: dict[str, Rule] = {}
         self.rules = rules
         self._install(rules)
@@ -464,7 +452,7 @@ class RuleEngine:
             z = self._z(p, "both", 0.0)
             if z is None:
                 return
-            score = math.erf(z / _SQRT2)
+            score = fallback_score(z)
         else:
             src = h.source
             v = p.value if src == RAW else p.ewma if src == EWMA else p.wma
@@ -473,7 +461,7 @@ class RuleEngine:
             store = call.detector(h.rule)
             slot = store.get(key)
             if slot is None:
-                slot = store[key] = {"t": p.ts, "d": module.new_state()}
+                slot = store[key] = {"t": p.ts, "d": module.new_state(self._params.get(h.key))}
             elif p.ts < slot["t"]:
                 return  # late sample: the detector only moves forward in time
             slot["t"] = p.ts

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib
 import logging
 import re
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from streams.rules import anomaly_bridge
 from streams.rules.matchers import Matcher, Selector, parse_matchers, parse_selector
 from streams.rules.model import (
     EWMA,
@@ -314,9 +314,8 @@ def _anomaly_params(ctx: _Ctx, rule: LocatedMap, where: str) -> dict[str, object
             ctx.err(raw.line_of(k), where, f"params.{k}: expected a scalar value, got {v!r}")
         else:
             params[k] = v
-    try:
-        module = importlib.import_module("streams.anomaly")
-    except ImportError:
+    module = anomaly_bridge.load()
+    if module is None:
         return params  # validated when the engine builds its detectors
     try:
         module.AnomalyParams(**params)
