@@ -260,14 +260,13 @@ class _Agent:
         if self.kmsg is not None:
             for rec in self.kmsg.poll():
                 self.kmsg_mark.add(rec.seq)
-                labels = {**self.labels, "severity": rec.severity}
-                self._publish_log(self.kmsg.ts_ms(rec), rec.message, "kmsg", labels,
-                                  ("k", rec.seq))
+                self._publish_log(self.kmsg.ts_ms(rec), rec.raw or rec.message, "kmsg",
+                                  self.labels, ("k", rec.seq))
 
     def publish_xid(self, ev: XidEvent) -> None:
         if self.gpu is not None:
             self.gpu.note_xid(ev)
-        labels = {**self.labels, "gpu": str(ev.index), "severity": "err"}
+        labels = {**self.labels, "gpu": str(ev.index)}
         self._publish_log(int(self.clock() * 1000), xid_message(ev), "nvml", labels, None)
         self.stats.xid_events += 1
 

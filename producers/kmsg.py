@@ -5,7 +5,9 @@ followed by optional continuation lines that start with a space (key=value
 metadata). `seq` counts records since boot, so the reader remembers the boot id
 and the last seq it shipped and, after a restart in the same boot, skips what was
 already sent. Messages are timestamped from the record's monotonic microseconds
-plus the boot time, so a message keeps the time the kernel wrote it.
+plus the boot time, so a message keeps the time the kernel wrote it. Records are
+shipped in their raw `prio,seq,usec,flags;message` form, which the log parser
+downstream understands (severity, program "kernel", uptime).
 
 The parser is pure; `KmsgReader` is the small imperative edge (non-blocking
 reads, EAGAIN at the end, EPIPE when the ring buffer overran us, which is counted).
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 
 from producers.problems import Problems
 
-__all__ = ["LEVELS", "KmsgReader", "KmsgRecord", "parse_kmsg", "read_boot_id"]
+__all__ = ["LEVELS", "KmsgReader", "KmsgRecord", "format_kmsg", "parse_kmsg", "read_boot_id"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class KmsgRecord:
     seq: int
     ts_us: int  # microseconds since boot (CLOCK_MONOTONIC)
     message: str
+    raw: str = ""  # the record's first line as the kernel wrote it (shipped as is)
 
     @property
     def severity(self) -> str:
@@ -65,7 +68,12 @@ def parse_kmsg(line: str) -> KmsgRecord | None:
     if "\\x" in message:
         message = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), message)
     return KmsgRecord(level=prefix & 7, facility=prefix >> 3, seq=seq, ts_us=ts_us,
-                      message=message.rstrip("\n"))
+                      message=message.rstrip("\n"), raw=line.rstrip("\n"))
+
+
+def format_kmsg(level: int, seq: int, ts_us: int, message: str, facility: int = 0) -> str:
+    """A record line in /dev/kmsg's format (what the agent ships for kernel messages)."""
+    return f"{facility * 8 + level},{seq},{ts_us},-;{message}"
 
 
 def read_boot_id(path: str = "/proc/sys/kernel/random/boot_id") -> str:
