@@ -75,7 +75,7 @@ class FaultMatch:
     @property
     def xid(self) -> int | None:
         value = self.labels.get("xid")
-        return int(value) if value is not None and value.isdigit() else None
+        return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)

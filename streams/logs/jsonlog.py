@@ -59,14 +59,16 @@ def _time(key: str | None, value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     if key == "__REALTIME_TIMESTAMP":  # journald: microseconds, as a string
-        return int(value) // 1000 if str(value).isdigit() else None
+        text = str(value)
+        return int(text) // 1000 if text.isascii() and text.isdigit() else None
     if isinstance(value, int | float):
         return epoch_number_to_ms(float(value))
     text = str(value).strip()
     try:
-        return epoch_number_to_ms(float(text))
+        number = float(text)
     except ValueError:
         return iso_to_ms(text)
+    return epoch_number_to_ms(number)
 
 
 def _int(value: Any) -> int | None:
@@ -74,7 +76,7 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return None
 
@@ -92,7 +94,9 @@ def parse_json_object(obj: dict[str, Any]) -> ParsedLine:
         if key is not None:
             used.add(key.split(".", 1)[0])
     if level_key == "PRIORITY":
-        severity = from_syslog_pri(int(level)) if str(level).isdigit() else from_level(level)
+        text = str(level)
+        severity = from_syslog_pri(int(text)) if text.isascii() and text.isdigit() else (
+            from_level(level))
     else:
         severity = from_level(level)
     extra: dict[str, str] = {}

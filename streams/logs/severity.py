@@ -79,10 +79,11 @@ _WORDS: dict[str, str] = {
 _SNIFF = re.compile(
     r"^\s*(?:\[?(?P<word>emerg(?:ency)?|alert|crit(?:ical)?|fatal|err(?:or)?|warn(?:ing)?"
     r"|notice|info|debug|trace)\]?(?=[\s:\]]|$)"
-    r"|NCCL (?P<nccl>WARN|INFO|ERROR|TRACE)\b"
     r"|(?P<glog>[IWEF])\d{4} \d{2}:\d{2}:\d{2})",
     re.IGNORECASE,
 )
+# NCCL prefixes its level with "host:pid:tid [rank] ", so it is searched, not anchored
+_NCCL = re.compile(r"\bNCCL (WARN|INFO|ERROR|TRACE)\b")
 
 
 def rank(severity: str) -> int:
@@ -99,13 +100,15 @@ def from_level(value: object) -> str | None:
     """A level as written by a logging library (word or number) -> our scale, or None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return from_number(int(value))
+    if isinstance(value, int):
+        return from_number(value)
+    if isinstance(value, float):
+        return from_number(int(value)) if value.is_integer() else None
     if isinstance(value, str):
         text = value.strip().lower()
         if not text:
             return None
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return from_number(int(text))
         return _WORDS.get(text)
     return None
@@ -127,7 +130,7 @@ def from_number(n: int) -> str | None:
 def sniff_content(message: str) -> str | None:
     """A level marker at the start of free text, when the header said nothing."""
     m = _SNIFF.match(message)
-    if m is None:
-        return None
-    word = m.group("word") or m.group("nccl") or m.group("glog")
-    return _WORDS.get(word.lower())
+    if m is not None:
+        return _WORDS.get((m.group("word") or m.group("glog")).lower())
+    n = _NCCL.search(message, 0, 120)
+    return _WORDS.get(n.group(1).lower()) if n is not None else None

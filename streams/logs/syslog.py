@@ -100,7 +100,7 @@ def parse_rfc5424(line: str) -> ParsedLine | None:
     if msgid is not None:
         extra["msgid"] = msgid
     procid = _nil(m.group("procid"))
-    pid = int(procid) if procid is not None and procid.isdigit() else None
+    pid = int(procid) if procid is not None and procid.isascii() and procid.isdigit() else None
     if procid is not None and pid is None:
         extra["procid"] = procid
     ts_text = _nil(m.group("ts"))

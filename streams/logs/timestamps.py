@@ -96,6 +96,8 @@ def yearless_to_ms(month: str, day: int, hh: int, mm: int, ss: int, frac_ms: int
 def epoch_number_to_ms(value: float) -> int | None:
     """An epoch number in s, ms, µs or ns (told apart by magnitude) -> epoch ms."""
     v = abs(value)
+    if v != v or v == float("inf"):  # NaN or infinite
+        return None
     if v < 1e11:  # seconds until year 5138
         return round(value * 1000)
     if v < 1e14:
