@@ -69,7 +69,10 @@ def _num(r: Mapping[str, Any], key: str) -> float:
     if t is float:
         return v  # type: ignore[no-any-return]
     if t is int:
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:
+            raise _bad("bad_value", f"{key} is out of the Float64 range") from None
     raise _bad("bad_type", f"{key} should be a number, got {t.__name__}")
 
 

@@ -112,9 +112,7 @@ def _log(host: str, rack: str, ts: int, seq: int, message: str, fault: str | Non
 
 def _logs(fleet: Fleet) -> None:
     day = 24 * 60 * MINUTE
-    seq = 0
-    for host in fleet.hosts:
-        seq += 1
+    for seq, host in enumerate(fleet.hosts, start=1):
         fleet.logs.append(_log(host, fleet.racks[host], fleet.now_ms - 50 * MINUTE, seq,
                                "systemd[1]: Started session.", None, program="systemd"))
     fleet.logs.append(_log(

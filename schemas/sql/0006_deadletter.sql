@@ -1,5 +1,5 @@
 -- What was rejected, where it came from and why (from the processors and the sink).
--- rackwatch:shard_key rand()
+-- rackwatch:shard_key cityHash64(raw)
 CREATE TABLE IF NOT EXISTS ${database}.deadletter
 (
     rejected_at       DateTime64(3, 'UTC')        CODEC(Delta(8), ZSTD(1)),

@@ -1,0 +1,160 @@
+"""Batches per (topic, partition): sealing, tokens, journal alignment, rejects."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from sinks.batch import Batcher, make_dead_letter
+from sinks.rows import table_specs
+from sinks.samples import build_fleet
+
+FLEET = build_fleet(1_750_000_000_000)
+M = "processed.metrics"
+MSG = orjson.dumps(FLEET.metrics[:10])  # one message = 10 rows
+
+
+def _batcher(rows: int = 25, interval: float = 1.0) -> Batcher:
+    return Batcher(table_specs(), batch_rows=rows, batch_interval_s=interval)
+
+
+class TestSealing:
+    def test_seals_when_row_limit_reached(self) -> None:
+        """A batch is due as soon as it holds batch_rows rows, whatever its age."""
+        b = _batcher(rows=25)
+        for off in range(3):
+            b.add(M, 0, off, b"k", MSG, now=0.0)
+        due = b.due(now=0.0)
+        assert [(x.first_offset, x.last_offset, len(x.rows)) for x in due] == [(0, 2, 30)]
+
+    def test_seals_when_old_enough(self) -> None:
+        """An open batch becomes due batch_interval_s after it opened, not before."""
+        b = _batcher(rows=1000, interval=1.0)
+        b.add(M, 0, 5, b"k", MSG, now=10.0)
+        assert b.due(now=10.9) == []
+        due = b.due(now=11.0)
+        assert len(due) == 1 and due[0].token == f"{M}:0:5-5"
+
+    def test_partitions_batch_separately(self) -> None:
+        """Each (topic, partition) has its own batch and token."""
+        b = _batcher(rows=10)
+        b.add(M, 0, 7, b"k", MSG, now=0.0)
+        b.add(M, 3, 7, b"k", MSG, now=0.0)
+        assert sorted(x.token for x in b.due(0.0)) == [f"{M}:0:7-7", f"{M}:3:7-7"]
+
+    def test_next_offset_is_after_the_last(self) -> None:
+        """What to commit after a batch is its last offset + 1."""
+        b = _batcher(rows=10)
+        b.add(M, 0, 41, b"k", MSG, now=0.0)
+        assert b.due(0.0)[0].next_offset == 42
+
+    def test_buffered_rows_counts_open_and_sealed(self) -> None:
+        """Back-pressure sees every buffered row until the batch is taken."""
+        b = _batcher(rows=15)
+        b.add(M, 0, 0, b"k", MSG, now=0.0)
+        b.add(M, 0, 1, b"k", MSG, now=0.0)  # sealed: 20 rows
+        b.add(M, 0, 2, b"k", MSG, now=0.0)  # open: 10 rows
+        assert b.buffered_rows == 30
+        b.due(0.0)
+        assert b.buffered_rows == 10
+        b.drain()
+        assert b.buffered_rows == 0
+
+
+class TestAlignment:
+    def test_journaled_range_is_cut_exactly(self) -> None:
+        """After a restart the first batch ends at the journaled offset, even when the
+        row limit would have cut it elsewhere, so its token matches the old insert."""
+        b = _batcher(rows=15)
+        b.align(M, 0, [(100, 104)])
+        for off in range(100, 108):
+            b.add(M, 0, off, b"k", MSG, now=0.0)
+        due = b.due(0.0)
+        assert due[0].token == f"{M}:0:100-104"
+        assert len(due[0].rows) == 50
+        assert due[0].forced_last == 104
+
+    def test_journaled_batch_is_not_cut_by_time(self) -> None:
+        """A journaled batch waits for its last offset instead of the interval."""
+        b = _batcher(rows=1000, interval=1.0)
+        b.align(M, 0, [(0, 3)])
+        b.add(M, 0, 0, b"k", MSG, now=0.0)
+        assert b.due(now=5.0) == []
+        for off in (1, 2, 3):
+            b.add(M, 0, off, b"k", MSG, now=5.0)
+        assert b.due(now=5.0)[0].token == f"{M}:0:0-3"
+
+    def test_gap_at_the_journaled_end_cuts_early(self) -> None:
+        """If the journaled last offset never comes (a gap), the next offset closes it."""
+        b = _batcher(rows=1000)
+        b.align(M, 0, [(0, 3)])
+        b.add(M, 0, 0, b"k", MSG, now=0.0)
+        b.add(M, 0, 5, b"k", MSG, now=0.0)
+        assert b.due(0.0)[0].token == f"{M}:0:0-0"
+
+    def test_chain_of_ranges(self) -> None:
+        """Several journaled ranges are re-cut in order."""
+        b = _batcher(rows=1000)
+        b.align(M, 0, [(0, 1), (2, 4)])
+        for off in range(6):
+            b.add(M, 0, off, b"k", MSG, now=0.0)
+        assert [x.token for x in b.due(0.0)] == [f"{M}:0:0-1", f"{M}:0:2-4"]
+
+    def test_ranges_already_passed_are_ignored(self) -> None:
+        """Journaled ranges behind the resume offset do not affect the cut."""
+        b = _batcher(rows=10)
+        b.align(M, 0, [(0, 9)])
+        b.add(M, 0, 20, b"k", MSG, now=0.0)
+        assert b.due(0.0)[0].token == f"{M}:0:20-20"
+
+
+class TestRejects:
+    def test_bad_message_and_bad_record_are_kept_for_dead_letters(self) -> None:
+        """Undecodable messages and bad records do not become rows but are remembered
+        with their offset and reason; the batch still covers their offsets."""
+        b = _batcher(rows=1000)
+        bad_rec = dict(FLEET.metrics[0], value="x")
+        b.add(M, 0, 0, b"k", b"{oops", now=0.0)
+        b.add(M, 0, 1, b"k", orjson.dumps([FLEET.metrics[0], bad_rec, 5]), now=0.0)
+        batch = b.drain()[0]
+        assert len(batch.rows) == 1 and batch.row_offsets == [1]
+        assert [(off, err.code) for off, _, err, _ in batch.rejected] == [
+            (0, "bad_json"), (1, "bad_type"), (1, "bad_type")]
+        assert batch.token == f"{M}:0:0-1"
+
+    def test_missing_field_is_named(self) -> None:
+        """A record without a required field is rejected as missing_field."""
+        b = _batcher()
+        rec = dict(FLEET.metrics[0])
+        del rec["name"]
+        b.add(M, 0, 0, None, orjson.dumps([rec]), now=0.0)
+        assert b.drain()[0].rejected[0][2].code == "missing_field"
+
+    def test_skip_advances_offsets_only(self) -> None:
+        """A skipped message (already stored) extends the batch without rows."""
+        b = _batcher()
+        b.add("deadletter", 0, 0, None, b"{}", now=0.0, skip=True)
+        batch = b.drain()[0]
+        assert batch.rows == [] and batch.rejected == [] and batch.next_offset == 1
+
+
+class TestDiscard:
+    def test_discard_forgets_revoked_partitions(self) -> None:
+        """Revoked partitions' rows are dropped (their new owner reads them again)."""
+        b = _batcher(rows=10)
+        b.add(M, 0, 0, b"k", MSG, now=0.0)
+        b.add(M, 1, 0, b"k", MSG, now=0.0)
+        b.add(M, 1, 1, b"k", MSG, now=0.0)
+        assert b.discard([(M, 1)]) == 20
+        assert [x.partition for x in b.drain()] == [0]
+        assert b.buffered_rows == 0
+
+
+class TestDeadLetterRecord:
+    @pytest.mark.parametrize(("raw", "encoding"), [(b"\xff\xfe", "base64"), (b"ok", "utf-8")])
+    def test_raw_bytes_encoding(self, raw: bytes, encoding: str) -> None:
+        """Non-UTF-8 raw bytes are kept as base64 and say so."""
+        d = make_dead_letter(reason_code="bad_json", reason="r", topic="t", partition=0,
+                             offset=1, key=b"h1", raw=raw, rejected_at="2024-01-01T00:00:00Z")
+        assert d["raw_encoding"] == encoding and d["key"] == "h1"
+        assert d["schema"] == "rackwatch.deadletter/v1"

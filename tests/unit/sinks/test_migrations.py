@@ -1,0 +1,121 @@
+"""Migrations on chDB: idempotent, guarded against edits, retention reconciled."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import MappingProxyType
+
+import pytest
+
+from rackwatch.config import Config
+from sinks.ddl import Migration, load_migrations
+from sinks.migrations import MigrationError, apply_migrations, reconcile_retention
+from sinks.settings import DEFAULT_RETENTION_DAYS, TABLES, StoreSettings
+from sinks.store import Store
+
+
+def _settings(cfg: Config, **days: int) -> StoreSettings:
+    retention = dict(DEFAULT_RETENTION_DAYS, **days)
+    return StoreSettings(database=cfg.clickhouse.database,
+                         retention_days=MappingProxyType(retention))
+
+
+def _tables(store: Store, db: str) -> list[tuple[str, str]]:
+    return [(str(n), str(q)) for n, q in store.rows(
+        "SELECT name, create_table_query FROM system.tables WHERE database = {d:String} "
+        "ORDER BY name", {"d": db})]
+
+
+class TestApply:
+    def test_first_run_creates_everything_and_records_it(self, base_store: Store,
+                                                         fresh_cfg: Config) -> None:
+        """A new database gets every table and view, and each version is recorded."""
+        settings = _settings(fresh_cfg)
+        applied = apply_migrations(base_store, settings)
+        assert applied == [m.version for m in load_migrations()]
+        names = {n for n, _ in _tables(base_store, settings.database)}
+        assert set(TABLES) | {"metrics_1m_mv", "metrics_1h_mv", "schema_migrations"} <= names
+
+    def test_second_run_is_a_no_op(self, base_store: Store, fresh_cfg: Config) -> None:
+        """Applying again changes nothing and records nothing twice."""
+        settings = _settings(fresh_cfg)
+        apply_migrations(base_store, settings)
+        before = _tables(base_store, settings.database)
+        assert apply_migrations(base_store, settings) == []
+        assert _tables(base_store, settings.database) == before
+        count = base_store.scalar(f"SELECT count() FROM {settings.database}.schema_migrations")
+        assert count == len(load_migrations())
+
+    def test_half_applied_file_is_completed(self, base_store: Store, fresh_cfg: Config) -> None:
+        """A file whose statements ran but whose record is missing is simply re-run."""
+        settings = _settings(fresh_cfg)
+        apply_migrations(base_store, settings)
+        base_store.command(f"DELETE FROM {settings.database}.schema_migrations "
+                           "WHERE version = 2")
+        base_store.command(f"DROP VIEW {settings.database}.metrics_1h_mv")
+        assert apply_migrations(base_store, settings) == [2]
+        assert base_store.scalar("SELECT count() FROM system.tables WHERE database = {d:String} "
+                                 "AND name = 'metrics_1h_mv'", {"d": settings.database}) == 1
+
+    def test_edited_applied_file_is_refused(self, base_store: Store, fresh_cfg: Config) -> None:
+        """A changed checksum of an applied version stops the start with a clear error."""
+        settings = _settings(fresh_cfg)
+        migs = load_migrations()
+        apply_migrations(base_store, settings, migs)
+        edited = [dataclasses.replace(migs[0], template=migs[0].template + "\n-- edited")]
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            apply_migrations(base_store, settings, edited + migs[1:])
+
+    def test_store_ahead_of_code_is_refused(self, base_store: Store, fresh_cfg: Config) -> None:
+        """A store with versions this code does not know is not touched."""
+        settings = _settings(fresh_cfg)
+        migs = load_migrations()
+        extra = Migration(len(migs) + 1, "future", "SELECT 1")
+        apply_migrations(base_store, settings, [*migs, extra])
+        with pytest.raises(MigrationError, match="does not know"):
+            apply_migrations(base_store, settings, migs)
+
+
+class TestRetention:
+    def test_changed_retention_alters_ttl(self, base_store: Store, fresh_cfg: Config) -> None:
+        """A new retention for one table becomes its TTL at the next start, alone."""
+        apply_migrations(base_store, _settings(fresh_cfg))
+        changed = reconcile_retention(base_store, _settings(fresh_cfg, logs=7))
+        assert changed == ["logs"]
+        query = dict(_tables(base_store, fresh_cfg.clickhouse.database))["logs"]
+        assert "toIntervalDay(7)" in query
+        assert reconcile_retention(base_store, _settings(fresh_cfg, logs=7)) == []
+
+    def test_tables_use_ttl_only_drop_parts(self, base_store: Store, fresh_cfg: Config) -> None:
+        """Every table with a TTL drops whole parts (cheap) rather than rewriting them."""
+        apply_migrations(base_store, _settings(fresh_cfg))
+        for name, query in _tables(base_store, fresh_cfg.clickhouse.database):
+            if " TTL " in query:
+                assert "ttl_only_drop_parts = 1" in query, name
+
+
+class TestSettings:
+    def test_retention_below_a_day_is_rejected(self) -> None:
+        """A zero retention cannot be expressed."""
+        @dataclasses.dataclass(frozen=True)
+        class CH:
+            dsn: str = ""
+            database: str = "rackwatch"
+            ttl_days_metrics: int = 0
+
+        cfg = dataclasses.replace(Config(), clickhouse=CH())  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="at least one day"):
+            StoreSettings.from_config(cfg)
+
+    def test_config_fields_override_defaults(self) -> None:
+        """A ttl_days_<table> field in the config, once added, is used."""
+        @dataclasses.dataclass(frozen=True)
+        class CH:
+            dsn: str = ""
+            database: str = "db1"
+            ttl_days_logs: int = 3
+
+        cfg = dataclasses.replace(Config(), clickhouse=CH())  # type: ignore[arg-type]
+        s = StoreSettings.from_config(cfg)
+        assert s.database == "db1" and s.retention_days["logs"] == 3
+        assert s.retention_days["metrics"] == DEFAULT_RETENTION_DAYS["metrics"]

@@ -1,0 +1,183 @@
+"""The batch writer against chDB: dedup on retry, retries, bisecting bad rows, journal."""
+
+from __future__ import annotations
+
+import threading
+
+import orjson
+import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from sinks.batch import Batch, Batcher
+from sinks.errors import StoreAborted
+from sinks.faults import InsertFaults
+from sinks.retry import Backoff
+from sinks.rows import table_specs
+from sinks.samples import Fleet
+from sinks.stats import SinkStats
+from sinks.store import Store
+from sinks.writer import BatchWriter
+
+M = "processed.metrics"
+
+
+def _writer(store: Store) -> BatchWriter:
+    return BatchWriter(store, stats=SinkStats(), backoff=Backoff(0.001, 0.01, jitter=0.0))
+
+
+def _batches(fleet: Fleet, rows: int = 2000, per_msg: int = 50) -> list[Batch]:
+    b = Batcher(table_specs(), batch_rows=rows, batch_interval_s=1.0)
+    for off, i in enumerate(range(0, len(fleet.metrics), per_msg)):
+        b.add(M, 0, off, b"h", orjson.dumps(fleet.metrics[i:i + per_msg]), now=0.0)
+    return b.drain()
+
+
+def _counts(store: Store) -> tuple[int, int, int]:
+    return (int(store.scalar("SELECT count() FROM metrics")),
+            int(store.scalar("SELECT sum(samples) FROM metrics_1m")),
+            int(store.scalar("SELECT sum(samples) FROM metrics_1h")))
+
+
+class TestIdempotentRetry:
+    def test_insert_that_reached_the_store_is_not_duplicated(self, store: Store,
+                                                            fleet: Fleet) -> None:
+        """An insert that landed but reported failure is retried with the same token:
+        no duplicate rows in metrics, and none in either rollup."""
+        faults = InsertFaults()
+        store.faults = faults
+        faults.fail(when="after", table="metrics", times=3)
+        w = _writer(store)
+        w.write_all(_batches(fleet))
+        assert faults.injected == 3
+        assert w.stats.insert_retries_total == 3
+        n = len(fleet.metrics)
+        assert _counts(store) == (n, n, n)
+
+    def test_replaying_whole_batches_after_a_crash_adds_nothing(self, store: Store,
+                                                               fleet: Fleet) -> None:
+        """A restarted sink that re-sends the same batches (same tokens) adds no rows."""
+        _writer(store).write_all(_batches(fleet))
+        _writer(store).write_all(_batches(fleet))
+        n = len(fleet.metrics)
+        assert _counts(store) == (n, n, n)
+        assert store.scalar("SELECT count() FROM (SELECT host, name, ts, labels, count() c "
+                            "FROM metrics GROUP BY ALL HAVING c > 1)") == 0
+
+    def test_differently_cut_batches_would_duplicate(self, store: Store, fleet: Fleet) -> None:
+        """The reason for the journal: the same rows under other offset ranges are new
+        blocks to ClickHouse. (If this ever fails, the journal is no longer needed.)"""
+        _writer(store).write_all(_batches(fleet, rows=2000))
+        _writer(store).write_all(_batches(fleet, rows=3000))
+        assert _counts(store)[0] > len(fleet.metrics)
+
+    def test_failure_before_the_store_is_retried(self, store: Store, fleet: Fleet) -> None:
+        """An insert that never arrived is retried until it does, exactly once stored."""
+        faults = InsertFaults()
+        store.faults = faults
+        faults.fail(when="before", table="metrics", times=2)
+        w = _writer(store)
+        w.write_all(_batches(fleet))
+        assert w.healthy and w.stats.transient_errors_total == 2
+        assert _counts(store)[0] == len(fleet.metrics)
+
+
+class TestDataErrors:
+    def test_bad_rows_are_isolated_and_dead_lettered(self, store: Store, fleet: Fleet) -> None:
+        """Rows the store refuses are found by bisection and dead-lettered; the good
+        rows of the same batch are all stored, once."""
+        batch = _batches(fleet, rows=10**9)[0]
+        good = len(batch.rows)
+        bad = list(batch.rows[3])
+        bad[5] = "not a float"
+        batch.rows.insert(7, tuple(bad))
+        batch.row_offsets.insert(7, batch.row_offsets[7])
+        batch.rows.insert(900, tuple(bad))
+        batch.row_offsets.insert(900, batch.row_offsets[900])
+        w = _writer(store)
+        result = w.write(batch)
+        assert result.rows == good
+        assert store.scalar("SELECT count() FROM metrics") == good
+        assert [d["reason_code"] for d in result.dead_letters] == ["rejected_by_store"] * 2
+        assert store.rows("SELECT origin, reason_code, count() FROM deadletter GROUP BY ALL") == [
+            ("sink", "rejected_by_store", 2)]
+
+    def test_server_data_error_is_not_retried(self, store: Store, fleet: Fleet) -> None:
+        """A data error code (TYPE_MISMATCH) is never retried; the one row goes to DL."""
+        faults = InsertFaults()
+        store.faults = faults
+        batch = _batches(fleet, rows=10**9)[0]
+        batch.rows = batch.rows[:1]
+        batch.row_offsets = batch.row_offsets[:1]
+        faults.fail(when="before", table="metrics",
+                    error=DatabaseError("Code: 53. type mismatch", code=53))
+        w = _writer(store)
+        result = w.write(batch)
+        assert w.stats.insert_retries_total == 0 and w.stats.data_errors_total == 1
+        assert result.rows == 0 and len(result.dead_letters) == 1
+
+    def test_conversion_rejects_are_stored_as_dead_letters(self, store: Store,
+                                                          fleet: Fleet) -> None:
+        """Records rejected while batching land in the deadletter table with reasons."""
+        b = Batcher(table_specs(), batch_rows=1000, batch_interval_s=1.0)
+        b.add(M, 2, 10, b"h", b"{broken", now=0.0)
+        b.add(M, 2, 11, b"h", orjson.dumps([dict(fleet.metrics[0], ts="soon")]), now=0.0)
+        result = _writer(store).write(b.drain()[0])
+        assert result.next_offset == 12
+        rows = store.rows("SELECT reason_code, source_topic, source_partition, source_offset "
+                          "FROM deadletter ORDER BY source_offset")
+        assert rows == [("bad_json", M, 2, 10), ("bad_type", M, 2, 11)]
+
+
+class TestStopAndHealth:
+    def test_stop_aborts_retries_without_acknowledging(self, store: Store,
+                                                       fleet: Fleet) -> None:
+        """During an outage the writer reports unhealthy and gives up only on stop."""
+        faults = InsertFaults()
+        store.faults = faults
+        faults.down()
+        w = _writer(store)
+        timer = threading.Timer(0.3, w.stop.set)
+        timer.start()
+        with pytest.raises(StoreAborted):
+            w.write_all(_batches(fleet))
+        timer.cancel()
+        assert not w.healthy and w.stats.transient_errors_total >= 2
+        assert store.scalar("SELECT count() FROM metrics") == 0
+
+
+class TestJournal:
+    def test_batches_are_journaled_before_insert(self, store: Store, fleet: Fleet) -> None:
+        """Each written batch leaves its offset range in sink_batches."""
+        batches = _batches(fleet)
+        _writer(store).write_all(batches)
+        got = store.rows("SELECT first_offset, last_offset, rows FROM sink_batches "
+                         "ORDER BY first_offset")
+        assert got == [(b.first_offset, b.last_offset, len(b.rows)) for b in batches]
+
+    def test_journaled_returns_the_ranges_from_the_resume_point(self, store: Store,
+                                                               fleet: Fleet) -> None:
+        """Looking up the journal from an offset gives the ranges cut from there on."""
+        batches = _batches(fleet)
+        w = _writer(store)
+        w.write_all(batches)
+        start = batches[1].first_offset
+        assert w.journaled(M, 0, start) == [(b.first_offset, b.last_offset)
+                                           for b in batches[1:]]
+        assert w.journaled(M, 5, 0) == []
+
+    def test_journal_survives_a_failed_data_insert(self, store: Store, fleet: Fleet) -> None:
+        """The journal row is written before the data insert, so even when the insert
+        never succeeds the restart knows how this batch was cut."""
+        faults = InsertFaults()
+        store.faults = faults
+        faults.fail(when="before", table="metrics", times=10**6)
+        w = _writer(store)
+        batch = _batches(fleet)[0]
+        timer = threading.Timer(0.2, w.stop.set)
+        timer.start()
+        with pytest.raises(StoreAborted):
+            w.write(batch)
+        timer.cancel()
+        assert store.scalar("SELECT count() FROM metrics") == 0
+        assert w.journaled(M, 0, batch.first_offset) == [(batch.first_offset,
+                                                          batch.last_offset)]
