@@ -80,9 +80,11 @@ def mask_tokens(content: str) -> tuple[list[str], frozenset[int]]:
     template can be written back as "uid=<*>", not "uid= <*>".
     """
     text = _MASK.sub(PLACEHOLDER, content)
+    if _GLUE in text:
+        text = text.replace(_GLUE, " ")
     if "=" not in text:
         return text.split(), frozenset()
-    words = _KEY_VALUE.sub(r"\1" + _GLUE + " ", text.replace(_GLUE, " ")).split()
+    words = _KEY_VALUE.sub(r"\1" + _GLUE + " ", text).split()
     tokens: list[str] = []
     glued: set[int] = set()
     for word in words:

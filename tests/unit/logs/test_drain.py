@@ -1,0 +1,205 @@
+"""The template miner: grouping, generalising, vetoes, ids, bounded memory, state."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.logs.drain import MinerConfig, TemplateMiner, template_id
+from streams.logs.masking import PLACEHOLDER, mask_tokens
+
+
+def ids(miner: TemplateMiner, lines: list[str]) -> set[str]:
+    return {miner.add(line).template_id for line in lines}
+
+
+class TestGrouping:
+    def test_identical_lines_share_a_template(self) -> None:
+        """The same message twice is one template with size 2."""
+        m = TemplateMiner()
+        a, b = m.add("check pass; user unknown"), m.add("check pass; user unknown")
+        assert (a.template_id, a.created, b.created, b.size) == (b.template_id, True, False, 2)
+
+    def test_masked_values_never_split_templates(self) -> None:
+        """Lines differing only in masked values are born as the same template."""
+        m = TemplateMiner()
+        a = m.add("Connection closed by 1.2.3.4 [preauth]")
+        b = m.add("Connection closed by 5.6.7.8 [preauth]")
+        assert a.template == b.template == "Connection closed by <*> [preauth]"
+        assert not b.changed
+
+    def test_unmasked_variable_generalises(self) -> None:
+        """A differing word turns into <*> and the template text changes."""
+        m = TemplateMiner()
+        m.add("session closed for user alice")
+        b = m.add("session closed for user bob")
+        assert b.template == "session closed for user <*>"
+        assert (b.created, b.changed, b.size) == (False, True, 2)
+
+    def test_different_lengths_never_merge(self) -> None:
+        """Token count is the first routing level."""
+        m = TemplateMiner()
+        a = m.add("Failed password for root from 1.2.3.4 port 22 ssh2")
+        b = m.add("Failed password for invalid user x from 1.2.3.4 port 22 ssh2")
+        assert a.template_id != b.template_id
+
+    def test_first_token_routes(self) -> None:
+        """Different first words are different programs' messages: never merged."""
+        m = TemplateMiner()
+        a, b = m.add("cupsd startup succeeded"), m.add("sdpd startup succeeded")
+        assert a.template_id != b.template_id
+
+    def test_first_token_with_digit_routes_to_wildcard(self) -> None:
+        """A first token with a digit (eth0, eth1) is routed as a wildcard."""
+        m = TemplateMiner()
+        m.add("eth0 link became ready")
+        assert m.add("eth1 link became ready").template == "<*> link became ready"
+
+    def test_threshold(self) -> None:
+        """3 of 5 constants kept (0.6) merges at similarity 0.6 but not at 0.7."""
+        lines = ["open a file b now", "open c file d now"]
+        assert len(ids(TemplateMiner(MinerConfig(similarity=0.6)), lines)) == 1
+        assert len(ids(TemplateMiner(MinerConfig(similarity=0.7)), lines)) == 2
+
+    def test_adjacent_differences_veto(self) -> None:
+        """Two neighbouring differing words are another phrase, not a value."""
+        m = TemplateMiner(MinerConfig(similarity=0.1))
+        a = m.add("Received disconnect from 1.2.3.4: 11: Bye Bye [preauth]")
+        b = m.add("Received disconnect from 1.2.3.4: 11: disconnected by user")
+        assert a.template_id != b.template_id
+
+    def test_key_difference_veto(self) -> None:
+        """A differing 'key=' is a different message shape."""
+        m = TemplateMiner(MinerConfig(similarity=0.1))
+        a = m.add("session opened for user news by (uid=0)")
+        b = m.add("session opened for user news by LOGIN(uid=0)")
+        assert a.template_id != b.template_id
+
+    def test_wildcard_only_template_matches_same_length(self) -> None:
+        """A template of only placeholders takes any line of its length."""
+        m = TemplateMiner()
+        m.add("12 34")
+        assert m.add("56 78").size == 2
+
+    @settings(max_examples=60)
+    @given(st.lists(st.sampled_from([
+        "session closed for user alice", "session closed for user bob",
+        "Invalid user admin from 1.2.3.4", "Invalid user test from 5.6.7.8",
+        "eth0 link up", "eth1 link up", "x=1 y=2", "x=3 y=", "a b c d", "a e c f",
+        "Received disconnect from 1.2.3.4: 11: Bye Bye [preauth]",
+    ]), min_size=1, max_size=40))
+    def test_line_fits_its_template(self, lines: list[str]) -> None:
+        """The template returned for a line always matches that line token by token."""
+        m = TemplateMiner()
+        for line in lines:
+            mined = m.add(line)
+            tokens, _ = mask_tokens(line)
+            cluster = next(c for c in m.clusters() if c.template == mined.template)
+            assert len(cluster.tokens) == len(tokens)
+            assert all(t in (PLACEHOLDER, tok) for t, tok in zip(cluster.tokens, tokens,
+                                                                  strict=True))
+
+
+class TestIds:
+    def test_id_is_hash_of_birth_text(self) -> None:
+        """In birth mode the id is the template id of the first (masked) text."""
+        m = TemplateMiner()
+        first = m.add("session closed for user alice")
+        later = m.add("session closed for user bob")
+        assert first.template_id == later.template_id == template_id(
+            "session closed for user alice")
+
+    def test_current_mode_follows_the_text(self) -> None:
+        """In current mode the id is always the hash of the template as it is now."""
+        m = TemplateMiner(MinerConfig(id_mode="current"))
+        first = m.add("session closed for user alice")
+        later = m.add("session closed for user bob")
+        assert later.template_id == template_id("session closed for user <*>")
+        assert first.template_id != later.template_id
+
+    def test_same_template_same_id_in_independent_miners(self) -> None:
+        """Two miners with different histories agree on a fully masked template."""
+        a, b = TemplateMiner(), TemplateMiner()
+        a.add("something else entirely")
+        ida = a.add("Connection closed by 1.2.3.4 [preauth]").template_id
+        idb = b.add("Connection closed by 9.9.9.9 [preauth]").template_id
+        assert ida == idb == template_id("Connection closed by <*> [preauth]")
+
+    def test_template_id_normalises_whitespace(self) -> None:
+        """Runs of spaces do not change a template's id; the id is 16 hex digits."""
+        assert template_id("a  b\tc") == template_id("a b c")
+        assert len(template_id("x")) == 16
+        int(template_id("x"), 16)
+
+
+class TestMatchAndMemory:
+    def test_match_does_not_learn(self) -> None:
+        """match() finds a template without creating or changing any."""
+        m = TemplateMiner()
+        m.add("disk sda is fine")
+        assert m.match("disk sdb is fine") is not None
+        assert m.match("nothing like it") is None
+        assert len(m) == 1
+        assert m.clusters()[0].template == "disk sda is fine"
+
+    def test_lru_eviction(self) -> None:
+        """Beyond max_clusters the least recently matched template is forgotten."""
+        m = TemplateMiner(MinerConfig(max_clusters=2))
+        first = m.add("alpha one")
+        m.add("beta two three")
+        m.add("alpha one")  # alpha is now more recent than beta
+        m.add("gamma four five six")
+        assert len(m) == 2
+        assert {c.template for c in m.clusters()} == {"alpha one", "gamma four five six"}
+        again = m.add("alpha one")
+        assert again.template_id == first.template_id
+
+    def test_full_node_sends_new_words_to_wildcard(self) -> None:
+        """With max_children reached, new first words share the wildcard branch."""
+        m = TemplateMiner(MinerConfig(max_children=2))
+        m.add("alpha x y")
+        m.add("beta x y")
+        assert m.add("gamma x y").template == "<*> x y"
+
+
+class TestState:
+    LINES = [
+        "session closed for user alice", "Invalid user admin from 1.2.3.4",
+        "session closed for user bob", "x=1 y=2", "eth0 link up",
+        "Invalid user test from 5.6.7.8", "eth1 link up", "x=3 y=4", "check pass",
+    ]
+
+    def test_round_trip_continues_identically(self) -> None:
+        """A miner rebuilt from its state answers exactly like the original."""
+        a = TemplateMiner(MinerConfig(max_children=3))
+        for line in self.LINES[:5]:
+            a.add(line)
+        state = orjson.loads(orjson.dumps(a.to_state()))
+        b = TemplateMiner.from_state(state)
+        assert b.config == a.config
+        for line in self.LINES[5:] + self.LINES:
+            assert a.add(line) == b.add(line)
+        assert a.to_state() == b.to_state()
+
+    def test_config_override_on_restore(self) -> None:
+        """A config passed to from_state replaces the stored one."""
+        state = TemplateMiner().to_state()
+        assert TemplateMiner.from_state(state, MinerConfig(similarity=0.7)).config.similarity == 0.7
+
+    def test_unknown_version_rejected(self) -> None:
+        """State of another format version is refused, not misread."""
+        with pytest.raises(ValueError, match="version"):
+            TemplateMiner.from_state({"version": 99})
+
+
+class TestConfig:
+    @pytest.mark.parametrize("kwargs", [
+        {"similarity": 0.0}, {"similarity": 1.5}, {"prefix_tokens": -1},
+        {"max_children": 1}, {"max_clusters": 0}, {"id_mode": "counter"},
+    ])
+    def test_impossible_values_rejected(self, kwargs: dict[str, object]) -> None:
+        """A configuration that cannot work is an error at construction."""
+        with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
+            MinerConfig(**kwargs)  # type: ignore[arg-type]
