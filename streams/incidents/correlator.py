@@ -227,6 +227,7 @@ class Correlator:
         first = min((self._host_first(st, h, since) for h in affected), default=now)
         inc = self._new(st, "rack", rack, first, first)
         absorbed: list[str] = []
+        merged: list[Inc] = []
         for host in affected:
             inc["hosts"].append(host)
             hinc = st["inc"].pop(f"host:{host}", None)
@@ -234,7 +235,6 @@ class Correlator:
                 inc.setdefault("at", {})[host] = st["hosts"][host]["aff"]
                 continue
             self.counters.merged += 1
-            absorbed.append(hinc["id"])
             inc["alerts"].update(hinc["alerts"])
             inc["faults"] += [f for f in hinc["faults"] if f not in inc["faults"]]
             inc["sil"] = sorted(set(inc.get("sil", [])) | set(hinc.get("sil", [])))
@@ -244,16 +244,19 @@ class Correlator:
             if hinc["pub"]:
                 hinc["ev"] = {**hinc["ev"], "merged_into": inc["id"]}
                 hinc["hint"] += f" Merged into rack incident {inc['id']} (rack {rack})."
-                self._publish(hinc, "resolved", now, out)
+                merged.append(hinc)
+                absorbed.append(hinc["id"])
         for host in affected:  # silent hosts without a host incident of their own
             if st["hosts"][host].get("sil", -1) >= since and host not in inc.get("sil", []):
                 inc.setdefault("sil", []).append(host)
         if size is not None:
             inc["ev"]["rack_size"] = size
-        if absorbed:
-            inc["ev"]["absorbed"] = absorbed
+        if absorbed:  # host incidents already published, now resolved into this one
+            inc["ev"]["merged"] = absorbed
         self._refresh_rack(st, inc)
         self._publish(inc, "open", now, out)
+        for hinc in merged:  # after the rack incident, so the pointer is never dangling
+            self._publish(hinc, "resolved", now, out)
 
     def _host_first(self, st: dict[str, Any], host: str, since: int) -> int:
         inc = st["inc"].get(f"host:{host}")
@@ -280,10 +283,7 @@ class Correlator:
         members = sorted(h for h, t in active.items() if t >= since)
         if len(members) < cfg.group_min_hosts:
             return
-        covered = [h for h in members
-                   if (r := st["hosts"].get(h, {}).get("rack")) and f"rack:{r}" in st["inc"]
-                   and h in st["inc"][f"rack:{r}"]["hosts"]]
-        if len(covered) == len(members):
+        if _covered_by_racks(st, members):
             self.counters.inhibited += 1
             return
         first = min(active[h] for h in members)
@@ -439,6 +439,10 @@ class Correlator:
             if inc is None:
                 continue
             if what == 0:
+                if inc["scope"] not in ("host", "rack") and _covered_by_racks(st, inc["hosts"]):
+                    del st["inc"][key]  # the rack failed under the group while it waited
+                    self.counters.inhibited += 1
+                    continue
                 self._publish(inc, "open", at, out)
             else:
                 if not inc["pub"]:
@@ -450,7 +454,12 @@ class Correlator:
         """Keep the state bounded: forget what no open incident and no window needs."""
         cfg = self.config
         wm = st["wm"]
-        keep_faults = wm - max(cfg.window_ms, cfg.fault_lookback_ms)
+        # Keep every fault a group incident could still look back to, open or yet to open,
+        # so that when pruning happens (event or tick) never changes an outcome.
+        keep_faults = wm - cfg.window_ms - cfg.fault_lookback_ms
+        for inc in st["inc"].values():
+            if inc["scope"] not in ("host", "rack"):
+                keep_faults = min(keep_faults, inc["opened"] - cfg.fault_lookback_ms)
         faults = [f for f in st["faults"] if f[0] >= keep_faults]
         if len(faults) > cfg.max_faults:
             self.counters.evicted += len(faults) - cfg.max_faults
@@ -480,6 +489,16 @@ class Correlator:
             for h in spare[:len(hosts) - cfg.max_hosts]:
                 del hosts[h]
                 self.counters.evicted += 1
+
+
+def _covered_by_racks(st: dict[str, Any], hosts: list[str]) -> bool:
+    """Is every one of these hosts part of an open rack incident in this state?"""
+    for h in hosts:
+        rack = st["hosts"].get(h, {}).get("rack")
+        inc = st["inc"].get(f"rack:{rack}") if rack else None
+        if inc is None or h not in inc["hosts"]:
+            return False
+    return bool(hosts)
 
 
 def _init(state: dict[str, Any]) -> dict[str, Any]:

@@ -14,16 +14,24 @@ from typing import Any
 
 from streams.incidents.config import SYMPTOM_FAULTS
 
-__all__ = ["CRITICAL_FAULTS", "Signal", "read_event", "route_event", "routes_for"]
+__all__ = ["CRITICAL_FAULTS", "MINOR_FAULTS", "Signal", "read_event", "route_event", "routes_for"]
 
 log = logging.getLogger(__name__)
 
 # Faults that take a GPU or the whole host out of service at once.
 CRITICAL_FAULTS = frozenset({
-    "kernel_panic", "mce", "gpu_ecc_dbe", "gpu_xid_48", "gpu_xid_79", "gpu_xid_94",
-    "gpu_xid_95", "gpu_xid_119", "gpu_xid_120",
+    "kernel_panic", "kernel_oops", "hard_lockup", "mce", "host_mem_ecc_ue", "gpu_ecc_dbe",
+    "gpu_init_failure", "gpu_row_remap_failure", "pcie_aer_uncorrected", "gpu_xid_48",
+    "gpu_xid_79", "gpu_xid_94", "gpu_xid_95", "gpu_xid_119", "gpu_xid_120",
+})
+# Faults that were corrected or are routine: they feed the fault model's features but
+# open no incident on their own (nor does any fault logged at notice level or below).
+MINOR_FAULTS = frozenset({
+    "pcie_aer_corrected", "gpu_ecc_sbe", "host_mem_ecc_ce", "segfault",
+    "cpu_thermal_throttle",
 })
 _CRITICAL_LOG_LEVELS = frozenset({"emergency", "alert", "critical"})
+_MINOR_LOG_LEVELS = frozenset({"notice", "info", "debug"})
 _SILENT_WORDS = ("silent", "absent", "no_data", "nodata", "down")
 
 
@@ -57,11 +65,9 @@ class Signal:
     @property
     def affects_host(self) -> bool:
         """Does this event say the host itself is unwell (opens or extends an incident)?"""
-        if self.kind == "alert":
-            return self.firing and self.severity in ("critical", "warning")
         if self.kind == "fault":
-            return not self.symptom
-        return True
+            return not self.symptom and self.severity in ("critical", "warning")
+        return self.firing and self.severity in ("critical", "warning")
 
 
 def _str_dict(x: Any) -> dict[str, str]:
@@ -123,10 +129,16 @@ def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
         rlabels = _str_dict(rec.get("labels"))
         extra = rlabels
         cls = rec["fault_class"]
-        critical = cls in CRITICAL_FAULTS or rec.get("severity") in _CRITICAL_LOG_LEVELS
+        level = rec.get("severity")
+        if cls in MINOR_FAULTS or level in _MINOR_LOG_LEVELS:
+            severity = "info"
+        elif (cls in CRITICAL_FAULTS or level in _CRITICAL_LOG_LEVELS) \
+                and cls not in SYMPTOM_FAULTS:
+            severity = "critical"
+        else:
+            severity = "warning"
         sig_kw = {"kind": "fault", "fault_class": cls, "gpu": rlabels.get("gpu"),
-                  "severity": "critical" if critical and cls not in SYMPTOM_FAULTS
-                  else "warning"}
+                  "severity": severity}
     else:
         sig_kw = {"kind": "silent", "severity": "critical", "silent": True}
     if not isinstance(host, str) or not host:
