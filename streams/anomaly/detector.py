@@ -1,0 +1,174 @@
+"""Streaming anomaly score of one series: surprise, calibrated against the series' own past.
+
+Two stages, both built on `tails` (a Gumbel law fitted to recent block maxima):
+
+1. Four one-sided tests say how rare the newest sample is:
+   - spike up / spike down: the error of a one-step predictor (an EWMA that is about
+     the last two samples) against the recent maxima of that error;
+   - level up / level down: the mean of the short recent window (`window` samples)
+     against the recent extremes of that mean, or, for a series the weekly profile
+     explains (`seasonal`), the window's mean deviation from the profile.
+   Their smallest probability, times four (Bonferroni), is the sample's surprise
+   r = -log10(p): "one in 10^r".
+2. Surprise is not comparable across series (a jittery latency series is surprising
+   every hour), so r itself gets a tail over the same horizon, and the score is the
+   rarity of r for *this* series: score = -log10(p2) / 10, capped at 1. A score of
+   0.5 means "one sample in 10^5 is this surprising here", the convention of
+   Numenta's anomaly likelihood, whose idea (a long baseline of a short window's
+   surprise) this follows.
+
+Finally the score keeps its peak for `hold` samples, so one event reads as one
+episode. Everything is O(1) per sample except a sort of `blocks` numbers when a
+block closes, and the state is bounded: 5 rings of `blocks` maxima, the weekly
+profile, and a few scalars.
+
+State keys (a plain JSON dict, mutated in place): v version; n samples folded in;
+t0, t first and latest event time (ms); xf one-step prediction; ms short-window
+mean; c long-run mean; dp, ds long-run mean absolute deviation from c and from the
+profile; mr short-window mean deviation from the profile; so whether the profile
+baseline is in use; prof, pw the profile and its bins' weights; ep, en, lp, ln the
+spike and level tails (up, down); r the tail of the surprise; hv, ha the held score
+and its age; sc the latest score (returned again for a sample that cannot be used).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from streams.anomaly.params import DEFAULT_PARAMS, AnomalyParams
+from streams.anomaly.seasonal import WEEK_MS, profile_at, profile_learn
+from streams.anomaly.tails import new_tail, tail_log10p, tail_push
+
+__all__ = ["STATE_VERSION", "new_state", "update"]
+
+STATE_VERSION = 1
+_TESTS = 4  # spike up, spike down, level up, level down
+_LOG10_TESTS = math.log10(_TESTS)
+_MIN_SURPRISE_SCALE = 0.05  # decades: the surprise of a perfectly regular series
+_REL_RESOLUTION = 1e-9  # relative to the level: below this a change is float noise
+_MAX_ABS = 1e300  # larger values would overflow the arithmetic; they are skipped
+_SEASON_OFF = 1.25  # hysteresis factor on season_gain for dropping the profile
+_SEASON_CLIP = 4.0  # a profile bin learns from at most 4 mean deviations away
+
+
+def new_state(params: AnomalyParams | None = None) -> dict[str, Any]:
+    """The state of a series before its first sample."""
+    p = params or DEFAULT_PARAMS
+    return {
+        "v": STATE_VERSION, "n": 0, "t0": 0, "t": 0,
+        "xf": 0.0, "ms": 0.0, "c": 0.0, "dp": 0.0, "ds": 0.0, "mr": 0.0, "so": False,
+        "prof": [None] * p.season_bins if p.seasonal else [],
+        "pw": [0.0] * p.season_bins if p.seasonal else [],
+        "ep": new_tail(), "en": new_tail(), "lp": new_tail(), "ln": new_tail(),
+        "r": new_tail(),
+        "hv": 0.0, "ha": 0, "sc": 0.0,
+    }
+
+
+def update(state: dict[str, Any], ts_ms: int, value: float,
+           params: AnomalyParams | None = None) -> float:
+    """Fold one sample into the state and return its anomaly score in [0, 1].
+
+    Samples are taken in arrival order; a timestamp earlier than the latest one is
+    used as if it were the latest (it moves no clock backwards). A value that is not
+    a finite number (or beyond 1e300 in size) is not folded in: the previous score is
+    returned.
+    """
+    p = params or DEFAULT_PARAMS
+    x = float(value)
+    if not (-_MAX_ABS <= x <= _MAX_ABS):  # also false for NaN
+        return float(state["sc"])
+    n = state["n"] + 1
+    state["n"] = n
+    if n == 1:
+        state["t0"] = state["t"] = ts_ms
+        state["xf"] = state["ms"] = state["c"] = x
+        if p.seasonal:
+            profile_learn(state["prof"], state["pw"], ts_ms, x, 0, p.season_rate)
+        return 0.0
+    dt = ts_ms - state["t"]
+    if dt < 0:
+        dt = 0
+    else:
+        state["t"] = ts_ms
+    t = state["t"]
+
+    # one-step error, short-window level, and the level's deviation from the profile
+    e = x - state["xf"]
+    ms = state["ms"] + (x - state["ms"]) / p.window
+    state["ms"] = ms
+    c = state["c"]
+    a_long = 1.0 / n if n < p.baseline else 1.0 / p.baseline
+    if p.seasonal:
+        expected = profile_at(state["prof"], state["pw"], t)
+        resid = x - (c if expected is None else expected)
+        mr = state["mr"] + (resid - state["mr"]) / p.window
+        state["mr"] = mr
+        dp = state["dp"] + a_long * (abs(x - c) - state["dp"])
+        ds = state["ds"] + a_long * (abs(resid) - state["ds"])
+        state["dp"], state["ds"] = dp, ds
+        level = mr if state["so"] else ms
+    else:
+        level = ms
+
+    # stage 1: how rare is this sample, by its most surprising test
+    block = p.block
+    floor = p.min_scale
+    tiny = _REL_RESOLUTION * (1.0 + abs(c))
+    if floor < tiny:
+        floor = tiny
+    ep, en, lp, ln = state["ep"], state["en"], state["lp"], state["ln"]
+    lg = min(tail_log10p(ep, e, block, floor), tail_log10p(en, -e, block, floor),
+             tail_log10p(lp, level, block, floor), tail_log10p(ln, -level, block, floor))
+    surprise = -(lg + _LOG10_TESTS)
+
+    # stage 2: how rare is that surprise for this series
+    score = 0.0
+    if ep["mu"] is not None:
+        rt = state["r"]
+        score = -tail_log10p(rt, surprise, block, _MIN_SURPRISE_SCALE) / 10.0
+        if score > 1.0:
+            score = 1.0
+        tail_push(rt, surprise, block, p.blocks, p.min_blocks)
+
+    # learn from the sample only after it was judged
+    blocks, min_blocks = p.blocks, p.min_blocks
+    closed = tail_push(ep, e, block, blocks, min_blocks)
+    tail_push(en, -e, block, blocks, min_blocks)
+    tail_push(lp, level, block, blocks, min_blocks)
+    tail_push(ln, -level, block, blocks, min_blocks)
+    state["xf"] += p.fast * e
+    state["c"] = c + a_long * (x - c)
+    if p.seasonal:
+        profile_learn(state["prof"], state["pw"], t, x, dt, p.season_rate,
+                      _SEASON_CLIP * state["ds"])
+        if closed:
+            _choose_baseline(state, p, t)
+
+    # hold the peak so that one event is one episode
+    if score >= state["hv"] or state["ha"] >= p.hold:
+        state["hv"] = score
+        state["ha"] = 0
+    else:
+        state["ha"] += 1
+        score = state["hv"]
+    state["sc"] = score
+    return score
+
+
+def _choose_baseline(state: dict[str, Any], p: AnomalyParams, t: int) -> None:
+    """Use the weekly profile once it explains the series; the level tests restart on a switch.
+
+    Decided when a block closes, after a full week of data, with hysteresis so that a
+    series near the boundary does not keep resetting its level tests.
+    """
+    if t - state["t0"] < WEEK_MS:
+        return
+    on = state["so"]
+    gain = p.season_gain * (_SEASON_OFF if on else 1.0)
+    want = state["ds"] < gain * state["dp"]
+    if want != on:
+        state["so"] = want
+        state["lp"] = new_tail()
+        state["ln"] = new_tail()
