@@ -154,6 +154,7 @@ class LocalBroker:
         self.data_dir = data_dir.resolve()
         self.pid_file = self.data_dir / "broker.pid"
         self.log_file = self.data_dir / "broker.log"
+        self._proc: subprocess.Popen[bytes] | None = None  # when this object started it
 
     @property
     def bootstrap(self) -> str:
@@ -242,6 +243,7 @@ class LocalBroker:
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        self._proc = proc2
         self.pid_file.write_text(f"{proc2.pid}\n")
         self._wait_ready(proc2.pid)
         log.info("Kafka %s is up on %s (pid %d)", self.cfg.version, self.bootstrap, proc2.pid)
@@ -278,7 +280,13 @@ class LocalBroker:
                 _reap(pid)
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
+        self._forget_child()
         return True
+
+    def _forget_child(self) -> None:
+        if self._proc is not None:
+            self._proc.wait()  # collects the status (or finds it collected already)
+            self._proc = None
 
     def kill(self) -> None:
         """SIGKILL the broker, as a crash would (for failure tests)."""
@@ -289,6 +297,7 @@ class LocalBroker:
                 _reap(pid)
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
+        self._forget_child()
 
 
 def _reap(pid: int) -> None:

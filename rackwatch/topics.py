@@ -25,6 +25,24 @@ TOPICS = ("metrics", "logs", "ticks", "processed.metrics", "processed.logs", "al
           "incidents", "deadletter", "correlate")
 
 
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str],
+                            timeout_s: float) -> None:
+    """Block until every partition of the new topics has a leader, so that a producer
+    started right after us does not begin with a burst of NotLeaderForPartition retries."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        described = await admin.describe_topics(topics)
+        ready = all(
+            t.get("error_code", 0) == 0 and t.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in t["partitions"])
+            for t in described)
+        if ready:
+            return
+        await asyncio.sleep(0.1)
+    log.warning("topics %s still have partitions without a leader", ", ".join(topics))
+
+
 async def ensure_topics(cfg: Config, names: tuple[str, ...] = TOPICS,
                         timeout_s: float = 30.0) -> list[str]:
     """Create the missing topics; return the names that were created."""
@@ -42,6 +60,7 @@ async def ensure_topics(cfg: Config, names: tuple[str, ...] = TOPICS,
         with contextlib.suppress(TopicAlreadyExistsError):
             await asyncio.wait_for(admin.create_topics(new), timeout_s)
         log.info("created topics %s", ", ".join(missing))
+        await _wait_for_leaders(admin, missing, timeout_s)
         return missing
     finally:
         await admin.close()

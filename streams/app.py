@@ -24,7 +24,9 @@ import faust
 import orjson
 
 from rackwatch.config import Config
+from streams.core.decode import Limits
 from streams.core.metrics import HostState
+from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleSet
 from streams.runtime import Runtime, StreamClock
 
@@ -75,10 +77,15 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     alerts_topic = topic("alerts")
     dead_topic = topic("deadletter")
 
+    # Keys and values are bytes; the app-wide "raw" serializers apply to the changelog.
     hosts = app.Table("hosts", default=None, partitions=partitions, key_type=bytes,
-                      value_type=bytes, key_serializer="raw", value_serializer="raw")
+                      value_type=bytes)
 
-    runtime = Runtime(rules, check_wall_clock=True)
+    smoothing = SmoothingParams(tau_ms=cfg.worker.ewma_tau_s * 1000.0,
+                                wma_n=max(1, cfg.worker.wma_window))
+    limits = Limits(max_future_skew_ms=int(cfg.worker.max_future_skew_s * 1000),
+                    max_past_age_ms=int(cfg.worker.max_past_age_s * 1000))
+    runtime = Runtime(rules, smoothing=smoothing, limits=limits, check_wall_clock=True)
     clock = StreamClock()
     key_partition: dict[bytes, int] = {}
     app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection

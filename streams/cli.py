@@ -30,7 +30,7 @@ def _worker(args: argparse.Namespace, cfg: Config) -> int:
     rules, rules_path = _load_rules(args.rules, cfg)
     asyncio.run(ensure_topics(cfg))
     app = build_app(cfg, rules, rules_path=rules_path)
-    worker = faust.Worker(app, loglevel=args.loglevel, redirect_stdouts=False)
+    worker = faust.Worker(app, loglevel=args.loglevel, redirect_stdouts=False, quiet=True)
     worker.execute_from_commandline()  # returns only by raising SystemExit
     return 0
 

@@ -8,11 +8,13 @@ host, replay in a dict.
 
 Host state (plain JSON data, one dict per host):
   "d": dedup state, "s": {series key: smoothing state}, "r": rule engine state,
-  "t": newest event time seen, "l": topology labels of the newest batch.
+  "t": newest event time seen, "l": topology labels of the newest batch,
+  "w": {series key: window state} for the windowed metrics, "f": recent log faults.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +26,12 @@ from schemas.ids import METRIC_ROW
 from streams.core import dedup
 from streams.core.deadletter import Rejected
 from streams.core.normalise import canonical_labels, canonical_name, check_value
-from streams.core.smoothing import SmoothingParams, update_series
+from streams.core.smoothing import BUF, EWMA, LAST, SmoothingParams, update_series
+from streams.core.windows import WindowSpec, add, close_due
+from streams.core.windows import new_state as new_window
 from streams.rules import Point, RuleEngine
 
-__all__ = ["BatchResult", "CoreCounters", "MetricsCore", "series_key"]
+__all__ = ["BatchResult", "CoreCounters", "MetricsCore", "host_context", "note_fault", "series_key"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,8 @@ class CoreCounters:
     samples_rejected: int = 0
     outliers: int = 0
     alerts: int = 0
+    late_samples: int = 0
+    windows_closed: int = 0
 
 
 @dataclass
@@ -62,13 +68,32 @@ def series_key(name: str, labels: dict[str, str] | None) -> str:
     return name + "{" + ",".join(f"{k}={labels[k]}" for k in sorted(labels)) + "}"
 
 
+# Metrics whose recent history is kept in event-time windows: what a root-cause hint
+# needs ("the GPU ran hot for ten minutes before it fell off the bus").
+DEFAULT_WINDOWED = ("gpu.*", "cpu.usage", "mem.usage")
+FAULT_MEMORY_MS = 600_000
+
+
 class MetricsCore:
     """Stateless over hosts: all per-host data lives in the state dict passed in."""
 
-    def __init__(self, engine: RuleEngine, smoothing: SmoothingParams | None = None) -> None:
+    def __init__(self, engine: RuleEngine, smoothing: SmoothingParams | None = None,
+                 windows: WindowSpec | None = None,
+                 windowed: tuple[str, ...] = DEFAULT_WINDOWED) -> None:
         self.engine = engine
         self.smoothing = smoothing or SmoothingParams()
+        self.windows = windows or WindowSpec()
+        self.windowed = windowed
+        self._windowed_cache: dict[str, bool] = {}
         self.counters = CoreCounters()
+
+    def _is_windowed(self, name: str) -> bool:
+        hit = self._windowed_cache.get(name)
+        if hit is None:
+            hit = any(fnmatch.fnmatchcase(name, g) for g in self.windowed)
+            if len(self._windowed_cache) < 100_000:
+                self._windowed_cache[name] = hit
+        return hit
 
     def process(self, state: HostState | None, batch: MetricBatch) -> tuple[HostState, BatchResult]:
         """Process one decoded batch for its host; returns the new state and the outputs."""
@@ -95,6 +120,9 @@ class MetricsCore:
         rows = res.rows
         points: list[Point] = []
         seq = batch["seq"]
+        watermark: int = st["t"]
+        wins: dict[str, Any] | None = st.get("w")
+        spec = self.windows
         for sample in batch["samples"]:
             raw = sample["value"]
             canon = canonical_name(sample["name"])
@@ -113,6 +141,14 @@ class MetricsCore:
             series[key] = new_state
             if sm.outlier:
                 c.outliers += 1
+            if self._is_windowed(canon.name):
+                if wins is None:
+                    wins = st["w"] = {}
+                ws = wins.get(key)
+                if ws is None:
+                    ws = wins[key] = new_window()
+                if not add(ws, spec, ts, value, watermark):
+                    c.late_samples += 1
             points.append(Point(canon.name, slabels or {}, ts, value, sm.ewma, sm.wma,
                                 sm.ewvar, sm.prev_value, sm.prev_ts))
             rows.append({
@@ -122,13 +158,61 @@ class MetricsCore:
                 "outlier": sm.outlier,
             })
         c.samples += len(rows)
+        if wins:
+            self._close_windows(st, watermark)
         alerts = self.engine.evaluate(st["r"], host, topo, points, ts)
         c.alerts += len(alerts)
         res.alerts = alerts  # type: ignore[assignment]
         return st, res
 
+    def _close_windows(self, st: HostState, watermark: int) -> None:
+        due = st.get("wc")
+        if due is not None and watermark < due:
+            return  # nothing can close yet: the cheap common case
+        spec = self.windows
+        nxt: int | None = None
+        for ws in st["w"].values():
+            self.counters.windows_closed += len(close_due(ws, spec, watermark))
+            for k in ws["o"]:
+                end = int(k) + spec.size_ms + spec.lateness_ms
+                if nxt is None or end < nxt:
+                    nxt = end
+        st["wc"] = nxt
+
     def tick(self, state: HostState, host: str, now_ms: int) -> list[Alert]:
-        """Time-driven rule work for one host (absence, `for` timers, re-sends)."""
+        """Time-driven work for one host: close due windows, rules (absence, timers...)."""
+        if state.get("w"):
+            self._close_windows(state, now_ms)
         alerts = self.engine.tick(state.setdefault("r", {}), host, state.get("l") or {}, now_ms)
         self.counters.alerts += len(alerts)
         return alerts  # type: ignore[return-value]
+
+
+def note_fault(state: HostState, fault_class: str, ts: int) -> None:
+    """Remember a classified log fault for the host context (last ten minutes)."""
+    faults: dict[str, list[int]] = state.setdefault("f", {})
+    times = faults.setdefault(fault_class, [])
+    times.append(ts)
+    cutoff = ts - FAULT_MEMORY_MS
+    for fc in list(faults):
+        kept = [t for t in faults[fc] if t >= cutoff][-50:]
+        if kept:
+            faults[fc] = kept
+        else:
+            del faults[fc]
+
+
+def host_context(state: HostState) -> dict[str, Any]:
+    """What the correlator needs to explain a fault: recent history of the key series."""
+    series_state = state.get("s") or {}
+    out: dict[str, Any] = {}
+    for key, ws in (state.get("w") or {}).items():
+        sm = series_state.get(key)
+        entry: dict[str, Any] = {"minutes": [list(w) for w in ws["c"]]}
+        if sm is not None:
+            entry["last"] = sm[LAST]
+            entry["ewma"] = sm[EWMA]
+            entry["recent"] = sm[BUF:]
+        out[key] = entry
+    faults = {fc: len(ts) for fc, ts in (state.get("f") or {}).items()}
+    return {"series": out, "recent_faults": faults}

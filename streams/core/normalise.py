@@ -59,7 +59,12 @@ def canonical_name(name: str) -> Canonical:
 
 def check_value(c: Canonical, value: float) -> float:
     """The value in canonical units, or Rejected when no real machine can produce it."""
-    v = value * c.scale if c.scale != 1.0 else value
+    if c.scale == 1.0:
+        v = value
+    elif c.scale < 1.0:  # divide by the integral factor: 95 / 100 is 0.95, 95 * 0.01 is not
+        v = value / round(1.0 / c.scale)
+    else:
+        v = value * c.scale
     if v < c.lo or v > c.hi:
         raise Rejected("impossible_value",
                        f"{c.name}={v:g} is outside the physical range [{c.lo:g}, {c.hi:g}]")
