@@ -18,6 +18,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -26,6 +27,8 @@ from producers.problems import Problems
 __all__ = ["LogLine", "LogTailer", "TailStats"]
 
 log = logging.getLogger(__name__)
+
+_HEAD_BYTES = 256  # a checksum of a file's first bytes tells a reused inode from the same file
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,11 @@ class _Tracked:
     gone: bool = False
     mtime: float = 0.0
     idle_polls: int = 0  # consecutive polls a gone file had nothing new
+    gen: int = 0  # bumped by each in-place truncation: positions of older content are void
+
+    @property
+    def line_id(self) -> str:
+        return self.file_id if not self.gen else f"{self.file_id}#{self.gen}"
 
 
 def _file_id(st: os.stat_result) -> str:
@@ -87,20 +95,37 @@ class LogTailer:
         self._known_paths = {str(v.get("path")) for v in self._committed.values()}
 
     # -- positions -------------------------------------------------------------------
-    def commit(self, file_id: str, offset: int) -> None:
-        """Record that every line of `file_id` up to `offset` is durable."""
+    def commit(self, line_id: str, offset: int) -> None:
+        """Record that every line of `line_id` (a LogLine's file_id) up to `offset` is durable."""
+        file_id, _, g = line_id.partition("#")
+        gen = int(g or 0)
         entry = self._committed.get(file_id)
+        if entry is not None and entry.get("gen", 0) != gen:
+            return  # a position in content that has since been truncated away
         if entry is None:
             t = self._tracked.get(file_id)
             if t is None:
                 return
-            entry = self._committed[file_id] = {"path": t.path, "offset": 0}
+            entry = self._committed[file_id] = {"path": t.path, "offset": 0, "gen": t.gen}
         if offset > entry["offset"]:
             entry["offset"] = offset
+        if entry.get("head_len", 0) < _HEAD_BYTES and offset > entry.get("head_len", 0):
+            self._refresh_head(file_id, entry)
         final = self._final.get(file_id)
         if final is not None and entry["offset"] >= final:
             del self._final[file_id]
             del self._committed[file_id]
+
+    def _refresh_head(self, file_id: str, entry: dict[str, Any]) -> None:
+        """Extend a short head checksum once the file has grown (cheap: at most 256 bytes)."""
+        t = self._tracked.get(file_id)
+        if t is None:
+            return
+        try:
+            head = os.pread(t.fh.fileno(), _HEAD_BYTES, 0)
+        except OSError:
+            return
+        entry["head_len"], entry["head_crc"] = len(head), zlib.crc32(head)
 
     def positions(self) -> dict[str, dict[str, Any]]:
         """The committed positions, JSON-ready, for the state file."""
@@ -121,17 +146,30 @@ class LogTailer:
         fid = _file_id(st)
         try:
             fh = open(path, "rb")  # noqa: SIM115 - held open across polls on purpose
+            head = fh.read(_HEAD_BYTES)
         except OSError as e:
             self.problems.report(f"log:{path}", f"cannot read log file {path}: {e}")
             return None
         self.problems.clear(f"log:{path}", f"log file {path} is readable again")
+        saved = self._committed.get(fid)
+        if saved is not None and "head_len" in saved:
+            # Same device and inode, but is it the same file? Inode numbers are reused.
+            n = int(saved["head_len"])
+            if len(head) < n or zlib.crc32(head[:n]) != saved.get("head_crc"):
+                log.info("%s reuses the inode of a file read before; reading it from the start",
+                         path)
+                self.stats.truncations += 1
+                offset = 0
+                del self._committed[fid]
         if offset > st.st_size:
             log.info("%s is shorter than the saved position; reading it from the start", path)
             self.stats.truncations += 1
             offset = 0
-        t = _Tracked(file_id=fid, path=path, fh=fh, offset=offset)
+        t = _Tracked(file_id=fid, path=path, fh=fh, offset=offset,
+                     gen=int((saved or {}).get("gen", 0)) if fid in self._committed else 0)
         self._tracked[fid] = t
-        self._committed.setdefault(fid, {"path": path, "offset": offset})
+        entry = self._committed.setdefault(fid, {"path": path, "offset": offset, "gen": t.gen})
+        entry["head_len"], entry["head_crc"] = len(head), zlib.crc32(head)
         return t
 
     def _start_offset(self, path: str, fid: str, st: os.stat_result) -> int:
@@ -228,6 +266,9 @@ class LogTailer:
                 log.info("%s was truncated; reading it again from the start", t.path)
                 self.stats.truncations += 1
                 t.offset, t.pending = 0, b""
+                t.gen += 1
+                self._committed[t.file_id] = {"path": t.path, "offset": 0, "gen": t.gen,
+                                              "head_len": 0, "head_crc": 0}
             t.fh.seek(t.offset)
             data = t.fh.read(self.max_read_bytes)
         except OSError as e:
@@ -264,7 +305,7 @@ class LogTailer:
         if not raw:
             return
         self.stats.lines += 1
-        out.append(LogLine(t.path, raw.decode("utf-8", "replace"), t.file_id, end))
+        out.append(LogLine(t.path, raw.decode("utf-8", "replace"), t.line_id, end))
 
     def _release(self, t: _Tracked) -> None:
         t.fh.close()
