@@ -115,7 +115,8 @@ class TestRotation:
         assert texts(t.poll()) == ["3", "4"]
         assert t.stats.rotations == 1
 
-    def test_rotated_file_matching_the_glob_is_not_read_twice(self, make: Make, tmp_path: Path) -> None:
+    def test_rotated_file_matching_the_glob_is_not_read_twice(self, make: Make,
+                                                              tmp_path: Path) -> None:
         """app.log -> app.log.1 under a glob matching both is the same file: no duplicates."""
         log = tmp_path / "app.log"
         log.write_text("")
