@@ -174,6 +174,13 @@ class _Call:
             engine._reconcile(self, now_ms)
             state["rs"] = engine.rules.digest
 
+    def result(self) -> list[dict[str, Any]]:
+        """The messages in event-time order (stable: one entry's changes keep their order)."""
+        out = self.out
+        if len(out) > 1:
+            out.sort(key=_updated_at)
+        return out
+
     def emit(self, rule: Rule, entry: Entry, status: str, at: int) -> bool:
         labels = alert_labels(rule, self.host, self.host_labels, entry["l"])
         if status in ("firing", "refire"):
@@ -398,7 +405,7 @@ class RuleEngine:
                     self._absent_point(call, h, p)
         if joins:
             self._evaluate_joins(call, joins)
-        return call.out
+        return call.result()
 
     def _rate(self, call: _Call, h: _Hook, p: Point) -> None:
         prev, prev_ts = p.prev_value, p.prev_ts
@@ -563,7 +570,7 @@ class RuleEngine:
                     ring["l"] = labels
                 if add(ring, slot, cond):
                     self._log_observe(call, rule, cond, ring, gkey, ts)
-        return call.out
+        return call.result()
 
     def _log_observe(self, call: _Call, rule: Rule, cond: LogCountCond | LogBurstCond,
                      ring: dict[str, Any], gkey: str, at: int) -> None:
@@ -621,7 +628,7 @@ class RuleEngine:
                 del call.alerts[rule_key]
         for key in [k for k, d in call.det.items() if not d["s"]]:
             del call.det[key]
-        return call.out
+        return call.result()
 
     def _absent_observe(self, call: _Call, rule: Rule, key: str, labels: Mapping[str, str],
                         last: int, duration: int, now_ms: int) -> None:
@@ -675,6 +682,11 @@ class RuleEngine:
             if count(ring) == 0 and not (rs and gkey in rs) and \
                     (not burst or (cond.by and ring["b"] < 1e-3)):
                 del store[gkey]
+
+
+def _updated_at(msg: dict[str, Any]) -> str:
+    at: str = msg["updated_at"]  # fixed-width RFC 3339: sorts as text
+    return at
 
 
 def _duration_s(rule: Rule) -> float:

@@ -97,7 +97,9 @@ def observe(rule: Rule, entry: Entry, at: int, fire_ok: bool, hold_ok: bool,
     c = entry.get("c")
     if c is not None and at < c["obs"]:
         return
-    advance(rule, entry, at, emit)
+    # time-driven transitions strictly before this observation; at `at` itself the
+    # observation decides (a sample exactly at the deadline supersedes the held one)
+    advance(rule, entry, at - 1, emit)
     c = entry.get("c")
     if c is None:
         r = entry.get("r")
