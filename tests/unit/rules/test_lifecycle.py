@@ -125,3 +125,18 @@ class TestStateSize:
         assert len(host.state["a"]["A:" + host.engine.rules.rules[0].key.split(":")[1]]) == 20
         host.tick(10 + 180)
         assert host.state["a"] == {}
+
+
+class TestBench:
+    def test_bench_measures_the_default_rules(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The benchmark runs the default rules over realistic batches and fires what it should."""
+        from streams.rules import anomaly_bridge, default_rules
+        from streams.rules.bench import METRICS, measure
+
+        monkeypatch.setattr(anomaly_bridge, "load", lambda: None)
+        quiet = measure(default_rules(), hosts=2, batches=3)
+        assert quiet["points"] == 2 * 3 * len(METRICS)
+        assert quiet["messages"] == 0
+        assert quiet["us_per_point"] > 0
+        hot = measure(default_rules(), hosts=2, batches=8, hot=True)
+        assert hot["messages"] == 2  # GpuTooHot after a minute; CpuHigh needs 5
