@@ -29,7 +29,7 @@ _HEX = r"[0-9a-fA-F]"
 # Two-letter country TLDs collide with file extensions; these are left out.
 _FILE_EXT = "gz|xz|bz|js|py|sh|so|rb|pl|md|ts|cc|hh|go|rs|db|ko|ps|pm|hs|mk|in|am|ac|la|lo"
 _GTLD = r"(?:com|net|org|edu|gov|mil|int|info|biz|io|local|lan|internal|arpa|corp)"
-_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+_LABEL = r"[a-zA-Z0-9-]{1,63}"
 # a name ending in a generic TLD (one dot is enough: "example.com"), or in a country
 # code after two dots or after a generic second level ("x.edu.pl"), but never in a
 # file extension ("archive.tar.gz", "nvidia.ko")
@@ -47,12 +47,14 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("time", r"(?<![\w:.])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\w:])"),
     ("uuid", _HEX + r"{8}-" + _HEX + r"{4}-" + _HEX + r"{4}-" + _HEX + r"{4}-" + _HEX + r"{12}"),
     ("mac", r"(?<![\w:])" + _HEX + r"{2}(?::" + _HEX + r"{2}){5}(?![\w:])"),
-    ("pci", r"(?<![\w.])(?:" + _HEX + r"{4}:)?" + _HEX + r"{2}:" + _HEX + r"{2}\.[0-7](?![\w:])"
-     r"|(?<![\w.])" + _HEX + r"{4}:" + _HEX + r"{2}:" + _HEX + r"{2}(?![\w:])"),
+    # PCI addresses: domain:bus:device[.function] or bus:device.function
+    ("pci", r"(?<![\w.])(?=" + _HEX + r"{2,4}:)(?:" + _HEX + r"{4}:" + _HEX + r"{2}:" + _HEX
+     + r"{2}(?:\.[0-7])?|" + _HEX + r"{2}:" + _HEX + r"{2}\.[0-7])(?![\w:])"),
     ("ipv4", r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5}|/\d{1,2})?(?!\w|\.\w)"),
     ("ipv6", r"(?<![\w:.])(?=[0-9a-fA-F:]*::|(?:" + _HEX + r"{1,4}:){3})"
      r"(?:" + _HEX + r"{0,4}:){2,7}" + _HEX + r"{0,4}(?![\w:])"),
-    ("fqdn", r"(?<![\w.-])(?:" + _FQDN + r")(?![\w-]|\.\w)"),
+    # the lookahead makes undotted words fail in one linear scan
+    ("fqdn", r"(?<![\w.-])(?=[a-zA-Z0-9-]+\.[a-zA-Z0-9])(?:" + _FQDN + r")(?![\w-]|\.\w)"),
     ("hex", r"(?<![\w.-])(?:0[xX]" + _HEX + r"+|(?=" + _HEX + r"*\d)(?=" + _HEX + r"*[a-fA-F])"
      + _HEX + r"{8,})(?![\w-])"),
     ("number", r"(?<![A-Za-z0-9_])[-+]?v?\d+(?:[.,]\d+)*(?:[a-zA-Z%]{1,3})?(?![A-Za-z0-9_])"),

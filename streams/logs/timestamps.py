@@ -32,6 +32,7 @@ MONTHS = {
     )
 }
 
+_HALF_YEAR_MS = 182 * 86_400_000
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
     r"\s?(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
@@ -83,6 +84,9 @@ def yearless_to_ms(month: str, day: int, hh: int, mm: int, ss: int, frac_ms: int
     if reference_ms is None:
         return None
     ref_year = time.gmtime(reference_ms // 1000).tm_year
+    same_year = dated_to_ms(ref_year, month, day, hh, mm, ss, frac_ms)
+    if same_year is not None and abs(same_year - reference_ms) <= _HALF_YEAR_MS:
+        return same_year  # the common case: no need to look at the neighbouring years
     best: int | None = None
     for year in (ref_year - 1, ref_year, ref_year + 1):
         cand = dated_to_ms(year, month, day, hh, mm, ss, frac_ms)
