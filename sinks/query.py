@@ -2,7 +2,7 @@
 
 Routing: a server DSN is queried directly. An embedded store is queried through the
 running sink's read-only endpoint when a sink owns it, else opened here (chDB admits
-one process per directory). Every route runs the query with `readonly=1`. ClickHouse
+one process per directory). Every route runs the query on a `readonly=1` session. ClickHouse
 formats CSV, JSON lines and Parquet itself; the terminal table is drawn from
 JSONCompact, numbers right-aligned.
 """
@@ -18,8 +18,7 @@ from clickhouse_connect.driver.exceptions import ProgrammingError
 
 from rackwatch.config import Config
 from sinks.remote import find_sink
-from sinks.serve import READONLY_SETTINGS
-from sinks.store import is_embedded, open_store
+from sinks.store import is_embedded, open_reader, open_store
 
 __all__ = ["FORMATS", "StoreBusyError", "render_table", "run_query"]
 
@@ -41,21 +40,23 @@ def run_query(cfg: Config, sql: str, fmt: str = "table") -> bytes:
     """The result of `sql` in the ClickHouse format behind `fmt` (see FORMATS)."""
     ch_format = FORMATS[fmt]
     sql = _TRAILING.sub("", sql)
-    if is_embedded(cfg.clickhouse_dsn):
-        endpoint = find_sink(cfg)
-        if endpoint is not None:
-            log.debug("querying through the sink on %s:%d", endpoint.host, endpoint.port)
-            return endpoint.query(sql, ch_format)
+    if not is_embedded(cfg.clickhouse_dsn):
+        with open_reader(cfg) as reader:
+            return reader.raw(sql, ch_format)
+    endpoint = find_sink(cfg)
+    if endpoint is not None:
+        log.debug("querying through the sink on %s:%d", endpoint.host, endpoint.port)
+        return endpoint.query(sql, ch_format)
     try:
-        store = open_store(cfg)
+        owner = open_store(cfg)  # creates the tables on a fresh store, so queries work
     except ProgrammingError as e:
         if "EmbeddedServer" in str(e) or "Unable to open the chdb engine" in str(e):
             raise StoreBusyError(
                 f"the store {cfg.clickhouse_dsn} is held by another process that does not "
                 "serve queries (is a sink running with another serve_port or token?)") from e
         raise
-    with store:
-        return store.raw(sql, ch_format, settings=READONLY_SETTINGS)
+    with owner, owner.reader() as reader:
+        return reader.raw(sql, ch_format)
 
 
 def _cell(value: Any) -> str:

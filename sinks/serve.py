@@ -2,8 +2,8 @@
 
 chDB admits one process per directory. The sink holds it, so it also answers queries
 for others: a stdlib HTTP server on a thread, bound to localhost by default, with an
-optional bearer token, every query run with `readonly=1` (ClickHouse itself then refuses
-writes, DDL and attempts to change settings). `rackwatch backup` also goes through here
+optional bearer token, every query run on a `readonly=1` session (ClickHouse itself then
+refuses writes, DDL and attempts to change settings). `rackwatch backup` also goes through here
 while the sink runs, since BACKUP only reads.
 
     GET  /ping                 -> {"service": "rackwatch-sink", "dsn": ..., "database": ...}
@@ -26,12 +26,11 @@ import orjson
 
 from sinks.store import Store
 
-__all__ = ["READONLY_SETTINGS", "SERVICE_NAME", "QueryServer"]
+__all__ = ["SERVICE_NAME", "QueryServer"]
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "rackwatch-sink"
-READONLY_SETTINGS: dict[str, Any] = {"readonly": 1, "max_execution_time": 300}
 _MAX_BODY = 1 << 20
 _FORMAT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -73,7 +72,7 @@ class QueryServer:
             self._reader = None
             return
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
                                         name="rackwatch-query-server", daemon=True)
         self._thread.start()
         log.info("read-only queries on http://%s:%d", self.host, self.port)
@@ -110,14 +109,15 @@ class QueryServer:
 
     def run_query(self, sql: str, fmt: str) -> bytes:
         assert self._reader is not None
-        return self._reader.raw(sql, fmt, settings=READONLY_SETTINGS)
+        return self._reader.raw(sql, fmt)  # a readonly=1 session
 
     def run_backup(self, name: str) -> str:
-        assert self._reader is not None
-        if self.backup is None:
-            from sinks.backup import backup_to_staging
-            return str(backup_to_staging(self._reader, name))
-        return self.backup(self._reader, name)
+        from sinks.backup import backup_to_staging
+
+        with self.store.reader(readonly=False) as conn:  # BACKUP only reads, but is no SELECT
+            if self.backup is None:
+                return str(backup_to_staging(conn, name))
+            return self.backup(conn, name)
 
 
 def _handler(server: QueryServer) -> type[BaseHTTPRequestHandler]:

@@ -24,11 +24,16 @@ from sinks.faults import InsertFaults
 from sinks.migrations import apply_migrations
 from sinks.settings import StoreSettings
 
-__all__ = ["Store", "backup_staging_dir", "is_embedded", "open_store"]
+__all__ = ["READONLY_SETTINGS", "Store", "backup_staging_dir", "is_embedded", "open_reader",
+           "open_store"]
 
 log = logging.getLogger(__name__)
 
 _CHDB_CONFIG = "rackwatch-chdb.xml"
+
+# Session settings of read-only connections. readonly comes last: once it is set, no
+# setting may change on that connection (ClickHouse refuses SET and SETTINGS clauses).
+READONLY_SETTINGS: dict[str, Any] = {"max_execution_time": 300, "readonly": 1}
 
 
 def is_embedded(dsn: str) -> bool:
@@ -156,9 +161,11 @@ class Store:
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def reader(self) -> Store:
-        """A second connection for serving queries beside the sink's inserts."""
-        return Store(_client(self.dsn, self.database), self.dsn, self.settings)
+    def reader(self, *, readonly: bool = True) -> Store:
+        """A second connection beside this one (for serving queries while the sink
+        inserts); read-only unless asked otherwise, enforced by ClickHouse itself."""
+        settings = READONLY_SETTINGS if readonly else None
+        return Store(_client(self.dsn, self.database, settings), self.dsn, self.settings)
 
     def close(self) -> None:
         with self._lock:
@@ -171,15 +178,23 @@ class Store:
         self.close()
 
 
-def _client(dsn: str, database: str | None) -> Client:
+def _client(dsn: str, database: str | None, settings: dict[str, Any] | None = None) -> Client:
     if is_embedded(dsn):
         path = _chdb_path(dsn)
         if path is not None:
             path.mkdir(parents=True, exist_ok=True)
             return clickhouse_connect.get_client(dsn=f"chdb://{path}", database=database,
+                                                 settings=settings,
                                                  chdb_options=_chdb_options(path))
-        return clickhouse_connect.get_client(dsn=dsn, database=database)
-    return clickhouse_connect.get_client(dsn=dsn, database=database)
+    return clickhouse_connect.get_client(dsn=dsn, database=database, settings=settings)
+
+
+def open_reader(cfg: Config, settings: StoreSettings | None = None) -> Store:
+    """A read-only connection that changes nothing, not even the schema: for analysts
+    on a server (whose user may well be read-only)."""
+    settings = settings or StoreSettings.from_config(cfg)
+    dsn = cfg.clickhouse_dsn
+    return Store(_client(dsn, settings.database, READONLY_SETTINGS), dsn, settings)
 
 
 def open_store(cfg: Config, *, migrate: bool = True, faults: InsertFaults | None = None,

@@ -11,14 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
-from sinks.batch import Batcher
-from sinks.rows import rfc3339_ms, table_specs
+from sinks.rows import rfc3339_ms
 from sinks.samples import FAULTY_GPU, FAULTY_HOST, FLAPPING_RULE, HOT_CPU_HOST, Fleet
 from sinks.store import Store
-from sinks.writer import BatchWriter
+from tests.unit.sinks.helpers import fill
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "queries.md"
 _QUERY = re.compile(r"<!-- query: (\w+) -->\s*```sql\n(.*?)```", re.DOTALL)
@@ -37,19 +35,7 @@ def loaded(base_store: Store, fleet: Fleet) -> Iterator[Store]:
     from sinks.settings import TABLES
     for table in TABLES:
         base_store.command(f"TRUNCATE TABLE rackwatch.{table}")
-    b = Batcher(table_specs(), batch_rows=5000, batch_interval_s=1.0)
-
-    def in_messages(topic: str, recs: list[Any], per: int) -> None:
-        for off, i in enumerate(range(0, len(recs), per)):
-            b.add(topic, 0, off, None, orjson.dumps(recs[i:i + per]), 0.0)
-
-    in_messages("processed.metrics", list(fleet.metrics), 50)
-    in_messages("processed.logs", list(fleet.logs), 10)
-    for topic, recs in (("alerts", fleet.alerts), ("incidents", fleet.incidents),
-                        ("deadletter", fleet.deadletters)):
-        for off, rec in enumerate(recs):
-            b.add(topic, 0, off, None, orjson.dumps(rec), 0.0)
-    BatchWriter(base_store).write_all(b.drain())
+    fill(base_store, fleet)
     yield base_store
     for table in TABLES:
         base_store.command(f"TRUNCATE TABLE rackwatch.{table}")
