@@ -6,6 +6,7 @@ and mutated in place:
 
     {"v": 1, "rs": rule-set digest, "seen": last evaluate() clock, "lf": first log ts,
      "a": {rule key: {series key: alert entry}},      -- see streams.rules.lifecycle
+     "rc": {rule key: {"n": alertname, "s": severity, "l": rule labels}},  -- per rule in "a"
      "d": {rule key: {"k": kind, "s": {series key: detector / tracker / log window}}}}
 
 Only series with an open or recently resolved alert have an alert entry; detector
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from streams.rules import anomaly_bridge, lifecycle
@@ -207,7 +209,7 @@ class _Call:
             if not fire_ok:
                 return
             if rs is None:
-                rs = self.alerts[rule.key] = {}
+                rs = self.open_rule(rule)
             ident = dict(labels)
             entry = rs[key] = {"l": ident, "fp": fingerprint(rule, self.host, ident)}
         observe(rule, entry, at, fire_ok, hold_ok, value, threshold, self.emit, values)
@@ -215,7 +217,22 @@ class _Call:
             assert rs is not None
             del rs[key]
             if not rs:
-                del self.alerts[rule.key]
+                self.drop_rule(rule.key)
+
+    def open_rule(self, rule: Rule) -> dict[str, Entry]:
+        """The alert entries of a rule on this host, with a card that lets a later
+        worker resolve them even if the rule is gone from its rule file by then."""
+        rs: dict[str, Entry] = {}
+        self.alerts[rule.key] = rs
+        self.state.setdefault("rc", {})[rule.key] = {
+            "n": rule.alert, "s": rule.severity, "l": dict(rule.labels)}
+        return rs
+
+    def drop_rule(self, key: str) -> None:
+        self.alerts.pop(key, None)
+        cards = self.state.get("rc")
+        if cards is not None:
+            cards.pop(key, None)
 
     def detector(self, rule: Rule) -> dict[str, Any]:
         """The per-series store of a rule's history ({series key: ...})."""
@@ -313,14 +330,17 @@ class RuleEngine:
     def _reconcile(self, call: _Call, now_ms: int) -> None:
         """After a reload: close alerts of removed rules, drop history of changed kinds."""
         by_key = self.rules.by_key
+        cards = call.state.get("rc") or {}
         for key in [k for k in call.alerts if k not in by_key]:
-            old = self._retired.get(key)
+            old = self._retired.get(key) or _rule_from_card(key, cards.get(key))
             if old is not None:
                 for entry in call.alerts[key].values():
                     lifecycle.close(old, entry, now_ms, call.emit)
             else:
-                log.info("dropping rule state %s of host %s: rule unknown", key, call.host)
-            del call.alerts[key]
+                log.warning("dropping alerts of unknown rule %s on host %s", key, call.host)
+            call.drop_rule(key)
+        for key in [k for k in cards if k not in call.alerts]:
+            del cards[key]
         for key in [k for k, d in call.det.items()
                     if k not in by_key or d.get("k") != by_key[k].kind]:
             del call.det[key]
@@ -618,14 +638,14 @@ class RuleEngine:
         for rule_key, rs in list(call.alerts.items()):
             owner = self._rule(rule_key)
             if owner is None:
-                del call.alerts[rule_key]
+                call.drop_rule(rule_key)
                 continue
             for key, entry in list(rs.items()):
                 housekeep(owner, entry, now_ms, call.emit)
                 if is_empty(entry):
                     del rs[key]
             if not rs:
-                del call.alerts[rule_key]
+                call.drop_rule(rule_key)
         for key in [k for k, d in call.det.items() if not d["s"]]:
             del call.det[key]
         return call.result()
@@ -679,9 +699,21 @@ class RuleEngine:
                 if target > cur + SLOTS + 1:
                     advance(ring, target, cond)
             rs = call.alerts.get(rule.key)
-            if count(ring) == 0 and not (rs and gkey in rs) and \
+            entry = rs.get(gkey) if rs else None
+            if count(ring) == 0 and (entry is None or entry.get("c") is None) and \
                     (not burst or (cond.by and ring["b"] < 1e-3)):
-                del store[gkey]
+                del store[gkey]  # an empty window of no open alert: forget the group
+
+
+def _rule_from_card(key: str, card: dict[str, Any] | None) -> Rule | None:
+    """A stand-in for a rule that is gone, good enough to resolve its alerts."""
+    if not card:
+        return None
+    return Rule(key=key, alert=card["n"], kind="absent", group="", origin="(removed rule)",
+                severity=card["s"], labels=MappingProxyType(dict(card["l"])),
+                annotations=MappingProxyType({}), condition=AbsentCond(None, 1, 2), for_ms=0,
+                keep_firing_for_ms=0, repeat_ms=1, keep_resolved_ms=0, resend_resolved_ms=1,
+                stale_ms=0)
 
 
 def _updated_at(msg: dict[str, Any]) -> str:

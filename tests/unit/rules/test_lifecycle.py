@@ -126,6 +126,31 @@ class TestStateSize:
         host.tick(10 + 180)
         assert host.state["a"] == {}
 
+    def test_churning_series_leave_nothing_behind(self) -> None:
+        """Hundreds of series that fire and vanish cost nothing once resolved and expired."""
+        import orjson
+
+        from tests.unit.rules.helpers import log_record
+
+        host = Host(rules(RULE.format(for_="0s", kff="0s") + """\
+      - alert: L
+        kind: log_count
+        match: {fault_class: '*'}
+        by: [fault_class]
+        window: 1m
+        at_least: 1
+        keep_resolved_for: 1m
+"""))
+        empty = len(orjson.dumps(host.state))
+        for i in range(200):
+            host.batch(i, point("m", 11, i, {"i": str(i)}))
+            host.logs(i, [log_record(i, fault_class=f"f{i}")])
+        assert len(host.state["a"]) == 2
+        host.tick(200 + 120 + 180)  # stale, then resolved retention, log windows empty
+        assert host.state["a"] == {}
+        assert host.state["d"] == {}
+        assert len(orjson.dumps(host.state)) <= empty + 64
+
 
 class TestBench:
     def test_bench_measures_the_default_rules(self, monkeypatch: pytest.MonkeyPatch) -> None:

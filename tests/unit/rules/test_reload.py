@@ -142,3 +142,17 @@ class TestRulesWatcher:
         assert w.poll() is None
         assert len(w.rules) == 1
         assert parse_rules("").digest != w.rules.digest
+
+
+class TestRemovedWhileDown:
+    def test_new_worker_resolves_alerts_of_a_rule_it_never_knew(self) -> None:
+        """Alerts of a rule dropped from the file while no worker ran still resolve."""
+        h = Host(rules(CPU.format(above=0.8, clear=0.7) + MEM))
+        h.batch(0, point("mem.usage", 0.9, 0))
+        h.engine = RuleEngine(rules(CPU.format(above=0.8, clear=0.7)))  # fresh process
+        h.tick(30)
+        (msg,) = h.sent[1:]
+        assert (msg["rule"], msg["status"], msg["severity"]) == ("MemHigh", "resolved", "warning")
+        assert msg["fingerprint"] == h.sent[0]["fingerprint"]
+        assert msg["labels"]["alertname"] == "MemHigh"
+        assert "a" in h.state and h.state["a"] == {} and h.state.get("rc") == {}
