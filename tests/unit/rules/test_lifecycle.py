@@ -141,7 +141,6 @@ class TestStateSize:
         at_least: 1
         keep_resolved_for: 1m
 """))
-        empty = len(orjson.dumps(host.state))
         for i in range(200):
             host.batch(i, point("m", 11, i, {"i": str(i)}))
             host.logs(i, [log_record(i, fault_class=f"f{i}")])
@@ -149,7 +148,7 @@ class TestStateSize:
         host.tick(200 + 120 + 180)  # stale, then resolved retention, log windows empty
         assert host.state["a"] == {}
         assert host.state["d"] == {}
-        assert len(orjson.dumps(host.state)) <= empty + 64
+        assert len(orjson.dumps(host.state)) < 120  # version, digest, clocks: nothing per series
 
 
 class TestBench:
