@@ -76,6 +76,9 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     returned.
     """
     p = params or DEFAULT_PARAMS
+    if state.get("v") != STATE_VERSION or len(state["prof"]) != (p.season_bins if p.seasonal
+                                                                 else 0):
+        _adapt(state, p)
     x = float(value)
     if not (-_MAX_ABS <= x <= _MAX_ABS):  # also false for NaN
         return float(state["sc"])
@@ -155,6 +158,24 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
         score = state["hv"]
     state["sc"] = score
     return score
+
+
+def _adapt(state: dict[str, Any], p: AnomalyParams) -> None:
+    """Make a state from another version or other profile settings usable with `p`.
+
+    Another version starts afresh; a changed profile setting drops the profile (and
+    the level tests, if they were using it) and keeps the rest.
+    """
+    fresh = new_state(p)
+    if state.get("v") != STATE_VERSION:
+        state.clear()
+        state.update(fresh)
+        return
+    state["prof"], state["pw"] = fresh["prof"], fresh["pw"]
+    state["ds"] = state["dp"]
+    if state["so"]:
+        state["so"] = False
+        state["lp"], state["ln"] = new_tail(), new_tail()
 
 
 def _choose_baseline(state: dict[str, Any], p: AnomalyParams, t: int) -> None:

@@ -15,9 +15,9 @@ independent): P(X > v) = 1 - exp(-exp(-z) / block), z = (v - mu) / beta.
 
 A tail is a plain dict (JSON-safe: no infinities; "cur" is None before the first
 sample of a block): m = block maxima, oldest first, kept to 9 significant digits
-(the quartile fit needs far less; the state is a third shorter as JSON); cur = max of the open block;
-k = samples in the open block; mu, b = fitted location and scale (None until
-`min_blocks` blocks have closed).
+(the quartile fit needs far less; the state is a third shorter as JSON); cur = max
+of the open block; k = samples in the open block; mu, b = fitted location and scale
+(None until `min_blocks` blocks have closed).
 """
 
 from __future__ import annotations

@@ -180,6 +180,21 @@ class TestState:
             assert update(state, ts[-1], bad) == last
         assert orjson.dumps(state) == before
 
+    def test_changed_profile_settings_are_adopted(self) -> None:
+        """A state made with other profile settings keeps working under the new ones."""
+        _, state = run(noise(3000, 44))
+        for params in (AnomalyParams(seasonal=False), AnomalyParams(season_bins=24)):
+            s = update(state, times(3001)[-1], 0.0, params)
+            assert 0.0 <= s <= 1.0
+            assert len(state["prof"]) == (24 if params.seasonal else 0)
+
+    def test_other_version_starts_afresh(self) -> None:
+        """A state of an unknown version is replaced in place by a new one."""
+        state = {"v": 999, "junk": [1, 2, 3]}
+        assert update(state, 0, 1.0) == 0.0
+        assert state["n"] == 1
+        assert "junk" not in state
+
     def test_time_going_backwards(self) -> None:
         """An out-of-order timestamp is taken as the latest time; the clock never goes back."""
         state = new_state()
