@@ -385,7 +385,7 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
             source.close()
         agent.close()
     s = agent.stats
-    s.sent, s.buffered, s.dropped = publisher.stats.sent, publisher.buffered, publisher.dropped
+    s.sent, s.buffered, s.dropped = publisher.stats.sent, publisher.left_at_close, publisher.dropped
     s.problems = agent.problems.total
     log.info("agent %s stopped: %d batches, %d log events, %d sent, %d left buffered, "
              "%d dropped", agent.host, s.batches, s.log_events, s.sent, s.buffered, s.dropped)

@@ -169,6 +169,7 @@ class Publisher:
         self.problems = problems or Problems()
         self.stats = PublisherStats()
         self.connected = False
+        self.left_at_close = 0  # records kept in the spill file for the next start
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -290,6 +291,7 @@ class Publisher:
             await self._flush(flush_timeout)
         finally:
             await self._disconnect()
+            self.left_at_close = len(self.buffer)
             self.buffer.close()
             self._room.set()
 
@@ -307,5 +309,5 @@ class Publisher:
             except TimeoutError:
                 break
         if len(self.buffer):
-            log.warning("shutdown: %d records not delivered within %.0fs; keeping them for the "
+            log.warning("shutdown: %d records not delivered within %.1fs; keeping them for the "
                         "next start", len(self.buffer), within_s)

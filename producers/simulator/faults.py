@@ -180,7 +180,9 @@ class GpuXid(Fault):
                     fx.gpu_power_cap.add(gpu)
                     fx.gpu_heat[gpu] = 1.0 + 0.15 * ramp
                 else:
-                    fx.gpu_heat[gpu] = 1.0 + 0.5 * min(ramp * 1.6, 1.0)
+                    # Cooling fails (fan, blocked airflow, warm inlet): the GPU heats
+                    # until the driver throttles it, and then holds at the limit.
+                    fx.gpu_heat[gpu] = 1.0 + 1.2 * min(ramp * 1.7, 1.0)
             elif xid == 74:
                 fx.nvlink_rate[gpu] = 2.0 + 60.0 * ramp
             elif xid == 79:

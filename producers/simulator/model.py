@@ -284,18 +284,20 @@ class HostSim:
             power = IDLE_W + util * (TDP_W - IDLE_W) * (0.88 + 0.08 * rnd())
             heat = fx.gpu_heat.get(i, 1.0) if fx is not None else 1.0
             capped = fx is not None and i in fx.gpu_power_cap
-            target_c = 30.0 + power * 0.065 * heat
             if not self.warm:
-                g.temp = target_c
-            g.temp += (target_c - g.temp) * alpha
+                g.temp = 30.0 + power * 0.065 * heat
             clock = MAX_CLOCK if util > 0.02 else 345.0
+            # The driver slows the clocks as the GPU nears its slowdown temperature; less
+            # clock, less power, less heat: a hot GPU settles just above the threshold.
             thermal = g.temp >= THROTTLE_C
             if thermal:
                 clock = max(MAX_CLOCK * (1 - (g.temp - 84.0) * 0.06), 900.0)
-                power *= clock / MAX_CLOCK
+                power = IDLE_W + (power - IDLE_W) * clock / MAX_CLOCK
             if capped:
                 power = TDP_W * (0.99 + 0.01 * rnd())
                 clock = min(clock, 1410.0 + 60 * rnd())
+            target_c = 30.0 + power * 0.065 * heat
+            g.temp += (target_c - g.temp) * alpha
             lab = {"gpu": str(i)}
             add(sample("gpu.utilization", round(util, 4), lab))
             add(sample("gpu.mem.usage", round(0.78 + 0.04 * rnd(), 4) if target > 0 else 0.0,

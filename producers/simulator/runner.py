@@ -171,7 +171,7 @@ async def run_simulator(cfg: Config, opts: SimOptions, *, stop: asyncio.Event,
         if publisher is not None and pub_task is not None:
             pub_stop.set()
             await pub_task
-            stats.sent, stats.buffered = publisher.stats.sent, publisher.buffered
+            stats.sent, stats.buffered = publisher.stats.sent, publisher.left_at_close
             stats.dropped = publisher.dropped
     stats.faults_started = manifest.started
     stats.elapsed_s = time.monotonic() - started

@@ -64,7 +64,7 @@ KINDS: dict[str, tuple[int, tuple[str, ...]]] = {
 _COMMON = ("kind", "at", "for", "start", "duration")
 _DURATION_KEYS = ("lead", "timeout")
 
-DEFAULTS = {"lead_gpu_xid_79": 0, "lead_gpu_xid_74": 60_000, "lead_gpu_thermal_xid": 180_000,
+DEFAULTS = {"lead_gpu_xid_79": 0, "lead_gpu_xid_74": 60_000, "lead_gpu_thermal_xid": 300_000,
             "timeout": 600_000}
 
 SCENARIOS: dict[str, str] = {
@@ -73,7 +73,7 @@ SCENARIOS: dict[str, str] = {
              "host_silent@40s:40s, nccl_timeout(timeout=45s)@50s:2m"),
     "all": ("cpu_saturation@2m:5m, memory_leak@3m:8m, slow_disk@4m:5m, nic_errors@5m:5m, "
             "gpu_xid_79(lead=1m)@6m:5m, gpu_xid_48@7m:5m, gpu_xid_63@8m:3m, "
-            "gpu_xid_64@9m:3m, gpu_xid_74@10m:5m, gpu_thermal_xid(lead=3m)@11m:8m, "
+            "gpu_xid_64@9m:3m, gpu_xid_74@10m:5m, gpu_thermal_xid(lead=4m)@11m:8m, "
             "nccl_timeout(timeout=2m)@12m:5m, rack_power@14m:4m, rack_switch@16m:3m, "
             "host_silent@17m:4m"),
 }
