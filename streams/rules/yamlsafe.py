@@ -97,14 +97,25 @@ _LineLoader.add_implicit_resolver(
     list("tTfF"))
 
 
+def _bad_character(text: str, e: yaml.reader.ReaderError) -> YamlProblem:
+    line = text[:e.position].count("\n") + 1
+    char = e.character if isinstance(e.character, int) else ord(e.character)
+    return YamlProblem(line, f"character #x{char:04x} is not allowed in YAML")
+
+
 def load_located(text: str) -> tuple[Any, list[tuple[int, str]]]:
     """Parse one YAML document safely; returns (data, duplicate keys as (line, key)).
 
     Raises YamlProblem with the line of the first syntax error.
     """
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)
+    except yaml.reader.ReaderError as e:
+        raise _bad_character(text, e) from e
     try:
         data = loader.get_single_data()
+    except yaml.reader.ReaderError as e:
+        raise _bad_character(text, e) from e
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 0

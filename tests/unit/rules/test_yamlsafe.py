@@ -44,3 +44,10 @@ class TestLoadLocated:
         """YAML anchors and merge keys behave as in PyYAML's SafeLoader."""
         data, _ = load_located("base: &b {x: 1}\nd:\n  <<: *b\n  y: 2\n")
         assert data["d"] == {"x": 1, "y": 2}
+
+    def test_control_character_is_a_problem_with_its_line(self) -> None:
+        """Characters YAML forbids are reported with their line, not as a crash."""
+        with pytest.raises(YamlProblem) as e:
+            load_located("a: 1\nb: \x08\n")
+        assert e.value.line == 2
+        assert "#x0008" in e.value.message
