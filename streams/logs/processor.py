@@ -26,9 +26,11 @@ from streams.logs.drain import MinerConfig, TemplateMiner
 from streams.logs.parsing import parse_line
 from streams.logs.severity import rank, sniff_content
 
-__all__ = ["LogProcessor"]
+__all__ = ["MAX_ANALYSED_CHARS", "LogProcessor"]
 
 logger = logging.getLogger(__name__)
+
+MAX_ANALYSED_CHARS = 4096
 
 
 def _severity(declared: str | None, fault: FaultMatch | None, message: str) -> str:
@@ -86,10 +88,13 @@ class LogProcessor:
         reference = cast(int, event_ts) if has_ts else self._last_ts
         parsed = parse_line(text, reference_ms=reference)
         message = parsed.message
-        mined = self.miner.add(message)
+        # Templates and faults are read from the start of very long lines only: it bounds
+        # the cost and the state of one line; the record keeps the whole message.
+        analysed = message[:MAX_ANALYSED_CHARS]
+        mined = self.miner.add(analysed)
         if mined.changed:  # eviction only ever happens when a template is created
             self._dirty = True
-        fault = self.catalogue.classify(message, parsed.program)
+        fault = self.catalogue.classify(analysed, parsed.program)
         if has_ts:
             ts = cast(int, event_ts)
         else:

@@ -6,9 +6,12 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.ids import LOG_RECORD
 from streams.logs import FaultCatalogue, LogProcessor, MinerConfig, template_id
+from streams.logs.processor import MAX_ANALYSED_CHARS
 
 TS = 1_718_020_800_000  # 2024-06-10T12:00:00Z
 
@@ -166,3 +169,21 @@ class TestStateAndDirty:
         r = p.process(event("zap user bob"))
         assert r["fault_class"] == "custom"
         assert r["template_id"] == template_id("zap user <*>")
+
+
+class TestLongLines:
+    def test_long_line_kept_whole_but_analysed_in_bounded_prefix(self, proc: LogProcessor) -> None:
+        """A huge line keeps its full message; template and fault come from its start."""
+        text = "Out of memory: Killed process 1 (python) " + "x" * (3 * MAX_ANALYSED_CHARS)
+        r = proc.process(event(text))
+        assert r["message"] == text
+        assert r["fault_class"] == "oom_kill"
+        assert len(r["template"]) < MAX_ANALYSED_CHARS + 16  # masks may lengthen a bit
+
+    @settings(max_examples=50)
+    @given(st.text(max_size=400))
+    def test_any_text_makes_a_record(self, text: str) -> None:
+        """Arbitrary text never breaks process(), and the record is JSON-serialisable."""
+        r = LogProcessor().process(event(text))
+        assert r["template_id"]
+        orjson.dumps(r)
