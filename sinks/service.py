@@ -81,6 +81,11 @@ class SinkService:
         self._inflight: asyncio.Future[list[WriteResult]] | None = None
         self._inflight_rows = 0
         self._paused = False
+        # A partition is consumed only once its journal was read (so its first batch is
+        # cut as before); records that arrive earlier wait here, in offset order.
+        self._ready: set[TopicPartition] = set()
+        self._held: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+        self._preparing: dict[TopicPartition, asyncio.Task[None]] = {}
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -101,7 +106,7 @@ class SinkService:
             log.info("sink consuming %s as group %s", ", ".join(self.specs), s.group_id)
             while not stop.is_set():
                 self._apply_backpressure()
-                records = await self.consumer.getmany(timeout_ms=100, max_records=10_000)
+                records = await self.consumer.getmany(timeout_ms=100, max_records=1000)
                 now = time.monotonic()
                 for msgs in records.values():
                     for m in msgs:
@@ -109,6 +114,8 @@ class SinkService:
                 await self._pump(now)
             await self._shutdown()
         finally:
+            for task in self._preparing.values():
+                task.cancel()
             with contextlib.suppress(Exception):
                 await self.consumer.stop()
             with contextlib.suppress(Exception):
@@ -118,6 +125,10 @@ class SinkService:
         return self.stats
 
     def _add(self, m: ConsumerRecord[bytes, bytes], now: float) -> None:
+        tp = TopicPartition(m.topic, m.partition)
+        if tp not in self._ready:
+            self._held.setdefault(tp, []).append(m)
+            return
         self.stats.messages_total += 1
         skip = m.topic == self.deadletter_topic and any(
             k == STORED_HEADER for k, _ in (m.headers or ()))
@@ -135,11 +146,16 @@ class SinkService:
                 log.warning("pausing consumption: %d rows pending (limit %d), store %s",
                             pending, limit, "failing" if failing else "ok")
                 self._paused = True
-            self.consumer.pause(*assigned)  # also covers partitions assigned meanwhile
         elif self._paused and pending < limit // 2:
-            self.consumer.resume(*assigned)
             self._paused = False
             log.info("resuming consumption: %d rows pending", pending)
+        # re-applied every round: covers partitions assigned or made ready meanwhile
+        waiting = set(assigned) if self._paused else set(assigned) - self._ready
+        if waiting:
+            self.consumer.pause(*waiting)
+        running = set(assigned) - waiting
+        if running:
+            self.consumer.resume(*running)
 
     async def _pump(self, now: float) -> None:
         """Hand due batches to the writer thread; commit what it finished."""
@@ -224,6 +240,12 @@ class SinkService:
         # Let a write in flight finish and commit, so the next owner's journal lookup
         # sees it; bounded so a store outage does not hold the whole group.
         await self._wait_inflight(self.settings.shutdown_flush_s)
+        for tp in revoked:
+            self._ready.discard(tp)
+            self._held.pop(tp, None)
+            task = self._preparing.pop(tp, None)
+            if task is not None:
+                task.cancel()
         dropped = self.batcher.discard([(tp.topic, tp.partition) for tp in revoked])
         self.stats.discarded_rows_total += dropped
         if revoked:
@@ -231,19 +253,42 @@ class SinkService:
                      len(revoked), dropped)
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Nothing slow here: the journal is read by one task per partition, and the
+        # partition stays paused until its task has aligned the batcher.
+        for tp in assigned:
+            if tp not in self._ready and tp not in self._preparing:
+                self._preparing[tp] = asyncio.create_task(self._prepare(tp))
+
+    async def _prepare(self, tp: TopicPartition) -> None:
+        """Read the journal of `tp` (retrying while the store fails), align, go."""
         assert self.consumer is not None
         loop = asyncio.get_running_loop()
-        for tp in sorted(assigned):
-            start = await self.consumer.committed(tp)
-            if start is None:
-                start = (await self.consumer.beginning_offsets([tp]))[tp]
-            ranges = await loop.run_in_executor(
-                self.pool, self.writer.journaled, tp.topic, tp.partition, start)
-            if ranges:
-                self.batcher.align(tp.topic, tp.partition, ranges)
-                self.stats.realigned_batches_total += len(ranges)
-                log.info("%s:%d resumes at %d; re-cutting %d journaled batch(es)",
-                         tp.topic, tp.partition, start, len(ranges))
+        backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
+        while True:
+            try:
+                start = await self.consumer.committed(tp)
+                if start is None:
+                    start = (await self.consumer.beginning_offsets([tp]))[tp]
+                ranges = await loop.run_in_executor(
+                    None, self.writer.journaled, tp.topic, tp.partition, start)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                delay = backoff.next()
+                log.warning("%s:%d: journal not readable (%s); retrying in %.2fs",
+                            tp.topic, tp.partition, e, delay)
+                await asyncio.sleep(delay)
+        if ranges:
+            self.batcher.align(tp.topic, tp.partition, ranges)
+            self.stats.realigned_batches_total += len(ranges)
+            log.info("%s:%d resumes at %d; re-cutting %d journaled batch(es)",
+                     tp.topic, tp.partition, start, len(ranges))
+        self._preparing.pop(tp, None)
+        self._ready.add(tp)
+        now = time.monotonic()
+        for m in self._held.pop(tp, []):
+            self._add(m, now)
 
     def describe(self) -> dict[str, Any]:
         return {"stats": self.stats.snapshot(), "paused": self._paused,

@@ -161,12 +161,13 @@ class BatchWriter:
     def journaled(self, topic: str, partition: int, start: int) -> list[tuple[int, int]]:
         """Offset ranges journaled at or after `start`: how the last run cut the batches
         it may have stored without committing them. (Offsets may have gaps, e.g. for
-        transaction markers, so ranges are not required to touch.)"""
-        rows = self._retrying(f"read journal {topic}:{partition}", lambda: self.store.rows(
+        transaction markers, so ranges are not required to touch.) Not retried here:
+        the caller decides, since it may run beside a writer that is retrying."""
+        rows = self.store.rows(
             "SELECT first_offset, max(last_offset) FROM sink_batches "
             "WHERE topic = {t:String} AND partition = {p:Int32} AND first_offset >= {o:Int64} "
             "GROUP BY first_offset ORDER BY first_offset LIMIT 100",
-            {"t": topic, "p": partition, "o": start}))
+            {"t": topic, "p": partition, "o": start})
         chain: list[tuple[int, int]] = []
         for first, last in rows:
             if chain and int(first) <= chain[-1][1]:
