@@ -89,6 +89,9 @@ class LogRecord(TypedDict):
     labels: dict[str, str]
     source: NotRequired[str]
     component: NotRequired[str | None]
+    fault_severity: NotRequired[str]  # from the fault catalogue, when classified
+    fault_action: NotRequired[str]  # what an operator should do about it
+    xid: NotRequired[int]  # NVIDIA XID code, for GPU XID lines
 
 
 class Alert(TypedDict):
