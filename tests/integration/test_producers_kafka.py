@@ -62,6 +62,6 @@ def test_agent_publishes_batches(kafka_broker: str, topic_prefix: str, tmp_path:
     stats = asyncio.run(run_agent(cfg, stop=asyncio.Event(), options=opts))
     assert stats.batches >= 3 and stats.sent == stats.batches
     got = asyncio.run(consume(kafka_broker, [cfg.topic("metrics")], stats.batches))
-    seqs = [ev["seq"] for _, _, ev in got]
+    seqs = [int(str(ev["seq"])) for _, _, ev in got]
     assert len(seqs) == stats.batches and seqs == sorted(seqs)
     assert {key for _, key, _ in got} == {b"itest"}
