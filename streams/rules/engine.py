@@ -588,6 +588,8 @@ class RuleEngine:
                 if ring is None:
                     ring = store[gkey] = new_ring(slot, isinstance(cond, LogBurstCond))
                     ring["l"] = labels
+                elif slot > ring["s"]:
+                    self._slide(call, rule, cond, ring, gkey, slot)
                 if add(ring, slot, cond):
                     self._log_observe(call, rule, cond, ring, gkey, ts)
         return call.result()
@@ -680,24 +682,30 @@ class RuleEngine:
                 self._absent_observe(call, rule, key, tracker["l"], last, cond.duration_ms,
                                      now_ms)
 
+    def _slide(self, call: _Call, rule: Rule, cond: LogCountCond | LogBurstCond,
+               ring: dict[str, Any], gkey: str, target: int) -> None:
+        """Move a window forward to slot `target`, observing the condition at each slot
+        boundary while the window still changes: a count that drops, drops on time,
+        whether a tick or the next record comes first."""
+        width = slot_ms(cond)
+        cur = ring["s"]
+        for s in range(cur + 1, min(target, cur + SLOTS + 1) + 1):
+            advance(ring, s, cond)
+            self._log_observe(call, rule, cond, ring, gkey, s * width)
+        if target > ring["s"]:
+            advance(ring, target, cond)
+
     def _tick_logs(self, call: _Call, rule: Rule, cond: LogCountCond | LogBurstCond,
                    now_ms: int) -> None:
         d = call.det.get(rule.key)
         if not d:
             return
         store = d["s"]
-        width = slot_ms(cond)
-        target = now_ms // width
+        target = now_ms // slot_ms(cond)
         burst = isinstance(cond, LogBurstCond)
         for gkey, ring in list(store.items()):
-            cur = ring["s"]
-            if target > cur:
-                # observe at each slot boundary while the window still changes
-                for s in range(cur + 1, min(target, cur + SLOTS + 1) + 1):
-                    advance(ring, s, cond)
-                    self._log_observe(call, rule, cond, ring, gkey, s * width)
-                if target > cur + SLOTS + 1:
-                    advance(ring, target, cond)
+            if target > ring["s"]:
+                self._slide(call, rule, cond, ring, gkey, target)
             rs = call.alerts.get(rule.key)
             entry = rs.get(gkey) if rs else None
             if count(ring) == 0 and (entry is None or entry.get("c") is None) and \

@@ -437,3 +437,21 @@ class TestLogBurst:
         host.tick(600)
         assert [m["status"] for m in host.sent] == ["firing", "resolved"]
         assert secs(host.sent[1]["updated_at"]) == 460
+
+
+class TestLogCadence:
+    RULE = TestLogCount.RULE
+
+    def test_window_drops_on_time_without_ticks(self) -> None:
+        """The next record, not only a tick, replays the slot boundaries it skipped."""
+        ticked, bare = Host(rules(self.RULE)), Host(rules(self.RULE))
+        first = [log_record(t, fault_class="gpu_xid_79") for t in (0, 1, 2)]
+        later = [log_record(t, fault_class="gpu_xid_79") for t in (95, 96, 97)]
+        for h in (ticked, bare):
+            h.logs(0, first)
+        for t in range(10, 95, 10):
+            ticked.tick(t)
+        for h in (ticked, bare):
+            h.logs(95, later)
+        assert states(bare) == states(ticked) == [("firing", 2), ("resolved", 60),
+                                                  ("firing", 97)]

@@ -205,3 +205,51 @@ def test_values_inside_the_band_change_nothing(steps: list[tuple[int, float]]) -
         host.batch(t, point("m", v, t))
     assert host.sent == []
     assert host.state.get("a", {}) == {}
+
+
+LOG_RULES = """\
+      - alert: Count
+        kind: log_count
+        match: {fault_class: '*'}
+        by: [fault_class]
+        window: 60s
+        at_least: 3
+        clear: 1
+        for: 15s
+        keep_resolved_for: 0s
+      - alert: Burst
+        kind: log_burst
+        match: {severity: error}
+        window: 60s
+        baseline: 5m
+        factor: 3
+        min_count: 4
+        warmup: 30s
+        keep_resolved_for: 0s
+"""
+log_event = st.one_of(
+    st.tuples(st.just("r"), st.integers(0, 8), st.sampled_from(["x", "x", "y", None]),
+              st.sampled_from(["error", "error", "info"])),
+    st.tuples(st.just("t"), st.integers(1, 60)),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(log_event, max_size=80))
+def test_log_transitions_do_not_depend_on_tick_cadence(history: list[Event]) -> None:
+    """Log windows slide on event time: ticks do not move firing or resolve times."""
+    from tests.unit.rules.helpers import log_record
+
+    def play(ticks: bool) -> list[tuple[str, str, Any, Any]]:
+        host = Host(rules(LOG_RULES))
+        t = 0
+        for ev in history:
+            t += ev[1]
+            if ev[0] == "r":
+                host.logs(t, [log_record(t, fault_class=ev[2], severity=ev[3])])
+            elif ticks:
+                host.tick(t)
+        host.tick(t + 3600)
+        return sorted(transitions(host.sent), key=lambda x: x[0])
+
+    assert play(True) == play(False)
