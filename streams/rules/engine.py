@@ -252,22 +252,39 @@ class RuleEngine:
             log.info("streams.anomaly not available: anomaly rules use the EW z-score "
                      "fallback (see streams.rules.anomaly_bridge)")
         self._retired: dict[str, Rule] = {}
-        self.rules = rules
+        self.rules: RuleSet
         self._install(rules)
 
     # ------------------------------------------------------------------ rules
     def replace_rules(self, rules: RuleSet) -> None:
         """Hot reload. State is keyed by rule (name + labels), so unchanged rules keep
         their alerts; alerts of removed rules resolve when their host is next seen."""
-        for rule in self.rules.rules:
+        old = self.rules
+        self._install(rules)
+        for rule in old.rules:
             if rule.key not in rules.by_key:
                 self._retired[rule.key] = rule
         for key in rules.by_key:
             self._retired.pop(key, None)
-        self.rules = rules
-        self._install(rules)
+
+    def _anomaly_params(self, rules: RuleSet) -> dict[str, object]:
+        """Detector parameters per anomaly rule; RuleError if the detector refuses some."""
+        params: dict[str, object] = {}
+        if self._anomaly is None:
+            return params
+        problems = []
+        for r in rules.rules:
+            if isinstance(r.condition, AnomalyCond):
+                try:
+                    params[r.key] = self._anomaly.AnomalyParams(**r.condition.params)
+                except (TypeError, ValueError) as e:
+                    problems.append(f"{r.origin}: rule {r.alert!r}: params: {e}")
+        if problems:
+            raise RuleError(problems)
+        return params
 
     def _install(self, rules: RuleSet) -> None:
+        params = self._anomaly_params(rules)  # first: a refused rule set changes nothing
         exact: dict[str, list[_Hook]] = {}
         globs: list[_Hook] = []
         for rule in rules.rules:
@@ -293,17 +310,7 @@ class RuleEngine:
                             if isinstance(r.condition, AllCond)
                             or (isinstance(r.condition, ThresholdCond)
                                 and r.condition.operand.is_sum)}
-        self._params: dict[str, object] = {}
-        if self._anomaly is not None:
-            problems = []
-            for r in self._anomaly_rules:
-                assert isinstance(r.condition, AnomalyCond)
-                try:
-                    self._params[r.key] = self._anomaly.AnomalyParams(**r.condition.params)
-                except (TypeError, ValueError) as e:
-                    problems.append(f"{r.origin}: rule {r.alert!r}: params: {e}")
-            if problems:
-                raise RuleError(problems)
+        self._params = params
         inhibit = rules.inhibit_rules
         self._inhibit_sources = tuple(
             tuple(r.key for r in rules.rules if _static_may_match(r, ir.source))
@@ -314,6 +321,7 @@ class RuleEngine:
             if idx:
                 targets[r.key] = idx
         self._inhibit_targets = targets
+        self.rules = rules
 
     def _hooks_for(self, name: str) -> tuple[_Hook, ...]:
         hooks = tuple(self._exact.get(name, ()))

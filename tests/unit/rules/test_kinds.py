@@ -213,12 +213,23 @@ class TestAnomaly:
         assert host.state["d"] == {}
 
     def test_bad_params_are_reported(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Parameters the detector refuses are a rule error naming the rule."""
+        """Parameters the detector refuses are a rule error naming the rule, at load
+        time when the detector is installed, else when an engine takes the rules."""
         from streams.rules import RuleEngine, RuleError
 
         monkeypatch.setattr(anomaly_bridge, "load", lambda: _FakeAnomaly)
         with pytest.raises(RuleError, match="rule 'X': params"):
-            RuleEngine(rules(self.RULE + "        params: {nope: 1}\n"))
+            rules(self.RULE + "        params: {nope: 1}\n")
+        monkeypatch.setattr(anomaly_bridge, "load", lambda: None)
+        bad = rules(self.RULE + "        params: {nope: 1}\n")  # not checkable here
+        monkeypatch.setattr(anomaly_bridge, "load", lambda: _FakeAnomaly)
+        with pytest.raises(RuleError, match="rule 'X': params"):
+            RuleEngine(bad)
+        engine = RuleEngine(rules(self.RULE))
+        good = engine.rules
+        with pytest.raises(RuleError):
+            engine.replace_rules(bad)
+        assert engine.rules is good
 
 
 class TestAbsentHost:
