@@ -18,7 +18,7 @@ import orjson
 from schemas.events import DeadLetter
 from streams.core.deadletter import Rejected, deadletter_record
 from streams.core.decode import Limits, decode_log_event, decode_metric_batch
-from streams.core.metrics import HostState, MetricsCore
+from streams.core.metrics import HostState, MetricsCore, note_fault
 from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleEngine, RuleSet
 
@@ -151,11 +151,12 @@ class Runtime:
         st = state_of(host)
         if st is None:
             st = {"d": None, "s": {}, "r": {}, "l": ev.get("labels") or {}}
-        alerts = self.engine.evaluate_logs(st.setdefault("r", {}), host,
-                                           st.get("l") or ev.get("labels") or {},
-                                           [record], ev["ts"])
-        if alerts or state_of(host) is None:
-            out.state = st
+        fault = record.get("fault_class")
+        if fault:
+            note_fault(st, fault, record["ts"])
+        alerts = self.engine.evaluate_logs(st["r"], host, st.get("l") or ev.get("labels") or {},
+                                           [record], record["ts"])
+        out.state = st  # log rules keep window counts in the state: always persist
         out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in alerts]
         return out
 
