@@ -32,12 +32,15 @@ FEATURES: tuple[str, ...] = (
     "gpu_power_throttle",  # fraction of minutes some GPU was power capped
     "gpu_power_frac",  # highest smoothed power / power limit (0 when the limit is unknown)
     "gpu_util",  # mean smoothed GPU utilisation (0-1)
+    "gpu_util_drop",  # largest fall of a GPU's minute-average utilisation (0-1)
     "gpu_clock_drop",  # largest relative SM clock drop over the history (0-1)
     "gpu_ecc_sbe",  # log1p(new single-bit ECC errors)
     "gpu_ecc_dbe",  # log1p(new double-bit ECC errors)
     "gpu_link_errors",  # log1p(NVLink + PCIe replay errors per minute)
     "cpu_usage",  # smoothed CPU busy fraction
     "mem_usage",  # smoothed memory use fraction
+    "mem_rise",  # rise of the minute-average memory use over the history (fraction)
+    "cpu_iowait",  # smoothed CPU time waiting for I/O (fraction)
     "net_errors",  # log1p(network errors + drops per minute)
     "faults_gpu",  # log1p(recent GPU fault count)
     "faults_other",  # log1p(recent non-GPU hard fault count)
@@ -56,8 +59,8 @@ def _smoothed(summary: dict[str, Any]) -> float | None:
     return v if v is not None else _num(summary.get("last"))
 
 
-def _delta(summary: dict[str, Any]) -> float:
-    rows = minute_rows(summary)
+def _delta(rows: list[tuple[int, float, float, float]]) -> float:
+    """Growth of a counter over the windows: highest value minus the first low."""
     if not rows:
         return 0.0
     return max(0.0, max(r[2] for r in rows) - rows[0][1])
@@ -91,8 +94,11 @@ def features_from_context(context: dict[str, Any] | None) -> dict[str, float]:
                 f["gpu_temp_peak"] = max(f["gpu_temp_peak"], max(r[2] for r in rows))
                 f["gpu_temp_rise"] = max(f["gpu_temp_rise"], rows[-1][3] - rows[0][3])
                 hot.update(r[0] for r in rows if r[2] >= THERMAL_HOT_C)
-        elif name == "gpu.utilization" and sm is not None:
-            utils.append(sm)
+        elif name == "gpu.utilization":
+            if sm is not None:
+                utils.append(sm)
+            if rows:
+                f["gpu_util_drop"] = max(f["gpu_util_drop"], rows[0][3] - rows[-1][3])
         elif name == "gpu.power_watts" and sm is not None:
             power[gpu] = sm
         elif name == "gpu.power_limit_watts" and sm is not None and sm > 0:
@@ -107,9 +113,9 @@ def features_from_context(context: dict[str, Any] | None) -> dict[str, float]:
                 f["gpu_clock_drop"] = max(f["gpu_clock_drop"],
                                           1.0 - min(r[1] for r in rows) / peak)
         elif name == "gpu.ecc.sbe_volatile":
-            sbe += _delta(s)
+            sbe += _delta(rows)
         elif name == "gpu.ecc.dbe_volatile":
-            dbe += _delta(s)
+            dbe += _delta(rows)
         elif name == "gpu.ecc.sbe_per_s" and sm is not None:
             sbe += 60.0 * sm
         elif name == "gpu.ecc.dbe_per_s" and sm is not None:
@@ -122,6 +128,10 @@ def features_from_context(context: dict[str, Any] | None) -> dict[str, float]:
             cpu = sm
         elif name == "mem.usage":
             mem = sm
+            if rows:
+                f["mem_rise"] = max(0.0, rows[-1][3] - rows[0][3])
+        elif name == "cpu.iowait" and sm is not None:
+            f["cpu_iowait"] = sm
     n = max(1, len(starts))
     f["gpu_temp_max"] = max(temps, default=0.0)
     f["gpu_hot_minutes"] = len(hot) / n

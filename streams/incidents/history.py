@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from math import isfinite
 from typing import Any
 
 __all__ = [
@@ -75,11 +76,14 @@ def minute_rows(summary: dict[str, Any]) -> list[tuple[int, float, float, float]
         for m in minutes:
             if not isinstance(m, list | tuple) or len(m) < 4:
                 continue
-            start, lo, hi, avg = (_num(v) for v in m[:4])
-            if start is None or lo is None or hi is None or avg is None:
+            try:  # the hot path of feature extraction: convert first, check after
+                row = (int(m[0]), float(m[1]), float(m[2]), float(m[3]))
+            except (TypeError, ValueError, OverflowError):
                 continue
-            rows.append((int(start), lo, hi, avg))
-    rows.sort(key=lambda r: r[0])
+            if isfinite(row[1]) and isfinite(row[2]) and isfinite(row[3]):
+                rows.append(row)
+    if any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
+        rows.sort(key=lambda r: r[0])
     if not rows:
         last = _num(summary.get("last"))
         if last is not None:
