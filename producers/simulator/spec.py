@@ -163,7 +163,7 @@ def _load(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     if stripped in SCENARIOS:
         return _parse_text(SCENARIOS[stripped])
     path = Path(stripped)
-    if stripped and "\n" not in stripped and len(stripped) < 4096 and path.is_file():
+    if stripped and "\n" not in stripped and _is_file(path):
         try:
             body = path.read_text(encoding="utf-8")
         except OSError as e:
@@ -187,6 +187,13 @@ def _load(text: str) -> tuple[list[dict[str, Any]], list[str]]:
             return _objects(data, str(path))
         return _parse_text(body)
     return _parse_text(text)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a long spec string is too long to be a file name
+        return False
 
 
 def _objects(data: Any, where: str) -> tuple[list[dict[str, Any]], list[str]]:

@@ -67,6 +67,10 @@ class TestSyntax:
         (s,) = parse_faults("nccl_timeout(timeout=90s)@1m")
         assert s.for_ms == 90_000 + 120_000
 
+    def test_long_one_line_spec_is_not_mistaken_for_a_path(self) -> None:
+        """A spec longer than any file name still parses as a spec."""
+        assert len(parse_faults(", ".join(["cpu_saturation@20s:60s"] * 40))) == 40
+
     def test_scenarios_parse(self) -> None:
         """Every built-in scenario is valid."""
         for name in SCENARIOS:
