@@ -131,8 +131,10 @@ class KafkaTransport:
             from aiokafka import AIOKafkaProducer
 
             assert isinstance(producer, AIOKafkaProducer)
+            # Nothing is in flight here (every send was awaited or given up on), so a
+            # stop that hangs is a broker that is away: do not wait for it long.
             try:
-                await asyncio.wait_for(producer.stop(), timeout=self.request_timeout_ms / 1000)
+                await asyncio.wait_for(producer.stop(), timeout=3.0)
             except Exception as e:
                 log.debug("producer stop: %s", e)
 
@@ -265,8 +267,30 @@ class Publisher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), seconds)
 
+    async def _unless_stopped(self, coro: Awaitable[bool], stop: asyncio.Event,
+                              grace_s: float = 2.0) -> bool:
+        """Run `coro`; if `stop` comes first, give it `grace_s` more, then cancel it (False)."""
+        task = asyncio.ensure_future(coro)
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                await asyncio.wait({task}, timeout=grace_s)
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                return False
+            return bool(task.result())
+        finally:
+            stopper.cancel()
+
     async def run(self, stop: asyncio.Event, *, flush_timeout: float = 10.0) -> None:
-        """Send until `stop` is set, then flush for up to `flush_timeout` and persist the rest."""
+        """Send until `stop` is set, then flush for up to `flush_timeout` and persist the rest.
+
+        A send or connection attempt in progress when `stop` comes gets a short grace,
+        so shutdown stays prompt even while the broker is unreachable.
+        """
         backoff = self.backoff_s
         try:
             while not stop.is_set():
@@ -278,17 +302,18 @@ class Publisher:
                     waiter.cancel()
                     stopper.cancel()
                     continue
-                if not self.connected and not await self._connect():
+                if not self.connected and not await self._unless_stopped(self._connect(), stop):
                     await self._sleep(backoff, stop)
                     backoff = min(backoff * 2, self.max_backoff_s)
                     continue
-                if await self._round():
+                if await self._unless_stopped(self._round(), stop):
                     backoff = self.backoff_s
                     continue
                 await self._disconnect()
                 await self._sleep(backoff, stop)
                 backoff = min(backoff * 2, self.max_backoff_s)
-            await self._flush(flush_timeout)
+            if self.connected:  # a broker that is away now gets no more waiting at shutdown
+                await self._flush(flush_timeout)
         finally:
             await self._disconnect()
             self.left_at_close = len(self.buffer)
@@ -296,17 +321,15 @@ class Publisher:
             self._room.set()
 
     async def _flush(self, within_s: float) -> None:
+        """Send what is queued while sends keep succeeding, for up to `within_s`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_s
         while len(self.buffer) and loop.time() < deadline:
-            left = deadline - loop.time()
             try:
-                if not self.connected and not await asyncio.wait_for(self._connect(), left):
-                    await asyncio.sleep(min(self.backoff_s, max(deadline - loop.time(), 0)))
-                    continue
-                if not await asyncio.wait_for(self._round(), max(deadline - loop.time(), 0.01)):
-                    await self._disconnect()
+                ok = await asyncio.wait_for(self._round(), max(deadline - loop.time(), 0.01))
             except TimeoutError:
+                break
+            if not ok:
                 break
         if len(self.buffer):
             log.warning("shutdown: %d records not delivered within %.1fs; keeping them for the "

@@ -239,6 +239,37 @@ class TestPublisher:
         assert asyncio.run(main())
 
 
+class Hanging(Scripted):
+    """A broker that accepts the connection and then never answers."""
+
+    async def send(self, records: Sequence[Record]) -> list[BaseException | None]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_shutdown_is_prompt_while_the_broker_hangs(tmp_path: Path) -> None:
+    """A stop during a send that never completes returns within the grace and keeps the data."""
+    async def main() -> tuple[float, Publisher]:
+        p = make(tmp_path, Hanging())
+        stop = asyncio.Event()
+        task = asyncio.create_task(p.run(stop, flush_timeout=30.0))
+        for v in values(20):
+            p.publish("m", b"h", v)
+        await asyncio.sleep(0.05)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        stop.set()
+        await task
+        return loop.time() - t0, p
+
+    took, p = asyncio.run(main())
+    assert took < 5.0
+    assert p.left_at_close == 20
+    kept = SpillBuffer(max_items=100, memory_items=10, spill_path=tmp_path / "spill")
+    assert len(kept) == 20
+    kept.close()
+
+
 def test_compression_choice() -> None:
     """lz4 when aiokafka can use it, gzip otherwise; never a codec aiokafka lacks."""
     from aiokafka.codec import has_lz4
