@@ -76,6 +76,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     log_rows_topic = topic("processed.logs")
     alerts_topic = topic("alerts")
     dead_topic = topic("deadletter")
+    correlate_topic = topic("correlate")
+    incidents_topic = topic("incidents")
 
     # Keys and values are bytes; the app-wide "raw" serializers apply to the changelog.
     hosts = app.Table("hosts", default=None, partitions=partitions, key_type=bytes,
@@ -85,14 +87,24 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                                 wma_n=max(1, cfg.worker.wma_window))
     limits = Limits(max_future_skew_ms=int(cfg.worker.max_future_skew_s * 1000),
                     max_past_age_ms=int(cfg.worker.max_past_age_s * 1000))
+    # Correlation state per scope key ("rack=r07", "job=llm-42"): the correlate topic is
+    # keyed by it, so one worker sees a whole rack (or job) whatever hosts it spans.
+    scopes = app.Table("scopes", default=None, partitions=partitions, key_type=bytes,
+                       value_type=bytes)
+    scope_partition: dict[bytes, int] = {}
+    # Template-miner state per input partition, so templates move with the partition.
+    miners = app.Table("miners", default=None, partitions=partitions, key_type=bytes,
+                       value_type=bytes)
+
     runtime = Runtime(rules, smoothing=smoothing, limits=limits, check_wall_clock=True)
+    runtime.miner_state_of = lambda p: miners.get(f"p{p}".encode())
     clock = StreamClock()
     key_partition: dict[bytes, int] = {}
     app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection
 
     def state_of(host: str) -> HostState | None:
         raw = hosts.get(host.encode())
-        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+        return None if raw is None else orjson.loads(raw)
 
     async def publish(out: Any, partition: int) -> None:
         if out.state is not None and out.host is not None:
@@ -107,6 +119,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
             await log_rows_topic.send(key=out.host.encode(), value=out.log_rows)
         for fp, alert in out.alerts:
             await alerts_topic.send(key=fp, value=alert)
+        for key, value in out.correlate:
+            await correlate_topic.send(key=key, value=value)
 
     @app.agent(metrics_topic)
     async def process_metrics(stream: Any) -> None:
@@ -128,25 +142,52 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                                  key=event.key)
             await publish(out, msg.partition)
 
+    @app.agent(correlate_topic)
+    async def correlate(stream: Any) -> None:
+        async for event in stream.events():
+            key = event.key
+            raw = scopes.get(key)
+            st = {} if raw is None else orjson.loads(raw)
+            incidents = runtime.on_correlate(st, event.value)
+            scopes[key] = orjson.dumps(st)
+            scope_partition[key] = event.message.partition
+            for iid, msg in incidents:
+                await incidents_topic.send(key=iid, value=msg)
+
+    def keys_of(table: Any, known: dict[bytes, int], partition: int) -> list[bytes]:
+        store_parts = getattr(table.data, "_key_partition", {})
+        return [k for k in list(table.keys()) if known.get(k, store_parts.get(k)) == partition]
+
     @app.agent(ticks_topic)
     async def process_ticks(stream: Any) -> None:
         async for event in stream.events():
             partition = event.message.partition
             now_ms = orjson.loads(event.value)["now"]
-            store_parts = getattr(hosts.data, "_key_partition", {})
-            keys = [k for k in list(hosts.keys())
-                    if key_partition.get(k, store_parts.get(k)) == partition]
-            for key in keys:
+            for key in keys_of(hosts, key_partition, partition):
                 raw = hosts.get(key)
                 if raw is None:
                     continue
                 st = orjson.loads(raw)
-                before = orjson.dumps(st.get("r"))
-                alerts = runtime.on_tick(st, key.decode(), now_ms)
-                if alerts or orjson.dumps(st.get("r")) != before:
-                    hosts[key] = orjson.dumps(st)
-                for fp, alert in alerts:
-                    await alerts_topic.send(key=fp, value=alert)
+                out = runtime.on_tick(st, key.decode(), now_ms)
+                new = orjson.dumps(st)
+                if new != raw:
+                    hosts[key] = new
+                out.host = None  # the state is written above
+                await publish(out, partition)
+            lp = runtime.log_processors.get(partition)
+            if lp is not None and lp.dirty:
+                miners[f"p{partition}".encode()] = lp.snapshot()
+            for key in keys_of(scopes, scope_partition, partition):
+                raw = scopes.get(key)
+                if raw is None:
+                    continue
+                st = orjson.loads(raw)
+                incidents = runtime.on_correlate_tick(st, now_ms)
+                new = orjson.dumps(st)
+                if new != raw:
+                    scopes[key] = new
+                for iid, msg in incidents:
+                    await incidents_topic.send(key=iid, value=msg)
 
     @app.timer(interval=TICK_INTERVAL_S)
     async def send_ticks() -> None:

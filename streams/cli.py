@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 import asyncio
 import contextlib
 import sys
@@ -21,7 +22,7 @@ def _load_rules(path: str | None, cfg: Config):  # type: ignore[no-untyped-def]
     return (load_rules(chosen) if chosen else default_rules()), (chosen or None)
 
 
-def _worker(args: argparse.Namespace, cfg: Config) -> int:
+def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
     import faust
 
     from rackwatch.topics import ensure_topics
@@ -31,8 +32,8 @@ def _worker(args: argparse.Namespace, cfg: Config) -> int:
     asyncio.run(ensure_topics(cfg))
     app = build_app(cfg, rules, rules_path=rules_path)
     worker = faust.Worker(app, loglevel=args.loglevel, redirect_stdouts=False, quiet=True)
-    worker.execute_from_commandline()  # returns only by raising SystemExit
-    return 0
+    # Runs until SIGTERM/SIGINT, then exits the process itself (SystemExit).
+    worker.execute_from_commandline()
 
 
 def _replay(args: argparse.Namespace, cfg: Config) -> int:

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import orjson
 
-from schemas.ids import LOGS, METRICS
+from schemas.ids import LOGS
 from streams.core.metrics import HostState
 from streams.rules import RuleSet
 from streams.runtime import Outputs, Runtime
@@ -55,6 +55,7 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
     """Process raw JSON lines; yield the output lines (serialised JSON, no newline)."""
     runtime = Runtime(rules, check_wall_clock=False)
     states: dict[str, HostState] = {}
+    scopes: dict[bytes, dict[str, Any]] = {}  # correlation state per scope key, as live
     last_tick: int | None = None
     clock = 0
 
@@ -74,12 +75,18 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
         if "alerts" in emit:
             for _, a in out.alerts:
                 yield a
+        for key, event in out.correlate:
+            incidents = runtime.on_correlate(scopes.setdefault(key, {}), event)
+            if "incidents" in emit:
+                yield from (m for _, m in incidents)
 
     def tick(now: int) -> Iterator[bytes]:
         for host in sorted(states):
-            for _, a in runtime.on_tick(states[host], host, now):
-                if "alerts" in emit:
-                    yield a
+            yield from collect(runtime.on_tick(states[host], host, now))
+        for key in sorted(scopes):
+            incidents = runtime.on_correlate_tick(scopes[key], now)
+            if "incidents" in emit:
+                yield from (m for _, m in incidents)
 
     for lineno, raw in enumerate(lines, 1):
         raw = raw.strip()
@@ -99,8 +106,6 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
             yield from tick(clock)
             last_tick = clock
         yield from collect(out)
-        if schema not in (LOGS, METRICS):
-            continue
     if states:
         yield from tick(clock)
 

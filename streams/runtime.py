@@ -18,7 +18,7 @@ import orjson
 from schemas.events import DeadLetter
 from streams.core.deadletter import Rejected, deadletter_record
 from streams.core.decode import Limits, decode_log_event, decode_metric_batch
-from streams.core.metrics import HostState, MetricsCore, note_fault
+from streams.core.metrics import HostState, MetricsCore, host_context, note_fault
 from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleEngine, RuleSet
 
@@ -35,6 +35,7 @@ class Outputs:
     log_rows: bytes | None = None  # JSON array of log records, key = host
     alerts: list[tuple[bytes, bytes]] = field(default_factory=list)  # (fingerprint, alert)
     deadletters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    correlate: list[tuple[bytes, bytes]] = field(default_factory=list)  # (route key, event)
     state: HostState | None = None  # new host state to store (None: unchanged)
     host: str | None = None
 
@@ -85,7 +86,23 @@ class Runtime:
         self.deadletter_reasons: dict[str, int] = {}
         self._make_log_processor = _log_processor_factory()
         self.log_processors: dict[int, Any] = {}  # partition -> LogProcessor
+        # Where a partition's persisted template-miner state comes from (the worker's table).
+        self.miner_state_of: Callable[[int], bytes | None] = lambda partition: None
         self.log_records = 0
+        from streams.incidents import Correlator
+
+        self.correlator = Correlator()
+
+    def _correlate(self, out: Outputs, kind: str, host: str, ts: int, st: HostState,
+                   payload: dict[str, Any]) -> None:
+        """Send an alert or fault on to the correlator, once per state key it concerns."""
+        from streams.incidents import route_event, routes_for
+
+        event: dict[str, Any] = {"kind": kind, "ts": ts, "host": host,
+                                 "labels": st.get("l") or {}, **payload,
+                                 "context": host_context(st)}
+        for key in routes_for(event):
+            out.correlate.append((key.encode(), orjson.dumps(route_event(event, key))))
 
     def replace_rules(self, rules: RuleSet) -> None:
         self.engine.replace_rules(rules)
@@ -123,12 +140,14 @@ class Runtime:
         if res.rows:
             out.metric_rows = orjson.dumps(res.rows)
         out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in res.alerts]
+        for a in res.alerts:
+            self._correlate(out, "alert", host, batch["ts"], new_state, {"alert": a})
         return out
 
     def log_processor(self, partition: int, miner_state: bytes | None = None) -> Any:
         lp = self.log_processors.get(partition)
         if lp is None:
-            lp = self._make_log_processor(miner_state)
+            lp = self._make_log_processor(miner_state or self.miner_state_of(partition))
             self.log_processors[partition] = lp
         return lp
 
@@ -158,9 +177,28 @@ class Runtime:
                                            [record], record["ts"])
         out.state = st  # log rules keep window counts in the state: always persist
         out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in alerts]
+        if fault:
+            self._correlate(out, "fault", host, record["ts"], st, {"record": record})
+        for a in alerts:
+            self._correlate(out, "alert", host, record["ts"], st, {"alert": a})
         return out
 
-    def on_tick(self, state: HostState, host: str, now_ms: int) -> list[tuple[bytes, bytes]]:
+    def on_tick(self, state: HostState, host: str, now_ms: int) -> Outputs:
         """Time-driven work for one host; the state dict is updated in place."""
+        out = Outputs(host=host)
         alerts = self.metrics.tick(state, host, now_ms)
-        return [(a["fingerprint"].encode(), orjson.dumps(a)) for a in alerts]
+        out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in alerts]
+        for a in alerts:
+            self._correlate(out, "alert", host, now_ms, state, {"alert": a})
+        return out
+
+    def on_correlate(self, state: dict[str, Any], raw: bytes) -> list[tuple[bytes, bytes]]:
+        """One correlation event into its scope's state -> incident messages."""
+        return self._incidents(self.correlator.on_event(state, orjson.loads(raw)))
+
+    def on_correlate_tick(self, state: dict[str, Any], now_ms: int) -> list[tuple[bytes, bytes]]:
+        return self._incidents(self.correlator.tick(state, now_ms))
+
+    @staticmethod
+    def _incidents(msgs: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
+        return [(m["incident_id"].encode(), orjson.dumps(m)) for m in msgs]

@@ -133,7 +133,7 @@ def decode_metric_batch(raw: bytes | str | dict[str, Any], wall_ms: int | None =
         sl = s.get("labels")
         if sl is not None:
             _check_labels(sl, f"samples[{i}].labels")
-    return obj  # type: ignore[no-any-return]
+    return obj  # type: ignore[return-value]
 
 
 def decode_log_event(raw: bytes | str | dict[str, Any], wall_ms: int | None = None,
@@ -149,4 +149,4 @@ def decode_log_event(raw: bytes | str | dict[str, Any], wall_ms: int | None = No
     src = obj.get("source")
     if src is not None and not isinstance(src, str):
         raise Rejected("bad_type", "'source' must be a string")
-    return obj  # type: ignore[no-any-return]
+    return obj  # type: ignore[return-value]

@@ -88,7 +88,8 @@ class Pipeline:
             raise RuntimeError(f"query failed: {res.stderr}")
         return [orjson.loads(line) for line in res.stdout.splitlines() if line.strip()]
 
-    def wait_for(self, sql: str, predicate: object, timeout: float = 90.0) -> list[dict[str, object]]:
+    def wait_for(self, sql: str, predicate: object,
+                 timeout: float = 90.0) -> list[dict[str, object]]:
         deadline = time.monotonic() + timeout
         rows: list[dict[str, object]] = []
         while time.monotonic() < deadline:
@@ -139,5 +140,6 @@ async def _consume(bootstrap: str, topic: str, idle_s: float, max_s: float) -> l
     return out
 
 
-def consume_all(bootstrap: str, topic: str, idle_s: float = 3.0, max_s: float = 30.0) -> list[bytes]:
+def consume_all(bootstrap: str, topic: str, idle_s: float = 3.0,
+                max_s: float = 30.0) -> list[bytes]:
     return asyncio.run(_consume(bootstrap, topic, idle_s, max_s))
