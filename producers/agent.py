@@ -10,7 +10,6 @@ per-source watermark so an out-of-order acknowledgement can never skip a line.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import math
@@ -288,8 +287,13 @@ def _open_gpu(opts: AgentOptions, gpu_source: GpuSource | None) -> GpuSource | N
 
 
 def _xid_thread(source: GpuSource, loop: asyncio.AbstractEventLoop,
-                queue: asyncio.Queue[XidEvent], halt: threading.Event) -> threading.Thread:
+                queue: asyncio.Queue[XidEvent], halt: threading.Event,
+                wake: asyncio.Event) -> threading.Thread:
     """NVML's event wait blocks; a small thread turns it into queue items as they happen."""
+
+    def deliver(ev: XidEvent) -> None:
+        queue.put_nowait(ev)
+        wake.set()
 
     def run() -> None:
         while not halt.is_set():
@@ -299,7 +303,7 @@ def _xid_thread(source: GpuSource, loop: asyncio.AbstractEventLoop,
                 log.warning("XID watcher stopped: %s", e)
                 return
             if ev is not None:
-                loop.call_soon_threadsafe(queue.put_nowait, ev)
+                loop.call_soon_threadsafe(deliver, ev)
 
     t = threading.Thread(target=run, name="rackwatch-xid", daemon=True)
     t.start()
@@ -340,42 +344,48 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
     loop = asyncio.get_running_loop()
     xids: asyncio.Queue[XidEvent] = asyncio.Queue()
     halt = threading.Event()
-    xid_thread = _xid_thread(source, loop, xids, halt) if source is not None else None
+    wake = asyncio.Event()
+    xid_thread = _xid_thread(source, loop, xids, halt, wake) if source is not None else None
     log.info("agent %s: every %.3gs to %s, labels %s", agent.host, opts.interval_s,
              transport.description, agent.labels)
     started = time.monotonic()
     interval = opts.interval_s
+    # One cheap timer per sleep, woken early by stop or an XID: no tasks per interval, and
+    # log polls share the metrics' wall-clock grid, so an idle agent wakes once per tick.
+    relay = asyncio.create_task(_relay(stop, wake))
+    has_logs = agent.tailer is not None or agent.kmsg is not None
+    log_every = opts.log_poll_s
+    end = started + opts.duration_s if opts.duration_s is not None else math.inf
     try:
         agent.metrics.samples(agent.reader.read())  # baseline: the first batch has rates
         next_tick = (math.floor(clock() / interval) + 1) * interval
-        next_logs = 0.0
+        next_logs = clock() if has_logs else math.inf
         next_save = time.monotonic() + 2.0
-        while not stop.is_set():
-            if opts.duration_s is not None and time.monotonic() - started >= opts.duration_s:
-                break
+        while not stop.is_set() and time.monotonic() < end:
             now = clock()
             if now >= next_tick:
                 agent.publish_metrics()
                 next_tick = (math.floor(now / interval) + 1) * interval
-            mono = time.monotonic()
-            if mono >= next_logs:
+            if now >= next_logs:
                 agent.poll_logs()
-                next_logs = mono + opts.log_poll_s
+                next_logs = (math.floor(now / log_every) + 1) * log_every
             while not xids.empty():
                 agent.publish_xid(xids.get_nowait())
+            mono = time.monotonic()
             if agent.state.dirty and mono >= next_save:
                 agent.state.save()
                 next_save = mono + 2.0
-            wait = min(next_tick - clock(), next_logs - time.monotonic())
-            if opts.duration_s is not None:
-                wait = min(wait, started + opts.duration_s - time.monotonic())
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_first(stop, xids), wait)
+            wait = min(min(next_tick, next_logs) - clock(), end - time.monotonic())
+            wake.clear()
+            if wait > 0 and xids.empty() and not stop.is_set():
+                timer = loop.call_later(wait, wake.set)
+                await wake.wait()
+                timer.cancel()
         agent.poll_logs()  # lines written up to the stop are shipped too
         while not xids.empty():
             agent.publish_xid(xids.get_nowait())
     finally:
+        relay.cancel()
         halt.set()
         pub_stop.set()
         await pub_task
@@ -392,19 +402,10 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
     return s
 
 
-async def _first(stop: asyncio.Event, xids: asyncio.Queue[XidEvent]) -> None:
-    """Return when `stop` is set or an XID arrives (without taking it)."""
-    if stop.is_set() or not xids.empty():
-        return
-    waiter = asyncio.ensure_future(stop.wait())
-    getter = asyncio.ensure_future(xids.get())
-    try:
-        done, _ = await asyncio.wait({waiter, getter}, return_when=asyncio.FIRST_COMPLETED)
-        if getter in done:
-            xids.put_nowait(getter.result())  # put it back for the loop to publish
-    finally:
-        waiter.cancel()
-        getter.cancel()
+async def _relay(stop: asyncio.Event, wake: asyncio.Event) -> None:
+    """Wake the agent loop when `stop` is set."""
+    await stop.wait()
+    wake.set()
 
 
 def collect_once(opts: AgentOptions, *, gpu_source: GpuSource | None = None,

@@ -13,6 +13,7 @@ is remembered and not asked again, so an older GPU costs no failing calls.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
@@ -148,7 +149,10 @@ class RecordedSource:
         return reading
 
     def wait_xid(self, timeout_ms: int) -> XidEvent | None:
-        return self._xids.pop(0) if self._xids else None
+        if self._xids:
+            return self._xids.pop(0)
+        time.sleep(min(timeout_ms, 50) / 1000)  # block a little, like NVML, but keep tests fast
+        return None
 
     def close(self) -> None:
         return None
