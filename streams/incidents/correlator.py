@@ -22,7 +22,8 @@ State layout (kept small and bounded; see CorrelatorConfig's max_*):
   "wm": newest event time seen, "hosts": {host: {"seen", "rack", "aff", "sil", "p",
   "drv", "rk"}}, "alerts": {fingerprint: {"h", "s", "f", "t", "sum", "g"}},
   "faults": [[ts, host, class, gpu, rank, {label: value}, severity], ...], "grp": {"label=value":
-  {host: last ts}}, "rs": {rack: size}, "inc": {"scope:value": incident}.
+  {host: last ts}}, "rs": {rack: size}, "inc": {"scope:value": incident},
+  "nx": when the next incident is due, "np": when to prune next.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ __all__ = ["Correlator", "CorrelatorCounters"]
 log = logging.getLogger(__name__)
 
 Inc = dict[str, Any]
+_MAX_RANKS_SHOWN = 64
+_NEVER = 2**62
 Status = Literal["open", "updated", "resolved"]
 
 
@@ -86,6 +89,9 @@ class Correlator:
         self.config = config or CorrelatorConfig()
         self.model = model if model is not None else _load_default_model()
         self.counters = CorrelatorCounters()
+        # Keys of the incidents this call changed: only they can need an `updated`, and
+        # only a call that changed something needs the full due/resolve scan.
+        self._touched: set[str] = set()
 
     # ------------------------------------------------------------------ entry points
 
@@ -98,6 +104,7 @@ class Correlator:
             log.debug("correlation event ignored: %s", sig)
             return []
         st = _init(state)
+        self._touched = set()
         out: list[Incident] = []
         now = max(st["wm"], sig.ts)
         self._advance(st, now, out)
@@ -117,6 +124,7 @@ class Correlator:
     def tick(self, state: dict[str, Any], now_ms: int) -> list[dict[str, Any]]:
         """Time passing: publish held-back incidents, resolve quiet ones."""
         st = _init(state)
+        self._touched = set()
         out: list[Incident] = []
         now = max(st["wm"], now_ms)
         self._advance(st, now, out)
@@ -155,15 +163,17 @@ class Correlator:
             elif a is not None and not sig.firing:
                 a["f"] = False
                 a["t"] = max(a["t"], sig.ts)
-                for inc in st["inc"].values():
+                for key, inc in st["inc"].items():
                     if sig.fingerprint in inc["alerts"]:
                         inc["alerts"][sig.fingerprint] = False
                         inc["clr"] = max(inc.get("clr", 0), sig.ts)
+                        self._touched.add(key)
         if sig.kind == "fault" and sig.fault_class is not None:
             st["faults"].append([sig.ts, sig.host, sig.fault_class, sig.gpu, sig.rank,
                                  dict(sig.groups), sig.severity])
 
     def _add_member(self, inc: Inc, sig: Signal) -> None:
+        self._touched.add(f"{inc['scope']}:{inc['value']}")
         if sig.host not in inc["hosts"]:
             inc["hosts"].append(sig.host)
         inc.setdefault("at", {}).setdefault(sig.host, sig.ts)
@@ -184,6 +194,7 @@ class Correlator:
                     "hosts": [], "alerts": {}, "faults": [], "sev": "info",
                     "suspect": f"{scope} {value}", "hint": "", "ev": {}, "prob": None}
         st["inc"][f"{scope}:{value}"] = inc
+        self._touched.add(f"{scope}:{value}")
         return inc
 
     # ------------------------------------------------------------------ host and rack
@@ -276,7 +287,12 @@ class Correlator:
         active[sig.host] = max(active.get(sig.host, 0), sig.ts)
         inc = st["inc"].get(f"{label}:{value}")
         if inc is not None:
+            joined = sig.host not in inc["hosts"]
             self._add_member(inc, sig)
+            if joined:  # its earlier faults may hold the first hard fault
+                self._scan_first_fault(st, inc, label, value, host=sig.host)
+            elif sig.kind == "fault" and sig.affects_host:
+                self._scan_first_fault(st, inc, label, value, entries=[st["faults"][-1]])
             self._refresh_group(st, inc, label, value)
             return
         since = st["wm"] - cfg.window_ms
@@ -301,21 +317,32 @@ class Correlator:
                 inc["alerts"][fp] = True
                 inc["sev"] = max_severity(inc["sev"], a["s"])
         self._add_member(inc, sig)
+        self._scan_first_fault(st, inc, label, value)
         self._refresh_group(st, inc, label, value)
+
+    def _scan_first_fault(self, st: dict[str, Any], inc: Inc, label: str, value: str, *,
+                          host: str | None = None,
+                          entries: list[list[Any]] | None = None) -> None:
+        """Fold remembered faults (all, one host's, or the given ones) into the group's
+        earliest hard fault of a member ("ffe")."""
+        since = inc["opened"] - self.config.fault_lookback_ms
+        members = set(inc["hosts"])
+        best: list[Any] | None = inc.get("ffe")
+        for f in st["faults"] if entries is None else entries:
+            ts, fhost, cls, _gpu, _rank, groups, sev = f
+            if ts < since or cls in SYMPTOM_FAULTS or sev == "info":
+                continue
+            if host is not None and fhost != host:
+                continue
+            if groups.get(label) != value and fhost not in members:
+                continue
+            if best is None or (ts, fhost) < (best[0], best[1]):
+                best = f
+        inc["ffe"] = best
 
     def _first_hard_fault(self, st: dict[str, Any], inc: Inc, label: str,
                           value: str) -> dict[str, Any] | None:
-        since = inc["opened"] - self.config.fault_lookback_ms
-        members = set(inc["hosts"])
-        best: list[Any] | None = None
-        for f in st["faults"]:
-            ts, host, cls, _gpu, _rank, groups, _sev = f
-            if ts < since or cls in SYMPTOM_FAULTS:
-                continue
-            if groups.get(label) != value and host not in members:
-                continue
-            if best is None or (ts, host) < (best[0], best[1]):
-                best = f
+        best = inc.get("ffe")
         if best is None:
             return None
         ts, host, cls, gpu, rank, _groups, _sev = best
@@ -393,7 +420,10 @@ class Correlator:
             inc["ev"].pop("first_fault", None)
         ranks = {h: st["hosts"].get(h, {}).get("rk", {}).get(f"{label}={value}")
                  for h in sorted(inc["hosts"])}
-        inc["ev"]["ranks"] = {h: r for h, r in ranks.items() if r is not None}
+        known = {h: r for h, r in ranks.items() if r is not None}
+        inc["ev"]["ranks"] = dict(list(known.items())[:_MAX_RANKS_SHOWN])
+        if len(known) > _MAX_RANKS_SHOWN:  # a 4096-rank job must not bloat every message
+            inc["ev"]["ranks_not_shown"] = len(known) - _MAX_RANKS_SHOWN
         inc["hint"] = group_hint(label, value, sorted(inc.get("mem", [])), symptoms, first)
         self._prob(st, inc)
 
@@ -416,14 +446,16 @@ class Correlator:
         out.append(incident_message(inc, status, at))
 
     def _emit_updates(self, st: dict[str, Any], now: int, out: list[Incident]) -> None:
-        for key in sorted(st["inc"]):
-            inc = st["inc"][key]
-            if inc["pub"] and self._signature(inc) != inc["sig"]:
+        for key in sorted(self._touched):
+            inc = st["inc"].get(key)
+            if inc is not None and inc["pub"] and self._signature(inc) != inc["sig"]:
                 self._publish(inc, "updated", max(now, inc["last"]), out)
 
     def _advance(self, st: dict[str, Any], now: int, out: list[Incident]) -> None:
         """Publish incidents whose grace ended and resolve quiet ones, in time order."""
         cfg = self.config
+        if not self._touched and now < st.get("nx", 0):
+            return  # nothing changed since the last scan, and nothing is due yet
         due: list[tuple[int, int, str]] = []
         for key, inc in st["inc"].items():
             if not inc["pub"] and inc["due"] <= now:
@@ -449,11 +481,31 @@ class Correlator:
                     self._publish(inc, "open", min(at, inc["due"]), out)
                 del st["inc"][key]
                 self._publish(inc, "resolved", at, out)
+        st["nx"] = min((self._next_action(inc) for inc in st["inc"].values()),
+                       default=_NEVER)
+
+    def _next_action(self, inc: Inc) -> int:
+        """When this incident is next due to be published or resolved."""
+        cfg = self.config
+        if any(inc["alerts"].values()):
+            ready = inc["last"] + cfg.max_open_ms
+        else:
+            ready = max(inc["last"] + cfg.window_ms, inc.get("clr", 0))
+        return int(ready if inc["pub"] else min(ready, inc["due"]))
 
     def _prune(self, st: dict[str, Any]) -> None:
-        """Keep the state bounded: forget what no open incident and no window needs."""
+        """Keep the state bounded: forget what no open incident and no window needs.
+
+        What is forgotten is never read again, so pruning runs only every fifth of a
+        window (or when a bound is exceeded) without changing any outcome.
+        """
         cfg = self.config
         wm = st["wm"]
+        over = (len(st["faults"]) > cfg.max_faults or len(st["alerts"]) > cfg.max_alerts
+                or len(st["hosts"]) > cfg.max_hosts)
+        if wm < st.get("np", 0) and not over:
+            return
+        st["np"] = wm + max(1, cfg.window_ms // 5)
         # Keep every fault a group incident could still look back to, open or yet to open,
         # so that when pruning happens (event or tick) never changes an outcome.
         keep_faults = wm - cfg.window_ms - cfg.fault_lookback_ms
