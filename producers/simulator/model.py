@@ -65,6 +65,8 @@ class GpuState:
     dbe: int = 0
     remapped: int = 0
     remap_failure: bool = False
+    last_sbe: int = 0
+    last_dbe: int = 0
 
 
 @dataclass(slots=True)
@@ -153,7 +155,6 @@ class HostSim:
         add(sample("cpu.user", round(cpu - system, 4)))
         add(sample("cpu.system", round(system, 4)))
         add(sample("cpu.iowait", round(min(iowait, 1.0 - cpu) if cpu < 1 else 0.0, 4)))
-        add(sample("cpu.steal", 0.0))
         if spec.per_core:
             for c in range(spec.cores):
                 core = _clip(cpu + (rnd() - 0.5) * 0.2) if cpu < 0.97 else 0.97 + 0.03 * rnd()
@@ -173,16 +174,13 @@ class HostSim:
         add(sample("load.15m", round(ld[2], 2)))
         add(sample("proc.count", float(self.procs + rng.randrange(-5, 6))))
         self._memory(fx, add)
-        for i, (mount, size) in enumerate(spec.mounts):
+        for i, (mount, _size) in enumerate(spec.mounts):
             self.fs_used[i] = min(self.fs_used[i] + rnd() * 2e-7 * dt_s, 0.99)
             used = self.fs_used[i]
             add(sample("fs.usage", round(used, 5), {"mount": mount}))
-            add(sample("fs.free_bytes", float(int(size * (1 - used))), {"mount": mount}))
         self._disks(fx, running, checkpoint, diurnal, add)
         self._nets(fx, running, gpu_target, diurnal, add)
         add(sample("host.uptime_s", round((t_ms - self.boot_ms) / 1000.0, 1)))
-        add(sample("agent.buffered_batches", 0.0))
-        add(sample("agent.dropped_batches", 0.0))
         if spec.gpus:
             self._gpus(fx, gpu_target, dt_s, add)
         self.warm = True
@@ -197,11 +195,9 @@ class HostSim:
         used = int(spec.mem_bytes * level)
         add(sample("mem.usage", round(level, 4)))
         add(sample("mem.used_bytes", float(used)))
-        add(sample("mem.available_bytes", float(spec.mem_bytes - used)))
         add(sample("mem.total_bytes", float(spec.mem_bytes)))
         swap = fx.swap_level if fx is not None and fx.swap_level is not None else 0.0
         add(sample("swap.usage", round(swap, 4)))
-        add(sample("swap.used_bytes", float(int(spec.swap_bytes * swap))))
 
     def _disks(self, fx: Effects | None, running: bool, checkpoint: bool, diurnal: float,
                add: Add) -> None:
@@ -311,6 +307,12 @@ class HostSim:
                 g.sbe += 1
             add(sample("gpu.ecc.sbe_volatile", float(g.sbe), {"gpu": str(i)}))
             add(sample("gpu.ecc.dbe_volatile", float(g.dbe), {"gpu": str(i)}))
+            # The agent's rates of the same counters (a reset reads as no errors).
+            add(sample("gpu.ecc.sbe_per_s", round(max(g.sbe - g.last_sbe, 0) / dt_s, 4),
+                       {"gpu": str(i)}))
+            add(sample("gpu.ecc.dbe_per_s", round(max(g.dbe - g.last_dbe, 0) / dt_s, 4),
+                       {"gpu": str(i)}))
+            g.last_sbe, g.last_dbe = g.sbe, g.dbe
             add(sample("gpu.remapped_rows", float(g.remapped), {"gpu": str(i)}))
             pcie = fx.pcie_rate.get(i, 0.0) if fx is not None else 0.0
             add(sample("gpu.pcie_replay_per_s", round(pcie * (0.7 + 0.6 * rnd()), 2),

@@ -68,13 +68,13 @@ class TestShape:
         assert ts == sorted(ts)
 
     def test_labels_and_sample_counts(self) -> None:
-        """Every host carries rack, cluster, zone, role; batches hold ~60-150 samples."""
+        """Every host carries rack, cluster, zone, role; batches hold ~60-155 samples."""
         events = run(fleet(hosts=100), 30)
         batches = [e for e in events if e["schema"] == METRICS]
         assert len({e["host"] for e in batches}) == 100
         for b in batches:
             assert {"rack", "cluster", "zone", "role"} <= set(b["labels"])
-            assert 60 <= len(b["samples"]) <= 150
+            assert 60 <= len(b["samples"]) <= 160
             assert b["interval_ms"] == 10_000
 
     def test_gpu_hosts_have_eight_gpus_and_catalogued_names(self) -> None:
@@ -211,13 +211,15 @@ class TestFaultEvidence:
         assert metric(events, host, "gpu.xid", {"gpu": gpu})[0][1] == 79.0
 
     def test_xid_48_double_bit_ecc(self) -> None:
-        """The DBE counter steps up with the XID 48 line."""
+        """The DBE counter steps up with the XID 48 line, and its rate shows one interval."""
         f = fleet("gpu_xid_48@1m:2m")
         e = one(f)
         host, gpu = e["hosts"][0], str(e["details"]["gpu"])
         events = run(f, 240)
         dbe = [v for _, v in metric(events, host, "gpu.ecc.dbe_volatile", {"gpu": gpu})]
         assert dbe[0] == 0.0 and max(dbe) == 1.0
+        rate = [v for _, v in metric(events, host, "gpu.ecc.dbe_per_s", {"gpu": gpu})]
+        assert [v for v in rate if v > 0] == [0.1]  # one error in a 10 s interval
         assert any("double bit error (DBE)" in lg["message"] for lg in logs(events, host))
 
     def test_xid_63_and_64_row_remapping(self) -> None:
