@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-DEMO_DURATION ?= 90
+DEMO_DURATION ?= 150
 
 .PHONY: setup demo test lint typecheck unit integration bench soak clean
 
