@@ -1,11 +1,14 @@
 """Batches keyed by (topic, partition): plain data, no I/O, the clock passed in.
 
 A batch covers a contiguous range of offsets of one partition, which names it: its
-deduplication token is f"{topic}:{partition}:{first}-{last}". A batch is sealed when it
-holds `batch_rows` rows or is `batch_interval_s` old, except right after a restart,
-when the journal of the previous run says where its unacknowledged batch ended: the
-first batch is then cut at exactly that offset, so the retry carries the same token as
-the insert that may already be in the store, and ClickHouse drops it as a duplicate.
+deduplication token is f"{topic}:{partition}:{first}-{last}". It holds the decoded
+records (turned into columns by sinks.columns when written). A batch is taken when the
+writer is free and it holds `batch_rows` records or is `batch_interval_s` old; while
+the writer is busy, batches keep growing (up to `max_batch_rows`), so under load each
+insert carries more rows and the per-insert cost is paid less often. Right after a
+restart the journal of the previous run says where its unacknowledged batches ended:
+those are cut at exactly the same offsets, so a retry carries the same token as the
+insert that may already be in the store, and ClickHouse drops it as a duplicate.
 """
 
 from __future__ import annotations
@@ -17,14 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from schemas import ids
 from schemas.events import DeadLetter
 from sinks.errors import RowError
-from sinks.rows import Limits, Row, TableSpec, decode_message
+from sinks.rows import TableSpec, decode_message, estimate_records
 
-__all__ = ["Batch", "Batcher", "make_dead_letter"]
+__all__ = ["Batch", "Batcher", "Reject", "make_dead_letter"]
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,19 @@ def make_dead_letter(*, reason_code: str, reason: str, topic: str, partition: in
     }
 
 
+@dataclass(frozen=True)
+class Reject:
+    """Something that could not become a row: where it came from and why."""
+
+    offset: int
+    key: bytes | None
+    error: RowError
+    raw: bytes | str
+
+
 @dataclass
 class Batch:
-    """Rows of one partition over a contiguous offset range, ready to insert."""
+    """Records of one partition over a contiguous offset range."""
 
     topic: str
     partition: int
@@ -68,10 +79,13 @@ class Batch:
     first_offset: int
     last_offset: int
     opened_at: float
-    rows: list[Row] = field(default_factory=list)
-    row_offsets: list[int] = field(default_factory=list)
-    rejected: list[tuple[int, bytes | None, RowError, bytes | str]] = field(default_factory=list)
+    # decoded records, or with an ingest table the raw messages (one entry each)
+    records: list[Any] = field(default_factory=list)
+    record_offsets: list[int] = field(default_factory=list)
+    record_keys: list[bytes | None] = field(default_factory=list)
+    rejected: list[Reject] = field(default_factory=list)  # undecodable messages
     messages: int = 0
+    size: int = 0  # records held (estimated for raw messages): what limits count
     forced_last: int | None = None  # cut exactly here (journal of a previous run)
 
     @property
@@ -92,20 +106,20 @@ class _Partition:
 
 
 class Batcher:
-    """Turns Kafka messages into per-partition batches of row tuples."""
+    """Turns Kafka messages into per-partition batches of decoded records."""
 
     def __init__(self, specs: Mapping[str, TableSpec], *, batch_rows: int,
-                 batch_interval_s: float, limits: Limits | None = None,
+                 batch_interval_s: float, max_batch_rows: int | None = None,
                  max_message_bytes: int = 8 * 1024 * 1024,
                  forced_timeout_s: float = 60.0) -> None:
         self.specs = dict(specs)  # keyed by full topic name
         self.batch_rows = batch_rows
         self.batch_interval_s = batch_interval_s
-        self.limits = limits or Limits()
+        self.max_batch_rows = max(batch_rows, max_batch_rows or 20 * batch_rows)
         self.max_message_bytes = max_message_bytes
         self.forced_timeout_s = forced_timeout_s
         self._parts: dict[TP, _Partition] = {}
-        self.pending_rows = 0  # rows in sealed batches not yet taken
+        self.pending_rows = 0  # records in sealed batches not yet taken
         self.rejected = 0
 
     # --- input ------------------------------------------------------------------------
@@ -136,40 +150,54 @@ class Batcher:
         batch.last_offset = offset
         batch.messages += 1
         if not skip:
-            self._convert(batch, offset, key, value)
+            self._decode(batch, offset, key, value)
         if batch.forced_last is not None:
             if offset >= batch.forced_last:
                 self._seal(part)
-        elif len(batch.rows) >= self.batch_rows:
+        elif batch.size >= self.max_batch_rows:
             self._seal(part)
 
-    def _convert(self, batch: Batch, offset: int, key: bytes | None, value: bytes | None) -> None:
-        spec = batch.spec
+    def _decode(self, batch: Batch, offset: int, key: bytes | None, value: bytes | None) -> None:
+        if batch.spec.ingest is not None:
+            self._keep_raw(batch, offset, key, value)
+            return
         try:
             records = decode_message(value, self.max_message_bytes)
         except RowError as e:
-            batch.rejected.append((offset, key, e, value or b""))
+            batch.rejected.append(Reject(offset, key, e, value or b""))
             self.rejected += 1
             return
-        convert, lim = spec.convert, self.limits
-        rows, offsets = batch.rows, batch.row_offsets
-        for rec in records:
+        n = len(records)
+        batch.records.extend(records)
+        batch.record_offsets.extend([offset] * n)
+        batch.record_keys.extend([key] * n)
+        batch.size += n
+
+    def _keep_raw(self, batch: Batch, offset: int, key: bytes | None,
+                  value: bytes | None) -> None:
+        """Raw path: only what ClickHouse cannot judge is checked here."""
+        if value is None:
+            err = RowError("empty", "message has no value (a tombstone?)")
+        elif len(value) > self.max_message_bytes:
+            err = RowError("too_large",
+                           f"message is {len(value)} bytes, limit {self.max_message_bytes}")
+        else:
             try:
-                if type(rec) is not dict:
-                    raise RowError("bad_type", f"record is a JSON {type(rec).__name__}")
-                rows.append(convert(rec, lim))
-                offsets.append(offset)
-            except RowError as e:
-                batch.rejected.append((offset, key, e, orjson.dumps(rec)))
-                self.rejected += 1
-            except KeyError as e:
-                err = RowError("missing_field", f"missing field {e.args[0]!r}")
-                batch.rejected.append((offset, key, err, orjson.dumps(rec)))
-                self.rejected += 1
+                doc = value.decode("utf-8")
+            except UnicodeDecodeError as e:
+                err = RowError("bad_json", f"message is not UTF-8: {e}")
+            else:
+                batch.records.append(doc)
+                batch.record_offsets.append(offset)
+                batch.record_keys.append(key)
+                batch.size += estimate_records(value)
+                return
+        batch.rejected.append(Reject(offset, key, err, value or b""))
+        self.rejected += 1
 
     def _seal(self, part: _Partition) -> None:
         if part.open is not None:
-            self.pending_rows += len(part.open.rows)
+            self.pending_rows += part.open.size
             part.sealed.append(part.open)
             part.open = None
 
@@ -177,7 +205,7 @@ class Batcher:
 
     @property
     def open_rows(self) -> int:
-        return sum(len(p.open.rows) for p in self._parts.values() if p.open is not None)
+        return sum(p.open.size for p in self._parts.values() if p.open is not None)
 
     @property
     def buffered_rows(self) -> int:
@@ -185,14 +213,19 @@ class Batcher:
         return self.pending_rows + self.open_rows
 
     def due(self, now: float) -> list[Batch]:
-        """Take the batches to write now: sealed ones, and open ones past their age."""
+        """Take the batches to write now (call it when the writer is free): sealed ones,
+        and open ones that are big enough or old enough."""
         out: list[Batch] = []
         for part in self._parts.values():
             b = part.open
             if b is not None:
                 age = now - b.opened_at
-                if (b.forced_last is None and age >= self.batch_interval_s) or \
-                        age >= self.forced_timeout_s:
+                if b.forced_last is None:
+                    if age >= self.batch_interval_s or b.size >= self.batch_rows:
+                        self._seal(part)
+                elif age >= self.forced_timeout_s:
+                    log.warning("%s: journaled end %d not reached in %.0fs; cutting here",
+                                b.token, b.forced_last, age)
                     self._seal(part)
             out.extend(self._take(part))
         return out
@@ -208,7 +241,7 @@ class Batcher:
     def _take(self, part: _Partition) -> list[Batch]:
         out = list(part.sealed)
         part.sealed.clear()
-        self.pending_rows -= sum(len(b.rows) for b in out)
+        self.pending_rows -= sum(b.size for b in out)
         return out
 
     def discard(self, tps: set[TP] | list[TP]) -> int:
@@ -219,12 +252,12 @@ class Batcher:
             part = self._parts.pop(tuple(tp), None)  # type: ignore[arg-type]
             if part is None:
                 continue
-            dropped += sum(len(b.rows) for b in part.sealed)
-            self.pending_rows -= sum(len(b.rows) for b in part.sealed)
+            dropped += sum(b.size for b in part.sealed)
+            self.pending_rows -= sum(b.size for b in part.sealed)
             if part.open is not None:
-                dropped += len(part.open.rows)
+                dropped += part.open.size
         return dropped
 
     def describe(self) -> dict[str, Any]:
-        return {f"{t}:{p}": {"open": len(v.open.rows) if v.open else 0,
+        return {f"{t}:{p}": {"open": v.open.size if v.open else 0,
                              "sealed": len(v.sealed)} for (t, p), v in self._parts.items()}

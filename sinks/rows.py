@@ -22,11 +22,14 @@ from sinks.errors import RowError
 
 __all__ = [
     "DEADLETTER_COLUMNS",
+    "INGEST_COLUMNS",
     "MAX_TS_MS",
+    "METRIC_COLUMNS",
     "Limits",
     "TableSpec",
     "deadletter_row",
     "decode_message",
+    "estimate_records",
     "rfc3339_ms",
     "table_specs",
 ]
@@ -265,25 +268,44 @@ def deadletter_row(r: Mapping[str, Any], lim: Limits, origin: str = "stream") ->
 
 @dataclass(frozen=True)
 class TableSpec:
-    """Where one topic's records go and how each becomes a row."""
+    """Where one topic's records go and how each becomes a row.
+
+    With `ingest`, the sink does not decode the messages: it inserts them as they are
+    into that Null table, whose materialized views parse, validate and route the records
+    inside ClickHouse (see schemas/sql/0008_metrics_ingest.sql); `convert` then serves
+    only tools and tests that build rows in Python.
+    """
 
     topic: str  # short topic name, e.g. "processed.metrics"
     table: str
     columns: tuple[str, ...]
     convert: Callable[[Mapping[str, Any], Limits], Row]
     batched: bool  # the message value is a JSON array of records
+    ingest: str | None = None  # Null table taking the raw messages
+
+
+INGEST_COLUMNS = ("topic", "partition", "offset", "key", "doc")
 
 
 def table_specs() -> dict[str, TableSpec]:
     """The sink's routing, keyed by short topic name (prefix it with cfg.topic)."""
     specs = [
-        TableSpec("processed.metrics", "metrics", METRIC_COLUMNS, metric_row, True),
+        TableSpec("processed.metrics", "metrics", METRIC_COLUMNS, metric_row, True,
+                  ingest="metrics_ingest"),
         TableSpec("processed.logs", "logs", LOG_COLUMNS, log_row, True),
         TableSpec("alerts", "alerts", ALERT_COLUMNS, alert_row, False),
         TableSpec("incidents", "incidents", INCIDENT_COLUMNS, incident_row, False),
         TableSpec("deadletter", "deadletter", DEADLETTER_COLUMNS, deadletter_row, False),
     ]
     return {s.topic: s for s in specs}
+
+
+def estimate_records(value: bytes) -> int:
+    """About how many records a JSON array message holds, without decoding it (for
+    batch sizes and back-pressure only: a string containing '},{' counts extra)."""
+    if len(value) <= 2:
+        return 0
+    return value.count(b"},{") + 1
 
 
 def decode_message(value: bytes | None, max_bytes: int) -> list[Any]:

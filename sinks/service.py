@@ -71,10 +71,11 @@ class SinkService:
         self.deadletter_topic = cfg.topic("deadletter")
         self.batcher = Batcher(self.specs, batch_rows=s.batch_rows,
                                batch_interval_s=s.batch_interval_s,
-                               limits=Limits(max_field_bytes=s.max_field_bytes),
+                               max_batch_rows=s.max_batch_rows,
                                max_message_bytes=s.max_message_bytes)
         self.writer = BatchWriter(store, stats=self.stats,
-                                  backoff=Backoff(s.retry_initial_s, s.retry_max_s))
+                                  backoff=Backoff(s.retry_initial_s, s.retry_max_s),
+                                  limits=Limits(max_field_bytes=s.max_field_bytes))
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="rackwatch-sink-writer")
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -170,7 +171,7 @@ class SinkService:
 
     def _start_write(self, batches: list[Batch]) -> None:
         loop = asyncio.get_running_loop()
-        self._inflight_rows = sum(len(b.rows) for b in batches)
+        self._inflight_rows = sum(b.size for b in batches)
         self._inflight = loop.run_in_executor(self.pool, self.writer.write_all, batches)
 
     async def _acknowledge(self, results: list[WriteResult]) -> None:

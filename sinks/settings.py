@@ -76,9 +76,10 @@ class SinkSettings:
     """Sink behaviour beyond cfg.sink: consumer group, limits, retry policy."""
 
     group_id: str = "rackwatch-sink"
-    batch_rows: int = 5000
+    batch_rows: int = 5000  # a batch is written once this big (or batch_interval_s old)...
     batch_interval_s: float = 1.0
-    max_pending_rows: int = 200_000
+    max_batch_rows: int = 100_000  # ...and grows up to this while the writer is busy
+    max_pending_rows: int = 400_000
     serve_host: str = "127.0.0.1"
     serve_port: int = 18123
     serve_token: str = ""
@@ -96,6 +97,8 @@ class SinkSettings:
             group_id=str(_opt(s, "group_id", d.group_id)),
             batch_rows=max(1, int(s.batch_rows)),
             batch_interval_s=float(s.batch_interval_s),
+            max_batch_rows=max(int(s.batch_rows),
+                               int(_opt(s, "max_batch_rows", d.max_batch_rows))),
             max_pending_rows=max(1, int(s.max_pending_rows)),
             serve_host=str(_opt(s, "serve_host", d.serve_host)),
             serve_port=int(s.serve_port),

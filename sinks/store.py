@@ -145,7 +145,7 @@ class Store:
                 # the token must travel with the rows to the shards, so insert synchronously
                 settings["distributed_foreground_insert"] = 1
             if self.faults is not None:
-                self.faults.check("before", table)
+                self.faults.check("before", table, columns)
             self.client.insert(f"{self.database}.{table}", columns, column_names=list(names),
                                column_type_names=types, column_oriented=True,
                                settings=settings)

@@ -1,6 +1,7 @@
 """Write one batch to the store: journal, insert, dead letters; retry what can succeed.
 
-Runs in the sink's writer thread (the client is synchronous). The order is fixed:
+Runs in the sink's writer thread (the client is synchronous), which also pivots the
+records into columns (sinks.columns). The order is fixed:
 1. journal the batch's offset range in `sink_batches` (so a restart cuts it the same way),
 2. insert its rows with the batch token (a repeat is dropped by ClickHouse),
 3. insert the records it could not store into `deadletter`, with a token of their own.
@@ -19,10 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import orjson
-
 from schemas.events import DeadLetter
 from sinks.batch import Batch, make_dead_letter
+from sinks.columns import Columns, to_columns
 from sinks.errors import ErrorKind, StoreAborted, classify
 from sinks.retry import Backoff
 from sinks.rows import DEADLETTER_COLUMNS, Limits, deadletter_row
@@ -59,15 +59,17 @@ class BatchWriter:
 
     def __init__(self, store: Store, *, stats: SinkStats | None = None,
                  backoff: Backoff | None = None, stop: threading.Event | None = None,
-                 wall_clock: Callable[[], float] = time.time, journal: bool = True) -> None:
+                 limits: Limits | None = None, wall_clock: Callable[[], float] = time.time,
+                 journal: bool = True) -> None:
         self.store = store
         self.stats = stats or SinkStats()
         self.backoff = backoff or Backoff()
         self.stop = stop or threading.Event()
+        self.limits = limits or Limits()
         self.wall_clock = wall_clock
         self.journal = journal
         self.healthy = True
-        self._limits = Limits(max_field_bytes=2**31)
+        self._dl_limits = Limits(max_field_bytes=2**31)
 
     # --- retry ------------------------------------------------------------------------
 
@@ -99,62 +101,123 @@ class BatchWriter:
 
     def write(self, batch: Batch) -> WriteResult:
         """Store one batch (see the module docstring for the order)."""
+        return self.write_all([batch])[0]
+
+    def write_all(self, batches: list[Batch]) -> list[WriteResult]:
+        """Journal the batches (one insert), write them in order, then fetch what the
+        store dead-lettered by itself (one query). Stops at the first batch that cannot
+        be written (raises), so results only ever cover stored batches."""
+        if self.stop.is_set():
+            raise StoreAborted("sink stopping")
+        self._journal(batches)
+        results = [self._write(b) for b in batches]
+        routed = [b for b in batches if b.spec.ingest is not None and b.records]
+        if routed:
+            # the store routed bad records itself; fetch them to publish on the topic
+            stored = self._retrying("read stored dead letters",
+                                    lambda: self._stored_dead_letters(routed))
+            for batch, result in zip(batches, results, strict=True):
+                if batch.spec.ingest is None:
+                    continue
+                # all of this batch's dead letters, whoever wrote them (views or _write)
+                mine = stored.get((batch.topic, batch.partition, batch.first_offset), [])
+                result.rows = max(0, result.rows - len(mine))
+                result.dead_letters = mine
+        self.stats.rows_inserted_total += sum(r.rows for r in results)
+        self.stats.dead_letters_total += sum(len(r.dead_letters) for r in results)
+        return results
+
+    def _write(self, batch: Batch) -> WriteResult:
         if self.stop.is_set():
             raise StoreAborted(f"{batch.token}: sink stopping")
-        now = self.wall_clock()
-        rejected_at = utc_now_rfc3339(now)
-        if self.journal:
-            row = (batch.topic, batch.partition, batch.first_offset, batch.last_offset,
-                   len(batch.rows), batch.token, int(now * 1000))
-            self._retrying(f"journal {batch.token}", lambda: self.store.insert_rows(
-                "sink_batches", [row], JOURNAL_COLUMNS, f"journal:{batch.token}"))
+        rejected_at = utc_now_rfc3339(self.wall_clock())
+        cols = to_columns(batch, self.limits)
         dead: list[DeadLetter] = [
-            make_dead_letter(reason_code=err.code, reason=err.reason, topic=batch.topic,
-                             partition=batch.partition, offset=off, key=key, raw=raw,
+            make_dead_letter(reason_code=r.error.code, reason=r.error.reason, topic=batch.topic,
+                             partition=batch.partition, offset=r.offset, key=r.key, raw=r.raw,
                              rejected_at=rejected_at)
-            for off, key, err, raw in batch.rejected]
-        written = self._insert_range(batch, 0, len(batch.rows), batch.token, dead, rejected_at)
+            for r in cols.rejected]
+        written = self._insert_range(batch, cols, 0, len(cols), batch.token, dead, rejected_at)
+        if batch.spec.ingest is not None and len(cols):
+            # message rows went in; the records they hold is what counts (an estimate)
+            written = round(batch.size * written / len(cols))
         if dead:
-            rows = [deadletter_row(d, self._limits, origin="sink") for d in dead]
+            rows = [deadletter_row(d, self._dl_limits, origin="sink") for d in dead]
             self._retrying(f"dead letters of {batch.token}", lambda: self.store.insert_rows(
                 "deadletter", rows, DEADLETTER_COLUMNS, f"{batch.token}:dead"))
-            self.stats.dead_letters_total += len(dead)
-        self.stats.rows_inserted_total += written
         self.stats.batches_total += 1
         return WriteResult(batch.topic, batch.partition, batch.next_offset, written, dead)
 
-    def _insert_range(self, batch: Batch, lo: int, hi: int, token: str,
+    def _stored_dead_letters(self, batches: list[Batch]
+                             ) -> dict[tuple[str, int, int], list[DeadLetter]]:
+        """Dead letters the store's views wrote for these batches, keyed by batch."""
+        ranges = " OR ".join(
+            f"(source_topic = {{t{i}:String}} AND source_partition = {{p{i}:Int32}} "
+            f"AND source_offset BETWEEN {{a{i}:Int64}} AND {{b{i}:Int64}})"
+            for i in range(len(batches)))
+        params: dict[str, Any] = {}
+        for i, b in enumerate(batches):
+            params.update({f"t{i}": b.topic, f"p{i}": b.partition, f"a{i}": b.first_offset,
+                           f"b{i}": b.last_offset})
+        rows = self.store.rows(
+            "SELECT source_topic, source_partition, source_offset, reason_code, reason, key, "
+            "raw, raw_encoding, toString(rejected_at) FROM deadletter "
+            f"WHERE origin = 'sink' AND rejected_at >= now64(3) - INTERVAL 1 DAY AND ({ranges}) "
+            "ORDER BY source_topic, source_partition, source_offset, reason_code", params)
+        spans: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        for b in batches:
+            spans.setdefault((b.topic, b.partition), []).append((b.first_offset, b.last_offset))
+        out: dict[tuple[str, int, int], list[DeadLetter]] = {}
+        for topic, part, off, code, reason, key, raw, encoding, at in rows:
+            tp = (str(topic), int(part))
+            first = next(a for a, z in spans[tp] if a <= int(off) <= z)
+            d = make_dead_letter(reason_code=str(code), reason=str(reason), topic=tp[0],
+                                 partition=tp[1], offset=int(off),
+                                 key=None if key is None else str(key), raw=str(raw),
+                                 rejected_at=str(at).replace(" ", "T") + "Z")
+            d["raw_encoding"] = encoding
+            out.setdefault((tp[0], tp[1], first), []).append(d)
+        return out
+
+    def _journal(self, batches: list[Batch]) -> None:
+        """One row per batch in sink_batches, before any of them is inserted."""
+        if not self.journal or not batches:
+            return
+        ms = int(self.wall_clock() * 1000)
+        rows = [(b.topic, b.partition, b.first_offset, b.last_offset, b.size, b.token,
+                 ms) for b in batches]
+        # no token: a repeated journal row says the same thing and is harmless
+        self._retrying(f"journal {batches[0].token} (+{len(batches) - 1})",
+                       lambda: self.store.insert_rows("sink_batches", rows, JOURNAL_COLUMNS,
+                                                      None))
+
+    def _insert_range(self, batch: Batch, cols: Columns, lo: int, hi: int, token: str,
                       dead: list[DeadLetter], rejected_at: str) -> int:
         if lo >= hi:
             return 0
-        spec = batch.spec
-        rows = batch.rows[lo:hi]
+        table = cols.table
+        data = cols.slice(lo, hi)
         try:
-            return self._retrying(f"insert {token} into {spec.table}", lambda: self.store
-                                  .insert_rows(spec.table, rows, spec.columns, token))
+            return self._retrying(f"insert {token} into {table}", lambda: self.store
+                                  .insert_columns(table, data, cols.names, token))
         except StoreAborted:
             raise
         except Exception as e:
             self.stats.data_errors_total += 1
             if hi - lo == 1:
-                record = dict(zip(spec.columns, rows[0], strict=True))
                 dead.append(make_dead_letter(
                     reason_code="rejected_by_store", reason=str(e)[:2000], topic=batch.topic,
-                    partition=batch.partition, offset=batch.row_offsets[lo], key=None,
-                    raw=orjson.dumps(record, default=_json_default),
+                    partition=batch.partition, offset=cols.offsets[lo], key=cols.keys[lo],
+                    raw=cols.raw(lo),
                     rejected_at=rejected_at))
                 log.warning("%s: row %d refused by the store: %s", batch.token, lo, e)
                 return 0
             mid = (lo + hi) // 2
             base = batch.token
-            return (self._insert_range(batch, lo, mid, f"{base}#{lo}-{mid}", dead, rejected_at)
-                    + self._insert_range(batch, mid, hi, f"{base}#{mid}-{hi}", dead,
+            return (self._insert_range(batch, cols, lo, mid, f"{base}#{lo}-{mid}", dead,
+                                       rejected_at)
+                    + self._insert_range(batch, cols, mid, hi, f"{base}#{mid}-{hi}", dead,
                                          rejected_at))
-
-    def write_all(self, batches: list[Batch]) -> list[WriteResult]:
-        """Write batches in order; stop at the first that cannot be written (raises), so
-        results only ever cover stored batches."""
-        return [self.write(b) for b in batches]
 
     # --- the journal ------------------------------------------------------------------
 
@@ -174,9 +237,3 @@ class BatchWriter:
                 continue  # overlaps the range before it: not a cut of the same run
             chain.append((int(first), int(last)))
         return chain
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float):
-        return None  # NaN / inf
-    return str(value)

@@ -273,6 +273,122 @@ CREATE TABLE IF NOT EXISTS rackwatch.sink_batches ON CLUSTER 'rackwatch'
 AS rackwatch.sink_batches_local
 ENGINE = Distributed('rackwatch', 'rackwatch', 'sink_batches_local', cityHash64(topic, partition));
 
+-- 0008_metrics_ingest.sql
+-- How metric rows get in: the sink inserts the Kafka messages themselves, one row per
+-- message (column-oriented, with the batch's deduplication token), into a Null table;
+-- materialized views parse each JSON array once, in ClickHouse, and route every record
+-- either to `metrics` (whose views keep the rollups) or, with a reason, to `deadletter`.
+-- All of it happens inside the one insert, so a retried insert is dropped as a whole and
+-- neither rows nor dead letters are duplicated. Values JSONExtract can convert are
+-- converted (a number where a string is expected becomes its text); missing or
+-- unconvertible required fields, non-object records, foreign schemas, out-of-range times
+-- and undecodable messages are dead-lettered.
+-- rackwatch:shard_key cityHash64(key)
+CREATE TABLE IF NOT EXISTS rackwatch.metrics_ingest_local ON CLUSTER 'rackwatch'
+(
+    topic      LowCardinality(String),
+    partition  Int32,
+    offset     Int64,
+    key        String,
+    doc        String
+)
+ENGINE = Null;
+CREATE TABLE IF NOT EXISTS rackwatch.metrics_ingest ON CLUSTER 'rackwatch'
+AS rackwatch.metrics_ingest_local
+ENGINE = Distributed('rackwatch', 'rackwatch', 'metrics_ingest_local', cityHash64(key));
+-- rackwatch:shard_key cityHash64(key)
+CREATE TABLE IF NOT EXISTS rackwatch.metrics_parsed_local ON CLUSTER 'rackwatch'
+(
+    topic        LowCardinality(String),
+    partition    Int32,
+    offset       Int64,
+    key          String,
+    rec          String,
+    r            Tuple(schema Nullable(String), host Nullable(String), ts Nullable(Int64),
+                       name Nullable(String), labels Map(String, String),
+                       value Nullable(Float64), raw Nullable(Float64), ewma Nullable(Float64),
+                       wma Nullable(Float64), outlier Nullable(Bool), seq Nullable(UInt64)),
+    reason_code  LowCardinality(String),
+    reason       String
+)
+ENGINE = Null;
+CREATE TABLE IF NOT EXISTS rackwatch.metrics_parsed ON CLUSTER 'rackwatch'
+AS rackwatch.metrics_parsed_local
+ENGINE = Distributed('rackwatch', 'rackwatch', 'metrics_parsed_local', cityHash64(key));
+CREATE MATERIALIZED VIEW IF NOT EXISTS rackwatch.metrics_parse_mv ON CLUSTER 'rackwatch' TO rackwatch.metrics_parsed_local AS
+WITH JSONExtract(rec, 'Tuple(schema Nullable(String), host Nullable(String), ts Nullable(Int64), name Nullable(String), labels Map(String, String), value Nullable(Float64), raw Nullable(Float64), ewma Nullable(Float64), wma Nullable(Float64), outlier Nullable(Bool), seq Nullable(UInt64))') AS p
+SELECT
+    topic,
+    partition,
+    offset,
+    key,
+    rec,
+    p AS r,
+    multiIf(NOT startsWith(rec, '{'), 'bad_type',
+            p.host IS NULL OR p.name IS NULL OR p.ts IS NULL OR p.value IS NULL
+                OR p.raw IS NULL OR p.seq IS NULL, 'missing_field',
+            p.schema IS NOT NULL AND p.schema != 'rackwatch.metric_row/v1', 'unknown_schema',
+            p.ts < 0 OR p.ts >= 10413792000000, 'bad_value',
+            length(p.host) > 1048576 OR length(p.name) > 1048576, 'too_large',
+            '') AS reason_code,
+    multiIf(reason_code = '', '',
+            reason_code = 'bad_type', 'record is not a JSON object',
+            reason_code = 'missing_field', concat('missing or not convertible: ', arrayStringConcat(
+                arrayFilter((n, bad) -> bad, ['host', 'name', 'ts', 'value', 'raw', 'seq'],
+                            [p.host IS NULL, p.name IS NULL, p.ts IS NULL, p.value IS NULL,
+                             p.raw IS NULL, p.seq IS NULL]), ', ')),
+            reason_code = 'unknown_schema',
+                concat('schema ', ifNull(p.schema, ''), ' where rackwatch.metric_row/v1 was expected'),
+            reason_code = 'bad_value',
+                concat('ts=', toString(p.ts), ' is not a storable epoch-millisecond time'),
+            'host or name larger than 1048576 bytes') AS reason
+FROM rackwatch.metrics_ingest_local
+ARRAY JOIN JSONExtractArrayRaw(doc) AS rec;
+CREATE MATERIALIZED VIEW IF NOT EXISTS rackwatch.metrics_store_mv ON CLUSTER 'rackwatch' TO rackwatch.metrics_local AS
+SELECT
+    r.host AS host,
+    fromUnixTimestamp64Milli(r.ts, 'UTC') AS ts,
+    r.name AS name,
+    r.labels AS labels,
+    r.labels['rack'] AS rack,
+    r.value AS value,
+    r.raw AS raw,
+    ifNull(r.ewma, nan) AS ewma,
+    ifNull(r.wma, nan) AS wma,
+    ifNull(r.outlier, false) AS outlier,
+    r.seq AS seq
+FROM rackwatch.metrics_parsed_local
+WHERE reason_code = '';
+CREATE MATERIALIZED VIEW IF NOT EXISTS rackwatch.metrics_reject_mv ON CLUSTER 'rackwatch' TO rackwatch.deadletter_local AS
+SELECT
+    now64(3) AS rejected_at,
+    reason_code,
+    reason,
+    topic AS source_topic,
+    partition AS source_partition,
+    offset AS source_offset,
+    nullIf(key, '') AS key,
+    rec AS raw,
+    'utf-8' AS raw_encoding,
+    'sink' AS origin
+FROM rackwatch.metrics_parsed_local
+WHERE reason_code != '';
+CREATE MATERIALIZED VIEW IF NOT EXISTS rackwatch.metrics_badmsg_mv ON CLUSTER 'rackwatch' TO rackwatch.deadletter_local AS
+SELECT
+    now64(3) AS rejected_at,
+    if(isValidJSON(doc), 'bad_type', 'bad_json') AS reason_code,
+    if(isValidJSON(doc), concat('message is a JSON ', toString(JSONType(doc)),
+                                ', not an array of records'), 'undecodable JSON') AS reason,
+    topic AS source_topic,
+    partition AS source_partition,
+    offset AS source_offset,
+    nullIf(key, '') AS key,
+    doc AS raw,
+    'utf-8' AS raw_encoding,
+    'sink' AS origin
+FROM rackwatch.metrics_ingest_local
+WHERE JSONType(doc) != 'Array';
+
 -- Record the versions, so the sink's migrator finds the schema current.
 INSERT INTO rackwatch.schema_migrations (version, name, checksum, applied_at) VALUES
     (1, 'metrics', 'aa73588ddd8e314906a59e33e122f1ee8e640531ebabea0d7450ac1e65309aba', now64(3)),
@@ -281,4 +397,5 @@ INSERT INTO rackwatch.schema_migrations (version, name, checksum, applied_at) VA
     (4, 'alerts', '9451966c4275c9b31a95f853c1ee5afdfd96b42dd0a780b2e879be5ab300ff75', now64(3)),
     (5, 'incidents', 'd969dbf54898df0e52d5d11f49ca4f98e02701d6f07be7777bc4d8c51997133d', now64(3)),
     (6, 'deadletter', 'a87b92f30bbbbd2ff4791999df14501dc10d2294e4b479f7327c26b060bfb382', now64(3)),
-    (7, 'sink_batches', 'f79679cb71848aa7a153006804276795c1f56608daf0745bafecafa13fe83162', now64(3));
+    (7, 'sink_batches', 'f79679cb71848aa7a153006804276795c1f56608daf0745bafecafa13fe83162', now64(3)),
+    (8, 'metrics_ingest', '12cd4bf29c9e2a04e6b9dd53b42ae773d0d644edfbcd0a6d5a780145805cea25', now64(3));

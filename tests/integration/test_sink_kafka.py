@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,8 @@ def _metric_messages(fleet: Fleet, first: int = 0, count: int | None = None
     return [(c[0]["host"].encode(), orjson.dumps(c)) for c in chunks]
 
 
-async def _produce(cfg: Config, short: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+async def _produce(cfg: Config, short: str,
+                   messages: Sequence[tuple[bytes | None, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
@@ -64,8 +65,8 @@ async def _produce(cfg: Config, short: str, messages: list[tuple[bytes | None, b
         await producer.stop()
 
 
-async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+async def _until(check: Callable[[], bool], limit_s: float, what: str) -> None:
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if check():
             return
@@ -176,7 +177,7 @@ def test_crash_after_insert_then_restart_duplicates_nothing(cfg: Config, fleet: 
         store = open_store(cfg)
         try:
             faults = InsertFaults()
-            faults.fail(when="after", table="metrics", times=10**6)  # lands, reports failure
+            faults.fail(when="after", table="metrics_ingest", times=10**6)  # lands, reports failure
             store.faults = faults
             async with _Running(cfg, store, _settings(cfg)) as first:
                 await _until(lambda: _count(store, "SELECT count() FROM metrics") > 0, 60,
@@ -226,7 +227,7 @@ def test_bad_data_is_dead_lettered_not_blocking(cfg: Config, fleet: Fleet) -> No
             reasons = store.rows("SELECT reason_code, origin, source_topic FROM deadletter "
                                  "ORDER BY reason_code")
             assert reasons == [("bad_json", "sink", cfg.topic("processed.metrics")),
-                               ("bad_type", "sink", cfg.topic("processed.metrics"))]
+                               ("missing_field", "sink", cfg.topic("processed.metrics"))]
         finally:
             store.close()
         consumer = AIOKafkaConsumer(cfg.topic("deadletter"), bootstrap_servers=cfg.bootstrap,
@@ -240,7 +241,7 @@ def test_bad_data_is_dead_lettered_not_blocking(cfg: Config, fleet: Fleet) -> No
         assert len(records) == 2
         assert all(dict(m.headers)[STORED_HEADER] == b"1" for m in records)
         assert {orjson.loads(m.value)["reason_code"] for m in records} == {"bad_json",
-                                                                          "bad_type"}
+                                                                          "missing_field"}
 
     asyncio.run(scenario())
 

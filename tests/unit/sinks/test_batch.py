@@ -1,4 +1,4 @@
-"""Batches per (topic, partition): sealing, tokens, journal alignment, rejects."""
+"""Batches per (topic, partition): sizing, tokens, journal alignment, rejects."""
 
 from __future__ import annotations
 
@@ -6,29 +6,51 @@ import orjson
 import pytest
 
 from sinks.batch import Batcher, make_dead_letter
-from sinks.rows import table_specs
+from sinks.columns import to_columns
+from sinks.rows import INGEST_COLUMNS, Limits, estimate_records, table_specs
 from sinks.samples import build_fleet
 
 FLEET = build_fleet(1_750_000_000_000)
-M = "processed.metrics"
+M = "processed.metrics"  # raw path: messages go to ClickHouse as they are
+L = "processed.logs"  # decoded path: records converted in Python
 MSG = orjson.dumps(FLEET.metrics[:10])  # one message = 10 rows
 
 
-def _batcher(rows: int = 25, interval: float = 1.0) -> Batcher:
-    return Batcher(table_specs(), batch_rows=rows, batch_interval_s=interval)
+def _batcher(rows: int = 25, interval: float = 1.0, max_rows: int | None = None) -> Batcher:
+    return Batcher(table_specs(), batch_rows=rows, batch_interval_s=interval,
+                   max_batch_rows=max_rows)
 
 
-class TestSealing:
-    def test_seals_when_row_limit_reached(self) -> None:
-        """A batch is due as soon as it holds batch_rows rows, whatever its age."""
+class TestSizing:
+    def test_due_once_big_enough(self) -> None:
+        """A batch is taken as soon as it holds batch_rows rows, whatever its age."""
         b = _batcher(rows=25)
-        for off in range(3):
+        for off in range(2):
+            b.add(M, 0, off, b"k", MSG, now=0.0)
+        assert b.due(now=0.0) == []
+        b.add(M, 0, 2, b"k", MSG, now=0.0)
+        due = b.due(now=0.0)
+        assert [(x.first_offset, x.last_offset, x.size) for x in due] == [(0, 2, 30)]
+
+    def test_grows_while_not_taken(self) -> None:
+        """Between two takes a batch keeps growing past batch_rows (the writer was busy),
+        so a loaded sink writes fewer, bigger inserts."""
+        b = _batcher(rows=25, max_rows=1000)
+        for off in range(20):
             b.add(M, 0, off, b"k", MSG, now=0.0)
         due = b.due(now=0.0)
-        assert [(x.first_offset, x.last_offset, len(x.rows)) for x in due] == [(0, 2, 30)]
+        assert len(due) == 1 and due[0].size == 200
 
-    def test_seals_when_old_enough(self) -> None:
-        """An open batch becomes due batch_interval_s after it opened, not before."""
+    def test_hard_cap_seals_on_add(self) -> None:
+        """max_batch_rows bounds a batch even if nobody takes it."""
+        b = _batcher(rows=10, max_rows=30)
+        for off in range(7):
+            b.add(M, 0, off, b"k", MSG, now=0.0)
+        assert [(x.first_offset, x.last_offset) for x in b.due(now=0.0)] == [(0, 2), (3, 5),
+                                                                            (6, 6)]
+
+    def test_due_when_old_enough(self) -> None:
+        """A small batch becomes due batch_interval_s after it opened, not before."""
         b = _batcher(rows=1000, interval=1.0)
         b.add(M, 0, 5, b"k", MSG, now=10.0)
         assert b.due(now=10.9) == []
@@ -50,10 +72,9 @@ class TestSealing:
 
     def test_buffered_rows_counts_open_and_sealed(self) -> None:
         """Back-pressure sees every buffered row until the batch is taken."""
-        b = _batcher(rows=15)
-        b.add(M, 0, 0, b"k", MSG, now=0.0)
-        b.add(M, 0, 1, b"k", MSG, now=0.0)  # sealed: 20 rows
-        b.add(M, 0, 2, b"k", MSG, now=0.0)  # open: 10 rows
+        b = _batcher(rows=15, max_rows=20)
+        for off in range(3):
+            b.add(M, 0, off, b"k", MSG, now=0.0)  # 20 sealed by the cap, 10 open
         assert b.buffered_rows == 30
         b.due(0.0)
         assert b.buffered_rows == 10
@@ -61,18 +82,24 @@ class TestSealing:
         assert b.buffered_rows == 0
 
 
+class TestEstimate:
+    @pytest.mark.parametrize("n", [0, 1, 2, 50])
+    def test_counts_records_of_an_array(self, n: int) -> None:
+        """The record estimate of a compact JSON array is exact for ordinary records."""
+        assert estimate_records(orjson.dumps(FLEET.metrics[:n])) == n
+
+
 class TestAlignment:
     def test_journaled_range_is_cut_exactly(self) -> None:
-        """After a restart the first batch ends at the journaled offset, even when the
-        row limit would have cut it elsewhere, so its token matches the old insert."""
-        b = _batcher(rows=15)
+        """After a restart the first batch ends at the journaled offset, even when size
+        would have cut it elsewhere, so its token matches the old insert."""
+        b = _batcher(rows=15, max_rows=15)
         b.align(M, 0, [(100, 104)])
         for off in range(100, 108):
             b.add(M, 0, off, b"k", MSG, now=0.0)
         due = b.due(0.0)
         assert due[0].token == f"{M}:0:100-104"
-        assert len(due[0].rows) == 50
-        assert due[0].forced_last == 104
+        assert due[0].size == 50 and due[0].forced_last == 104
 
     def test_journaled_batch_is_not_cut_by_time(self) -> None:
         """A journaled batch waits for its last offset instead of the interval."""
@@ -98,7 +125,7 @@ class TestAlignment:
         b.align(M, 0, [(0, 1), (2, 4)])
         for off in range(6):
             b.add(M, 0, off, b"k", MSG, now=0.0)
-        assert [x.token for x in b.due(0.0)] == [f"{M}:0:0-1", f"{M}:0:2-4"]
+        assert [x.token for x in b.due(0.0)][:2] == [f"{M}:0:0-1", f"{M}:0:2-4"]
 
     def test_ranges_already_passed_are_ignored(self) -> None:
         """Journaled ranges behind the resume offset do not affect the cut."""
@@ -108,40 +135,65 @@ class TestAlignment:
         assert b.due(0.0)[0].token == f"{M}:0:20-20"
 
 
-class TestRejects:
-    def test_bad_message_and_bad_record_are_kept_for_dead_letters(self) -> None:
+class TestRawPath:
+    def test_messages_become_one_row_each(self) -> None:
+        """Metric messages are kept whole and become message rows of the ingest table."""
+        b = _batcher()
+        b.add(M, 4, 9, b"h1", MSG, now=0.0)
+        b.add(M, 4, 10, None, MSG, now=0.0)
+        cols = to_columns(b.drain()[0], Limits())
+        assert cols.table == "metrics_ingest" and cols.names == INGEST_COLUMNS
+        assert cols.data[:4] == [[M, M], [4, 4], [9, 10], ["h1", ""]]
+        assert orjson.loads(cols.data[4][0]) == FLEET.metrics[:10]
+
+    @pytest.mark.parametrize(("value", "code"), [
+        (None, "empty"), (b"[" + b" " * 5000 + b"]", "too_large"), (b"\xff[]", "bad_json")])
+    def test_what_clickhouse_cannot_judge_is_rejected_here(self, value: bytes | None,
+                                                           code: str) -> None:
+        """Tombstones, oversized and non-UTF-8 messages are rejected before the insert."""
+        b = Batcher(table_specs(), batch_rows=10, batch_interval_s=1.0, max_message_bytes=1000)
+        b.add(M, 0, 3, b"k", value, now=0.0)
+        batch = b.drain()[0]
+        assert batch.records == [] and [r.error.code for r in batch.rejected] == [code]
+        assert batch.next_offset == 4
+
+
+class TestDecodedPath:
+    def test_bad_message_and_bad_record_are_set_aside(self) -> None:
         """Undecodable messages and bad records do not become rows but are remembered
         with their offset and reason; the batch still covers their offsets."""
         b = _batcher(rows=1000)
-        bad_rec = dict(FLEET.metrics[0], value="x")
-        b.add(M, 0, 0, b"k", b"{oops", now=0.0)
-        b.add(M, 0, 1, b"k", orjson.dumps([FLEET.metrics[0], bad_rec, 5]), now=0.0)
+        good = FLEET.logs[0]
+        bad_rec = dict(good, ts="soon")
+        b.add(L, 0, 0, b"k", b"{oops", now=0.0)
+        b.add(L, 0, 1, b"k", orjson.dumps([good, bad_rec, 5]), now=0.0)
         batch = b.drain()[0]
-        assert len(batch.rows) == 1 and batch.row_offsets == [1]
-        assert [(off, err.code) for off, _, err, _ in batch.rejected] == [
+        cols = to_columns(batch, Limits())
+        assert len(cols) == 1 and cols.offsets == [1] and cols.table == "logs"
+        assert [(r.offset, r.error.code) for r in cols.rejected] == [
             (0, "bad_json"), (1, "bad_type"), (1, "bad_type")]
-        assert batch.token == f"{M}:0:0-1"
+        assert batch.token == f"{L}:0:0-1"
 
     def test_missing_field_is_named(self) -> None:
         """A record without a required field is rejected as missing_field."""
         b = _batcher()
-        rec = dict(FLEET.metrics[0])
-        del rec["name"]
-        b.add(M, 0, 0, None, orjson.dumps([rec]), now=0.0)
-        assert b.drain()[0].rejected[0][2].code == "missing_field"
+        rec = dict(FLEET.logs[0])
+        del rec["message"]
+        b.add(L, 0, 0, None, orjson.dumps([rec]), now=0.0)
+        assert to_columns(b.drain()[0], Limits()).rejected[0].error.code == "missing_field"
 
     def test_skip_advances_offsets_only(self) -> None:
         """A skipped message (already stored) extends the batch without rows."""
         b = _batcher()
         b.add("deadletter", 0, 0, None, b"{}", now=0.0, skip=True)
         batch = b.drain()[0]
-        assert batch.rows == [] and batch.rejected == [] and batch.next_offset == 1
+        assert batch.records == [] and batch.rejected == [] and batch.next_offset == 1
 
 
 class TestDiscard:
     def test_discard_forgets_revoked_partitions(self) -> None:
         """Revoked partitions' rows are dropped (their new owner reads them again)."""
-        b = _batcher(rows=10)
+        b = _batcher(rows=10, max_rows=10)
         b.add(M, 0, 0, b"k", MSG, now=0.0)
         b.add(M, 1, 0, b"k", MSG, now=0.0)
         b.add(M, 1, 1, b"k", MSG, now=0.0)

@@ -1,4 +1,4 @@
-"""The batch writer against chDB: dedup on retry, retries, bisecting bad rows, journal."""
+"""The batch writer against chDB: dedup on retry, retries, bad data, the journal."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from sinks.store import Store
 from sinks.writer import BatchWriter
 
 M = "processed.metrics"
+L = "processed.logs"
 
 
 def _writer(store: Store) -> BatchWriter:
@@ -26,7 +27,7 @@ def _writer(store: Store) -> BatchWriter:
 
 
 def _batches(fleet: Fleet, rows: int = 2000, per_msg: int = 50) -> list[Batch]:
-    b = Batcher(table_specs(), batch_rows=rows, batch_interval_s=1.0)
+    b = Batcher(table_specs(), batch_rows=rows, batch_interval_s=1.0, max_batch_rows=rows)
     for off, i in enumerate(range(0, len(fleet.metrics), per_msg)):
         b.add(M, 0, off, b"h", orjson.dumps(fleet.metrics[i:i + per_msg]), now=0.0)
     return b.drain()
@@ -45,7 +46,7 @@ class TestIdempotentRetry:
         no duplicate rows in metrics, and none in either rollup."""
         faults = InsertFaults()
         store.faults = faults
-        faults.fail(when="after", table="metrics", times=3)
+        faults.fail(when="after", table="metrics_ingest", times=3)
         w = _writer(store)
         w.write_all(_batches(fleet))
         assert faults.injected == 3
@@ -74,58 +75,88 @@ class TestIdempotentRetry:
         """An insert that never arrived is retried until it does, exactly once stored."""
         faults = InsertFaults()
         store.faults = faults
-        faults.fail(when="before", table="metrics", times=2)
+        faults.fail(when="before", table="metrics_ingest", times=2)
         w = _writer(store)
         w.write_all(_batches(fleet))
         assert w.healthy and w.stats.transient_errors_total == 2
         assert _counts(store)[0] == len(fleet.metrics)
 
 
-class TestDataErrors:
-    def test_bad_rows_are_isolated_and_dead_lettered(self, store: Store, fleet: Fleet) -> None:
-        """Rows the store refuses are found by bisection and dead-lettered; the good
-        rows of the same batch are all stored, once."""
-        batch = _batches(fleet, rows=10**9)[0]
-        good = len(batch.rows)
-        bad = list(batch.rows[3])
-        bad[5] = "not a float"
-        batch.rows.insert(7, tuple(bad))
-        batch.row_offsets.insert(7, batch.row_offsets[7])
-        batch.rows.insert(900, tuple(bad))
-        batch.row_offsets.insert(900, batch.row_offsets[900])
-        w = _writer(store)
-        result = w.write(batch)
-        assert result.rows == good
-        assert store.scalar("SELECT count() FROM metrics") == good
-        assert [d["reason_code"] for d in result.dead_letters] == ["rejected_by_store"] * 2
-        assert store.rows("SELECT origin, reason_code, count() FROM deadletter GROUP BY ALL") == [
-            ("sink", "rejected_by_store", 2)]
+class TestBadData:
+    def test_bad_records_are_routed_by_the_store(self, store: Store, fleet: Fleet) -> None:
+        """In a metrics batch, ClickHouse itself stores the good records and dead-letters
+        the bad ones with a reason; the writer reports them for the dead-letter topic."""
+        good = fleet.metrics[:30]
+        bad = [dict(fleet.metrics[30], value="high"), {"host": "x"}, 5,
+               dict(fleet.metrics[31], ts=-5),
+               dict(fleet.metrics[32], schema="rackwatch.metrics/v1")]
+        b = Batcher(table_specs(), batch_rows=1000, batch_interval_s=1.0)
+        b.add(M, 3, 70, b"h", orjson.dumps(good[:10] + bad[:2]), now=0.0)
+        b.add(M, 3, 71, b"h", b"{not json", now=0.0)
+        b.add(M, 3, 72, b"h", orjson.dumps({"host": "not an array"}), now=0.0)
+        b.add(M, 3, 73, b"h", orjson.dumps(good[10:] + bad[2:]), now=0.0)
+        result = _writer(store).write(b.drain()[0])
+        assert store.scalar("SELECT count() FROM metrics") == len(good)
+        stored = store.rows("SELECT source_offset, reason_code FROM deadletter "
+                            "ORDER BY source_offset, reason_code")
+        assert stored == [(70, "missing_field"), (70, "missing_field"), (71, "bad_json"),
+                          (72, "bad_type"), (73, "bad_type"), (73, "bad_value"),
+                          (73, "unknown_schema")]
+        assert sorted((d["source_offset"], d["reason_code"]) for d in result.dead_letters) \
+            == stored
+        assert all(d["source_topic"] == M and d["source_partition"] == 3
+                   for d in result.dead_letters)
+        assert "value" in next(d["reason"] for d in result.dead_letters
+                               if d["source_offset"] == 70 and "value" in d["reason"])
 
-    def test_server_data_error_is_not_retried(self, store: Store, fleet: Fleet) -> None:
-        """A data error code (TYPE_MISMATCH) is never retried; the one row goes to DL."""
+    def test_rows_refused_by_the_store_are_isolated(self, store: Store, fleet: Fleet) -> None:
+        """Rows the store refuses (a data error) are found by bisection and dead-lettered;
+        the good rows of the same batch are all stored, once."""
         faults = InsertFaults()
         store.faults = faults
-        batch = _batches(fleet, rows=10**9)[0]
-        batch.rows = batch.rows[:1]
-        batch.row_offsets = batch.row_offsets[:1]
-        faults.fail(when="before", table="metrics",
-                    error=DatabaseError("Code: 53. type mismatch", code=53))
-        w = _writer(store)
-        result = w.write(batch)
-        assert w.stats.insert_retries_total == 0 and w.stats.data_errors_total == 1
-        assert result.rows == 0 and len(result.dead_letters) == 1
-
-    def test_conversion_rejects_are_stored_as_dead_letters(self, store: Store,
-                                                          fleet: Fleet) -> None:
-        """Records rejected while batching land in the deadletter table with reasons."""
+        faults.poison("logs", "POISON")
+        logs = [dict(r, message=f"line {i}") for i, r in enumerate(fleet.logs)]
+        logs[3] = dict(logs[3], message="POISON here")
+        logs[9] = dict(logs[9], message="more POISON")
         b = Batcher(table_specs(), batch_rows=1000, batch_interval_s=1.0)
-        b.add(M, 2, 10, b"h", b"{broken", now=0.0)
-        b.add(M, 2, 11, b"h", orjson.dumps([dict(fleet.metrics[0], ts="soon")]), now=0.0)
+        for off, rec in enumerate(logs):
+            b.add(L, 0, off, None, orjson.dumps([rec]), now=0.0)
+        w = _writer(store)
+        result = w.write(b.drain()[0])
+        assert result.rows == len(logs) - 2
+        assert store.scalar("SELECT count() FROM logs") == len(logs) - 2
+        assert sorted(d["source_offset"] or 0 for d in result.dead_letters) == [3, 9]
+        assert {d["reason_code"] for d in result.dead_letters} == {"rejected_by_store"}
+        assert w.stats.insert_retries_total == 0  # data errors are never retried
+        assert store.scalar("SELECT count() FROM deadletter WHERE origin = 'sink'") == 2
+
+    def test_server_data_error_on_a_message_dead_letters_it(self, store: Store,
+                                                           fleet: Fleet) -> None:
+        """A data error code on a one-message metrics insert dead-letters that message."""
+        faults = InsertFaults()
+        store.faults = faults
+        faults.fail(when="before", table="metrics_ingest",
+                    error=DatabaseError("Code: 53. type mismatch", code=53))
+        b = Batcher(table_specs(), batch_rows=1000, batch_interval_s=1.0)
+        b.add(M, 0, 5, b"h", orjson.dumps(fleet.metrics[:3]), now=0.0)
+        w = _writer(store)
+        result = w.write(b.drain()[0])
+        assert w.stats.insert_retries_total == 0 and w.stats.data_errors_total == 1
+        assert [(d["source_offset"], d["reason_code"]) for d in result.dead_letters] == [
+            (5, "rejected_by_store")]
+        assert orjson.loads(result.dead_letters[0]["raw"]) == fleet.metrics[:3]
+
+    def test_decoded_path_rejects_are_stored_as_dead_letters(self, store: Store,
+                                                            fleet: Fleet) -> None:
+        """Records rejected in Python (logs) land in the deadletter table with reasons."""
+        b = Batcher(table_specs(), batch_rows=1000, batch_interval_s=1.0)
+        b.add(L, 2, 10, b"h", b"{broken", now=0.0)
+        b.add(L, 2, 11, b"h", orjson.dumps([dict(fleet.logs[0], ts="soon")]), now=0.0)
         result = _writer(store).write(b.drain()[0])
         assert result.next_offset == 12
         rows = store.rows("SELECT reason_code, source_topic, source_partition, source_offset "
                           "FROM deadletter ORDER BY source_offset")
-        assert rows == [("bad_json", M, 2, 10), ("bad_type", M, 2, 11)]
+        assert rows == [("bad_json", L, 2, 10), ("bad_type", L, 2, 11)]
 
 
 class TestStopAndHealth:
@@ -152,7 +183,7 @@ class TestJournal:
         _writer(store).write_all(batches)
         got = store.rows("SELECT first_offset, last_offset, rows FROM sink_batches "
                          "ORDER BY first_offset")
-        assert got == [(b.first_offset, b.last_offset, len(b.rows)) for b in batches]
+        assert got == [(b.first_offset, b.last_offset, b.size) for b in batches]
 
     def test_journaled_returns_the_ranges_from_the_resume_point(self, store: Store,
                                                                fleet: Fleet) -> None:
@@ -170,7 +201,7 @@ class TestJournal:
         never succeeds the restart knows how this batch was cut."""
         faults = InsertFaults()
         store.faults = faults
-        faults.fail(when="before", table="metrics", times=10**6)
+        faults.fail(when="before", table="metrics_ingest", times=10**6)
         w = _writer(store)
         batch = _batches(fleet)[0]
         timer = threading.Timer(0.2, w.stop.set)
