@@ -105,6 +105,7 @@ _SPECS = [
     MetricSpec("host.uptime_s", "seconds", "time since boot"),
     MetricSpec("agent.buffered_batches", "batches", "batches held while the broker is away"),
     MetricSpec("agent.dropped_batches", "batches", "batches lost to buffer overflow (counter)"),
+    MetricSpec("agent.errors", "errors", "source problems the agent has met so far (counter)"),
 ]
 
 CATALOGUE: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
