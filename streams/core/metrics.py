@@ -25,8 +25,8 @@ from schemas.events import Alert, MetricBatch, MetricRow
 from schemas.ids import METRIC_ROW
 from streams.core import dedup
 from streams.core.deadletter import Rejected
-from streams.core.normalise import canonical_labels, canonical_name, check_value
-from streams.core.smoothing import BUF, EWMA, LAST, SmoothingParams, update_series
+from streams.core.normalise import Canonical, canonical_labels, canonical_name, check_value
+from streams.core.smoothing import BUF, EWMA, LAST, SmoothingParams, fold, new_series
 from streams.core.windows import WindowSpec, add, close_due
 from streams.core.windows import new_state as new_window
 from streams.rules import Point, RuleEngine
@@ -36,6 +36,8 @@ __all__ = ["BatchResult", "CoreCounters", "MetricsCore", "host_context", "note_f
 log = logging.getLogger(__name__)
 
 HostState = dict[str, Any]
+# canonical name/scale/bounds, series key, canonical series labels, windowed?, watched?
+_Shape = tuple[Canonical, str, dict[str, str], bool, bool]
 
 
 @dataclass
@@ -85,6 +87,7 @@ class MetricsCore:
         self.windows = windows or WindowSpec()
         self.windowed = windowed
         self._windowed_cache: dict[str, bool] = {}
+        self._shapes: dict[object, _Shape] = {}
         self.counters = CoreCounters()
 
     def _is_windowed(self, name: str) -> bool:
@@ -94,6 +97,18 @@ class MetricsCore:
             if len(self._windowed_cache) < 100_000:
                 self._windowed_cache[name] = hit
         return hit
+
+    def _shape(self, name: str, labels: dict[str, str] | None) -> _Shape:
+        """Everything about a series that does not change from batch to batch, computed
+        once: agents send the same names and labels every interval."""
+        canon = canonical_name(name)
+        clabels = canonical_labels(labels) if labels else {}
+        shape: _Shape = (canon, series_key(canon.name, clabels), clabels,
+                         self._is_windowed(canon.name), self.engine.watches(canon.name))
+        if len(self._shapes) >= 200_000:  # bounded: names come from producers we do not control
+            self._shapes.clear()
+        self._shapes[(name, tuple(labels.items())) if labels else name] = shape
+        return shape
 
     def process(self, state: HostState | None, batch: MetricBatch) -> tuple[HostState, BatchResult]:
         """Process one decoded batch for its host; returns the new state and the outputs."""
@@ -123,25 +138,40 @@ class MetricsCore:
         watermark: int = st["t"]
         wins: dict[str, Any] | None = st.get("w")
         spec = self.windows
+        shapes = self._shapes
+        shape_of = self._shape
         for sample in batch["samples"]:
             raw = sample["value"]
-            canon = canonical_name(sample["name"])
-            try:
-                value = check_value(canon, raw)
-            except Rejected as e:
-                c.samples_rejected += 1
-                res.rejected.append((orjson.dumps({"host": host, "ts": ts, "seq": seq,
-                                                   "sample": sample}), e))
-                continue
             slabels = sample.get("labels")
-            if slabels:
-                slabels = canonical_labels(slabels)
-            key = series_key(canon.name, slabels)
-            new_state, sm = update_series(series.get(key), ts, value, params)
-            series[key] = new_state
-            if sm.outlier:
-                c.outliers += 1
-            if self._is_windowed(canon.name):
+            name = sample["name"]
+            shape = shapes.get((name, tuple(slabels.items())) if slabels else name)
+            if shape is None:
+                shape = shape_of(name, slabels)
+            canon, key, clabels, windowed, watched = shape
+            if canon.scale == 1.0 and canon.lo <= raw <= canon.hi:
+                value = raw
+            else:
+                try:
+                    value = check_value(canon, raw)
+                except Rejected as e:
+                    c.samples_rejected += 1
+                    res.rejected.append((orjson.dumps({"host": host, "ts": ts, "seq": seq,
+                                                       "sample": sample}), e))
+                    continue
+            sst = series.get(key)
+            if sst is None:
+                series[key] = new_series(ts, value)
+                ewma = wma = value
+                ewvar = 0.0
+                outlier = False
+                prev_value = prev_ts = None
+            else:
+                prev_value = sst[1]
+                prev_ts = sst[0]
+                ewma, ewvar, wma, outlier = fold(sst, ts, value, params)
+                if outlier:
+                    c.outliers += 1
+            if windowed:
                 if wins is None:
                     wins = st["w"] = {}
                 ws = wins.get(key)
@@ -149,13 +179,13 @@ class MetricsCore:
                     ws = wins[key] = new_window()
                 if not add(ws, spec, ts, value, watermark):
                     c.late_samples += 1
-            points.append(Point(canon.name, slabels or {}, ts, value, sm.ewma, sm.wma,
-                                sm.ewvar, sm.prev_value, sm.prev_ts))
+            if watched:
+                points.append(Point(canon.name, clabels, ts, value, ewma, wma, ewvar,
+                                    prev_value, prev_ts))
             rows.append({
                 "schema": METRIC_ROW, "host": host, "ts": ts, "seq": seq,
-                "name": canon.name, "labels": {**topo, **slabels} if slabels else topo,
-                "value": value, "raw": raw, "ewma": sm.ewma, "wma": sm.wma,
-                "outlier": sm.outlier,
+                "name": canon.name, "labels": {**topo, **clabels} if clabels else topo,
+                "value": value, "raw": raw, "ewma": ewma, "wma": wma, "outlier": outlier,
             })
         c.samples += len(rows)
         if wins:

@@ -323,6 +323,14 @@ class RuleEngine:
         self._inhibit_targets = targets
         self.rules = rules
 
+    def watches(self, name: str) -> bool:
+        """Does any rule look at metric `name`? (The pipeline skips building points for
+        metrics no rule reads.)"""
+        hooks = self._name_cache.get(name)
+        if hooks is None:
+            hooks = self._hooks_for(name)
+        return bool(hooks)
+
     def _hooks_for(self, name: str) -> tuple[_Hook, ...]:
         hooks = tuple(self._exact.get(name, ()))
         hooks += tuple(h for h in self._globs if h.selector.name_matches(name))
