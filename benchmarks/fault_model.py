@@ -34,6 +34,7 @@ from streams.incidents.model import FaultModel
 __all__ = ["baseline_model", "fault_spec", "main", "simulate"]
 
 HORIZON_MS = 600_000
+EXTRA_WINDOWED = ("cpu.iowait", "net.*_errors_per_s", "net.*_drops_per_s")
 
 # (kind, relative frequency, extra parameters); leads are drawn per fault.
 _MIX: list[tuple[str, int, str]] = [
@@ -69,7 +70,8 @@ def fault_spec(seed: int, duration_s: float, faults: int) -> str:
 
 
 def simulate(seed: int, hosts: int, duration_s: float, interval_s: float,
-             faults: int) -> tuple[list[Snapshot], list[Truth]]:
+             faults: int, windowed: tuple[str, ...] | None = None
+             ) -> tuple[list[Snapshot], list[Truth]]:
     """Snapshots and truth of one simulated run (in process, nothing written)."""
     from producers.simulator.fleet import Fleet
     from producers.simulator.options import SimOptions
@@ -78,7 +80,7 @@ def simulate(seed: int, hosts: int, duration_s: float, interval_s: float,
                       faults=fault_spec(seed, duration_s, faults))
     fleet = Fleet(opts)
     truth = truth_from_manifest(fleet.manifest())
-    return snapshots(fleet.events(), truth, horizon_ms=HORIZON_MS), truth
+    return snapshots(fleet.events(), truth, horizon_ms=HORIZON_MS, windowed=windowed), truth
 
 
 def baseline_model() -> FaultModel:
@@ -106,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-seed", type=int, default=1)
     p.add_argument("--eval-seed", type=int, default=2)
     p.add_argument("--l2", type=float, default=10.0)
+    p.add_argument("--window-extra", action="store_true",
+                   help="as if the worker also kept windows of cpu.iowait and the network "
+                        "error/drop rates (not its default today)")
     p.add_argument("--write-default", metavar="PATH", help="also save the fitted model here")
     p.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     args = p.parse_args(argv)
@@ -116,12 +121,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     duration = args.hours * 3600
     started = time.monotonic()
-    train_snaps, _ = simulate(args.train_seed, args.hosts, duration, args.interval, args.faults)
+    windowed = None
+    if args.window_extra:
+        from streams.core.metrics import DEFAULT_WINDOWED
+
+        windowed = (*DEFAULT_WINDOWED, *EXTRA_WINDOWED)
+    train_snaps, _ = simulate(args.train_seed, args.hosts, duration, args.interval, args.faults,
+                              windowed)
     eval_snaps, eval_truth = simulate(args.eval_seed, args.hosts, duration, args.interval,
-                                      args.faults)
+                                      args.faults, windowed)
     meta = {"trained_on": {"source": "simulator", "hosts": args.hosts, "hours": args.hours,
                            "interval_s": args.interval, "faults": args.faults,
-                           "seed": args.train_seed, "generator": "benchmarks/fault_model.py"}}
+                           "seed": args.train_seed, "generator": "benchmarks/fault_model.py",
+                           "windowed_extra": list(EXTRA_WINDOWED) if windowed else []}}
     model = fit(train_snaps, l2=args.l2, horizon_ms=HORIZON_MS, meta=meta)
     held = report(model, eval_snaps, eval_truth, HORIZON_MS)
     base = report(baseline_model(), eval_snaps, eval_truth, HORIZON_MS)
@@ -129,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     model.meta["baseline_held_out"] = base
     print(f"fleet: {args.hosts} hosts x {args.hours:g} h, {args.faults} faults per run, "
           f"agent every {args.interval:g}s; train seed {args.train_seed}, "
-          f"held-out seed {args.eval_seed}")
+          f"held-out seed {args.eval_seed}"
+          + ("; iowait and network errors windowed" if windowed else ""))
     print(f"snapshots: train {len(train_snaps)} ({sum(s.label for s in train_snaps)} positive), "
           f"held-out {held['snapshots']} ({held['positives']} positive); "
           f"threshold {model.threshold:.3f}")

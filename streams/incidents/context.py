@@ -1,140 +1,121 @@
 """Host contexts rebuilt from history, for training the fault model offline.
 
-In the stream the worker hands the correlator a host context (per series: last value,
-EWMA and the last closed one-minute windows; recent fault counts). Training must see
-exactly the same shape, so this folds raw metric samples and fault records into the
-same summaries: EWMA with the worker's time constant (streams.core.smoothing), tumbling
-one-minute windows on event time, fault counts over a trailing window.
+In the stream the worker hands the correlator a host context built from the host's
+state (`streams.core.metrics.host_context`: per windowed series the last value, the
+EWMA and the closed one-minute windows; recent fault counts). Training must see the
+very same thing, or the model learns from features the stream never shows it. So
+this does not imitate the worker: it runs the worker's own metric core over the
+history (with no rules) and asks it for the context, sample for sample the same.
+
+Only the series the features read are fed through (FEATURE_SERIES), which keeps
+training fast; a series the worker does not window never reaches a context, here as
+in the stream.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from streams.core.metrics import series_key
-from streams.core.normalise import canonical_labels, canonical_name
-from streams.core.smoothing import EWMA, SmoothingParams, update_series
+from streams.core.metrics import (
+    DEFAULT_WINDOWED,
+    FAULT_MEMORY_MS,
+    HostState,
+    MetricsCore,
+    host_context,
+    note_fault,
+)
+from streams.core.normalise import canonical_name
+from streams.rules import RuleEngine
+from streams.rules.model import RuleSet
 
 __all__ = ["FEATURE_SERIES", "ContextFolder"]
 
 log = logging.getLogger(__name__)
 
-MINUTE_MS = 60_000
-
-# The series the features read (streams.incidents.features); others are not kept.
+# The series the features read (streams.incidents.features); others are not fed.
 FEATURE_SERIES = frozenset({
     "gpu.temperature", "gpu.utilization", "gpu.power_watts", "gpu.power_limit_watts",
     "gpu.throttle.thermal", "gpu.throttle.power", "gpu.sm_clock_mhz",
     "gpu.ecc.sbe_volatile", "gpu.ecc.dbe_volatile", "gpu.ecc.sbe_per_s", "gpu.ecc.dbe_per_s",
-    "gpu.nvlink_errors_per_s", "gpu.pcie_replay_per_s", "cpu.usage", "cpu.iowait", "mem.usage",
-    "net.rx_errors_per_s", "net.tx_errors_per_s", "net.rx_drops_per_s", "net.tx_drops_per_s",
+    "gpu.nvlink_errors_per_s", "gpu.pcie_replay_per_s", "cpu.usage", "cpu.iowait",
+    "mem.usage", "net.rx_errors_per_s", "net.tx_errors_per_s", "net.rx_drops_per_s",
+    "net.tx_drops_per_s",
 })
 
-
-@dataclass
-class _Series:
-    smooth: list[float] | None = None
-    last: float = 0.0
-    # closed and open minute windows: start -> [min, max, sum, count]
-    windows: dict[int, list[float]] = field(default_factory=dict)
-
-
-@dataclass
-class _Host:
-    seen: int = 0
-    series: dict[str, _Series] = field(default_factory=dict)
-    faults: deque[tuple[int, str]] = field(default_factory=deque)
+_NO_RULES = RuleSet(rules=(), inhibit_rules=(), digest="none", source="<training>")
 
 
 class ContextFolder:
-    """Per-host running summaries; `context(host, now)` is what the worker would send."""
+    """Per-host worker state fed from history; `context(host)` is what the worker sends."""
 
-    def __init__(self, *, minutes: int = 10, fault_window_ms: int = 600_000,
-                 smoothing: SmoothingParams | None = None,
-                 names: Iterable[str] | None = FEATURE_SERIES) -> None:
-        self.minutes = minutes
+    def __init__(self, *, windowed: tuple[str, ...] = DEFAULT_WINDOWED,
+                 fault_window_ms: int = FAULT_MEMORY_MS) -> None:
+        self.core = MetricsCore(RuleEngine(_NO_RULES), windowed=windowed)
         self.fault_window_ms = fault_window_ms
-        self.smoothing = smoothing or SmoothingParams()
-        self.names = frozenset(names) if names is not None else None
-        self.hosts: dict[str, _Host] = {}
+        self._faults: dict[str, list[tuple[int, str]]] = {}
+        self.states: dict[str, HostState] = {}
+        self._seen: dict[str, int] = {}
+        self._seq: dict[str, int] = {}
 
-    def add_sample(self, host: str, ts: int, name: str, value: float,
-                   labels: dict[str, str] | None = None) -> None:
-        """Fold one sample (canonical name and unit) into its series."""
-        if self.names is not None and name not in self.names:
-            return
-        h = self.hosts.setdefault(host, _Host())
-        h.seen = max(h.seen, ts)
-        key = series_key(name, labels)
-        s = h.series.get(key)
-        if s is None:
-            s = h.series[key] = _Series()
-        s.smooth, _ = update_series(s.smooth, ts, value, self.smoothing)
-        s.last = value
-        start = ts - ts % MINUTE_MS
-        w = s.windows.get(start)
-        if w is None:
-            s.windows[start] = [value, value, value, 1.0]
-            if len(s.windows) > self.minutes + 2:
-                del s.windows[min(s.windows)]
-        else:
-            w[0] = min(w[0], value)
-            w[1] = max(w[1], value)
-            w[2] += value
-            w[3] += 1.0
+    @property
+    def hosts(self) -> list[str]:
+        return sorted(self.states)
 
     def add_batch(self, batch: Mapping[str, Any]) -> None:
-        """Fold a `rackwatch.metrics/v1` batch (names and units normalised as the worker does)."""
+        """Fold a `rackwatch.metrics/v1` batch (a missing seq or labels is made up)."""
         host = batch.get("host")
         ts = batch.get("ts")
         if not isinstance(host, str) or not isinstance(ts, int):
             return
-        for sample in batch.get("samples") or ():
-            canon = canonical_name(str(sample.get("name", "")))
-            if self.names is not None and canon.name not in self.names:
-                continue
-            value = sample.get("value")
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                continue
-            v = float(value) * canon.scale
-            if not canon.lo <= v <= canon.hi:
-                continue
-            labels = sample.get("labels")
-            self.add_sample(host, ts, canon.name, v,
-                            canonical_labels(labels) if isinstance(labels, dict) else None)
+        samples = [s for s in batch.get("samples") or ()
+                   if isinstance(s, dict)
+                   and canonical_name(str(s.get("name", ""))).name in FEATURE_SERIES
+                   and isinstance(s.get("value"), int | float)
+                   and not isinstance(s.get("value"), bool)]
+        seq = batch.get("seq")
+        if not isinstance(seq, int):
+            seq = self._seq[host] = self._seq.get(host, 0) + 1
+        labels = batch.get("labels")
+        clean: dict[str, Any] = {"schema": "rackwatch.metrics/v1", "host": host, "ts": ts,
+                                 "seq": seq, "samples": samples,
+                                 "labels": dict(labels) if isinstance(labels, dict) else {}}
+        state, _ = self.core.process(self.states.get(host), clean)  # type: ignore[arg-type]
+        self.states[host] = state
+        self._seen[host] = max(self._seen.get(host, ts), ts)
 
     def add_fault(self, host: str, ts: int, fault_class: str) -> None:
-        """Remember a fault record of a host (for the recent fault counts)."""
-        h = self.hosts.setdefault(host, _Host())
-        h.faults.append((ts, fault_class))
-        while h.faults and h.faults[0][0] < ts - 4 * self.fault_window_ms:
-            h.faults.popleft()
+        """Remember a classified fault record of a host, as the worker does."""
+        st = self.states.get(host)
+        if st is None:
+            st = self.states[host] = {"d": None, "s": {}, "r": {}}
+        note_fault(st, fault_class, ts)
+        times = self._faults.setdefault(host, [])
+        times.append((ts, fault_class))
+        if len(times) > 512:
+            del times[:256]
 
     def last_seen(self, host: str) -> int | None:
-        h = self.hosts.get(host)
-        return h.seen if h is not None and h.seen else None
+        """Event time of the host's newest metric batch (None: never reported metrics)."""
+        return self._seen.get(host)
 
-    def context(self, host: str, now_ms: int) -> dict[str, Any]:
-        """The host context at `now_ms`: only minutes closed by then, only faults up to then."""
-        h = self.hosts.get(host)
-        if h is None:
+    def context(self, host: str, now_ms: int | None = None) -> dict[str, Any]:
+        """The host context as the worker would build it now.
+
+        With `now_ms`, the fault counts are those of the `fault_window_ms` before it. The
+        worker counts back from the host's newest fault, which is the same thing at the
+        moment of a fault event (when the stream scores) but not at an arbitrary moment,
+        when a fault from long ago would still be counted.
+        """
+        st = self.states.get(host)
+        if st is None:
             return {"series": {}, "recent_faults": {}}
-        series: dict[str, Any] = {}
-        for key, s in h.series.items():
-            closed = sorted(start for start in s.windows if start + MINUTE_MS <= now_ms)
-            closed = closed[-self.minutes:]
-            minutes = [[start, w[0], w[1], w[2] / w[3], int(w[3])]
-                       for start in closed for w in (s.windows[start],)]
-            entry: dict[str, Any] = {"last": s.last, "minutes": minutes}
-            if s.smooth is not None:
-                entry["ewma"] = s.smooth[EWMA]
-            series[key] = entry
-        recent: dict[str, int] = {}
-        for ts, cls in h.faults:
-            if now_ms - self.fault_window_ms < ts <= now_ms:
-                recent[cls] = recent.get(cls, 0) + 1
-        return {"series": series, "recent_faults": recent}
+        ctx = host_context(st)
+        if now_ms is not None:
+            recent: dict[str, int] = {}
+            for ts, cls in self._faults.get(host, ()):
+                if now_ms - self.fault_window_ms < ts <= now_ms:
+                    recent[cls] = recent.get(cls, 0) + 1
+            ctx["recent_faults"] = recent
+        return ctx

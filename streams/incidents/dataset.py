@@ -106,18 +106,20 @@ def _log_classifier() -> Any:
 
 def snapshots(events: Iterable[Mapping[str, Any]], truth: list[Truth], *,
               horizon_ms: int = 600_000, step_ms: int = 60_000, warmup_ms: int = 600_000,
-              stale_ms: int = 90_000) -> list[Snapshot]:
+              stale_ms: int = 90_000, windowed: tuple[str, ...] | None = None
+              ) -> list[Snapshot]:
     """Walk a run's events (in event-time order) and label each host every `step_ms`.
 
     Metric batches (`rackwatch.metrics/v1`) feed the per-host summaries; log events
     (`rackwatch.logs/v1`, or already processed `rackwatch.log_record/v1` records) feed the
-    fault counts after classification.
+    fault counts after classification. `windowed` overrides which metrics the worker
+    keeps windows of (default: the worker's own default).
     """
     by_host: dict[str, list[Truth]] = {}
     for t in truth:
         for h in t.hosts:
             by_host.setdefault(h, []).append(t)
-    folder = ContextFolder()
+    folder = ContextFolder() if windowed is None else ContextFolder(windowed=windowed)
     classifier: Any = None
     classifier_tried = False
     first_seen: dict[str, int] = {}
@@ -125,7 +127,7 @@ def snapshots(events: Iterable[Mapping[str, Any]], truth: list[Truth], *,
     next_at: int | None = None
 
     def take(at: int) -> None:
-        for host in sorted(folder.hosts):
+        for host in folder.hosts:
             seen = folder.last_seen(host)
             if seen is None or at - seen > stale_ms or at - first_seen[host] < warmup_ms:
                 continue

@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
+from streams.core.metrics import MetricsCore, host_context
 from streams.incidents import features_from_context
 from streams.incidents.context import ContextFolder
 from streams.incidents.dataset import Truth, snapshots, truth_from_manifest
+from streams.rules import RuleEngine
+from streams.rules.model import RuleSet
 
 from .builders import MIN
 
@@ -17,51 +20,78 @@ T0 = 1_700_000_040_000  # on a minute boundary, so windows are easy to count
 
 def batch(host: str, ts: int, temp: float, *, extra: list[dict[str, Any]] | None = None
           ) -> dict[str, Any]:
-    return {"schema": "rackwatch.metrics/v1", "host": host, "ts": ts, "seq": 1,
+    return {"schema": "rackwatch.metrics/v1", "host": host, "ts": ts, "seq": ts // 1000,
             "labels": {"rack": "r1"},
             "samples": [{"name": "gpu.temp", "value": temp, "labels": {"gpu": "0"}},
                         {"name": "disk.read_iops", "value": 5.0}, *(extra or [])]}
 
 
 class TestContextFolder:
-    def test_only_closed_minutes_are_reported(self) -> None:
-        """A minute appears once it has ended; its min/max/avg/count are right."""
+    def test_context_is_the_workers_own(self) -> None:
+        """The folded context is what the worker's metric core builds from the same batches
+        (feature series only)."""
+        folder = ContextFolder()
+        core = MetricsCore(RuleEngine(RuleSet(rules=(), inhibit_rules=(), digest="",
+                                              source="")))
+        state = None
+        for i, temp in enumerate([60.0, 62.0, 70.0, 90.0, 91.0]):
+            b = batch("a", T0 + i * 30_000, temp)
+            folder.add_batch(b)
+            b["samples"] = b["samples"][:1]
+            state, _ = core.process(state, b)  # type: ignore[arg-type]
+        assert state is not None
+        assert folder.context("a") == host_context(state)
+
+    def test_only_feature_series_closed_minutes(self) -> None:
+        """Aliases are normalised, other series dropped, only ended minutes reported."""
         f = ContextFolder()
         for i, temp in enumerate([60.0, 62.0, 70.0, 90.0]):
             f.add_batch(batch("a", T0 + i * 30_000, temp))
-        ctx = f.context("a", T0 + 90_000)
-        s = ctx["series"]["gpu.temperature{gpu=0}"]  # the alias was normalised
-        assert s["minutes"] == [[T0, 60.0, 62.0, 61.0, 2]]
+        ctx = f.context("a")
+        assert set(ctx["series"]) == {"gpu.temperature{gpu=0}"}
+        s = ctx["series"]["gpu.temperature{gpu=0}"]
+        assert [m[:5] for m in s["minutes"]] == [[T0, 60.0, 62.0, 61.0, 2]]
         assert s["last"] == 90.0
         assert 60.0 < s["ewma"] < 90.0
-        assert "disk.read_iops" not in ctx["series"]  # not a feature series
 
     def test_history_is_bounded(self) -> None:
-        """Only the last `minutes` closed windows are kept."""
-        f = ContextFolder(minutes=3)
+        """Only the last ten closed windows are kept."""
+        f = ContextFolder()
         for i in range(20):
             f.add_batch(batch("a", T0 + i * MIN, 60.0 + i))
-        mins = f.context("a", T0 + 20 * MIN)["series"]["gpu.temperature{gpu=0}"]["minutes"]
-        assert [m[0] for m in mins] == [T0 + k * MIN for k in (17, 18, 19)]
+        mins = f.context("a")["series"]["gpu.temperature{gpu=0}"]["minutes"]
+        assert len(mins) == 10
+        assert mins[-1][0] == T0 + 17 * MIN  # the minute before is still within lateness
 
-    def test_recent_faults_window(self) -> None:
-        """Fault counts cover the trailing window only, up to `now`."""
+    def test_faults_are_counted(self) -> None:
+        """Classified faults show in the recent fault counts."""
+        f = ContextFolder()
+        f.add_fault("a", T0, "gpu_xid_79")
+        f.add_fault("a", T0 + 5 * MIN, "gpu_xid_79")
+        f.add_fault("a", T0 + 5 * MIN, "mce")
+        assert f.context("a")["recent_faults"] == {"gpu_xid_79": 2, "mce": 1}
+        assert f.last_seen("a") is None  # faults are not metrics
+
+    def test_fault_counts_at_a_moment(self) -> None:
+        """With a moment given, only the faults of the window before it count."""
         f = ContextFolder(fault_window_ms=10 * MIN)
         f.add_fault("a", T0, "gpu_xid_79")
         f.add_fault("a", T0 + 5 * MIN, "gpu_xid_79")
         f.add_fault("a", T0 + 12 * MIN, "mce")
         assert f.context("a", T0 + 11 * MIN)["recent_faults"] == {"gpu_xid_79": 1}
         assert f.context("a", T0 + 12 * MIN)["recent_faults"] == {"gpu_xid_79": 1, "mce": 1}
+        assert f.context("a", T0 + 60 * MIN)["recent_faults"] == {}
 
     def test_out_of_range_values_are_dropped(self) -> None:
         """Values no machine produces are not folded in (as the worker rejects them)."""
         f = ContextFolder()
         f.add_batch(batch("a", T0, 500.0))
-        assert f.context("a", T0 + MIN)["series"] == {}
+        f.add_batch(batch("a", T0 + 2 * MIN, 500.0))
+        assert f.context("a")["series"] == {}
 
     def test_unknown_host(self) -> None:
         """A host never seen has an empty context."""
-        assert ContextFolder().context("x", T0) == {"series": {}, "recent_faults": {}}
+        assert ContextFolder().context("x") == {"series": {}, "recent_faults": {}}
 
 
 class TestSnapshots:
@@ -138,6 +168,7 @@ def test_folded_context_feeds_the_same_features() -> None:
     f = ContextFolder()
     for i in range(12):
         f.add_batch(batch("a", T0 + i * MIN, 80.0 + i))
-    feats = features_from_context(f.context("a", T0 + 12 * MIN))
-    assert feats["gpu_temp_peak"] == pytest.approx(91.0)
-    assert feats["gpu_hot_minutes"] == pytest.approx(7 / 10)
+    feats = features_from_context(f.context("a"))
+    # closed minutes are T0..T0+9 (the one after is open until 5 s past its end)
+    assert feats["gpu_temp_peak"] == pytest.approx(89.0)
+    assert feats["gpu_hot_minutes"] == pytest.approx(5 / 10)
