@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -141,11 +142,15 @@ def through_kafka(cfg: Config, messages: list[tuple[int, bytes]], n_rows: int) -
             await producer.stop()
         store = open_store(run_cfg)
         settings = SinkSettings.from_config(run_cfg)
-        service = SinkService(run_cfg, store, settings=SinkSettings(
-            **{**settings.__dict__, "group_id": f"{prefix}sink"}))
+        service = SinkService(run_cfg, store, settings=dataclasses.replace(
+            settings, group_id=f"{prefix}sink"))
         stop = asyncio.Event()
-        t0 = time.perf_counter()
         task = asyncio.create_task(service.run(stop))
+        for _ in range(120_000):  # group join and first fetch are not throughput
+            if service.stats.messages_total or task.done():
+                break
+            await asyncio.sleep(0.001)
+        t0 = time.perf_counter()
         try:
             while service.stats.rows_inserted_total < n_rows:
                 if task.done():
