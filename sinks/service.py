@@ -178,17 +178,20 @@ class SinkService:
         """Publish dead letters, then commit: nothing is acknowledged before it is stored."""
         assert self.consumer is not None and self.producer is not None
         sends = []
-        for r in results:
-            for d in r.dead_letters:
-                key = d["key"].encode() if d["key"] is not None else None
-                sends.append(await self.producer.send(
-                    self.deadletter_topic, orjson.dumps(d), key=key,
-                    headers=[(STORED_HEADER, b"1")]))
+        try:
+            for r in results:
+                for d in r.dead_letters:
+                    key = d["key"].encode() if d["key"] is not None else None
+                    sends.append(await self.producer.send(
+                        self.deadletter_topic, orjson.dumps(d), key=key,
+                        headers=[(STORED_HEADER, b"1")]))
+        except KafkaError as e:  # the table has them; the topic copy is best effort
+            log.warning("could not publish dead letters: %s", e)
         for fut in sends:
             try:
                 await fut
                 self.stats.dead_letters_produced_total += 1
-            except KafkaError as e:  # the table has them; the topic copy is best effort
+            except KafkaError as e:
                 log.warning("could not publish a dead letter: %s", e)
         assigned = self.consumer.assignment()
         offsets: dict[TopicPartition, int] = {}

@@ -1,13 +1,17 @@
-"""Write one batch to the store: journal, insert, dead letters; retry what can succeed.
+"""Write rounds of batches to the store; retry what can succeed, set aside what cannot.
 
-Runs in the sink's writer thread (the client is synchronous), which also pivots the
-records into columns (sinks.columns). The order is fixed:
-1. journal the batch's offset range in `sink_batches` (so a restart cuts it the same way),
-2. insert its rows with the batch token (a repeat is dropped by ClickHouse),
-3. insert the records it could not store into `deadletter`, with a token of their own.
-Only when all three succeeded may the caller commit the batch's offsets. Transient
-errors are retried with backoff until they pass or the sink stops; data errors split
-the batch in halves until the offending rows are isolated and dead-lettered.
+Runs in the sink's writer thread (the client is synchronous), which also turns the
+batches into columns (sinks.columns). The order of a round is fixed:
+1. journal the offset ranges of its batches in `sink_batches`, in one insert (so a
+   restart cuts them the same way);
+2. insert each batch with its token (a repeat is dropped by ClickHouse): metrics as
+   message rows into `metrics_ingest`, whose views parse, store or dead-letter each
+   record; the other tables as rows converted in Python;
+3. insert what Python rejected into `deadletter`, with a token of its own;
+4. read back the dead letters of the round's metrics batches (one query), to publish.
+Only when a batch got through may the caller commit its offsets. Transient errors are
+retried with backoff until they pass or the sink stops; data errors split the batch in
+halves until the offending rows are isolated and dead-lettered.
 """
 
 from __future__ import annotations
