@@ -79,7 +79,7 @@ class TestGuards:
         server = dataclasses.replace(fresh_cfg, clickhouse=dataclasses.replace(
             fresh_cfg.clickhouse, dsn="http://127.0.0.1:1"))
         with pytest.raises(BackupError, match="Disk"):
-            backup(server, "/tmp/somewhere")
+            backup(server, "some/folder")
 
 
 class TestWithRunningSink:
