@@ -35,7 +35,7 @@ from typing import Any, Literal
 from schemas.events import Incident
 from streams.core.timefmt import ms_to_rfc3339
 from streams.incidents.config import SYMPTOM_FAULTS, CorrelatorConfig
-from streams.incidents.events import Signal, read_event
+from streams.incidents.events import SHARED, Signal, read_event
 from streams.incidents.features import features_from_context
 from streams.incidents.hints import (
     gpu_fault_hint,
@@ -45,7 +45,7 @@ from streams.incidents.hints import (
     is_gpu_fault,
     rack_hint,
 )
-from streams.incidents.history import gpu_history
+from streams.incidents.history import gpu_history, gpu_with_xid, likely_gpu
 from streams.incidents.messages import incident_id, incident_message, max_severity
 from streams.incidents.model import FaultModel, ModelError
 
@@ -148,6 +148,10 @@ class Correlator:
                 rk[f"{label}={value}"] = sig.rank
         if sig.affects_host:
             h["aff"] = max(h.get("aff", 0), sig.ts)
+        signature = sig.signature
+        if signature is not None:
+            sg = h.setdefault("sg", {})
+            sg[signature] = max(sg.get(signature, 0), sig.ts)
         if sig.silent:
             h["sil"] = max(h.get("sil", 0), sig.ts)
         if self.model is not None and sig.context is not None:
@@ -215,26 +219,70 @@ class Correlator:
         if sig.kind == "fault" and sig.fault_class is not None:
             first = inc.get("ff")
             if first is None or sig.ts < first["ts"]:
-                inc["ff"] = {"ts": sig.ts, "class": sig.fault_class, "gpu": sig.gpu}
+                inc["ff"] = {"ts": sig.ts, "class": sig.fault_class, "gpu": sig.gpu,
+                             "pci": sig.pci}
+                inc.pop("gh", None)
                 if is_gpu_fault(sig.fault_class) and sig.gpu is not None:
                     inc["gh"] = gpu_history(sig.context, sig.gpu)
         elif sig.kind == "alert" and sig.gpu is not None and "gh" not in inc:
             inc["gh"] = gpu_history(sig.context, sig.gpu)
+        self._place_gpu(st, inc, sig)
         self._refresh_host(st, inc)
         if sig.rack:
             self._maybe_rack(st, sig.rack, sig.ts, out)
 
+    def _place_gpu(self, st: dict[str, Any], inc: Inc, sig: Signal) -> None:
+        """Name the GPU of a GPU fault whose log line gave only a PCI address: from the
+        host's `gpu.xid` samples (the agent reports the XID per GPU, usually a batch
+        later), or from the one GPU the incident's alerts name."""
+        first = inc.get("ff")
+        if first is None or first["gpu"] is not None or not is_gpu_fault(first["class"]):
+            return
+        gpu: str | None = None
+        how = ""
+        if first["class"].startswith("gpu_xid_"):
+            gpu = gpu_with_xid(sig.context, first["class"][len("gpu_xid_"):])
+            how = "gpu.xid metric"
+        if gpu is None:
+            named = {st["alerts"][fp].get("g") for fp in inc["alerts"] if fp in st["alerts"]}
+            named.discard(None)
+            if len(named) == 1:
+                gpu, how = named.pop(), "alert"
+        if gpu is None and (likely := likely_gpu(sig.context, first["class"])) is not None:
+            gpu, how = likely[0], f"metrics: {likely[1]}"
+        if gpu is None:
+            return
+        first["gpu"] = gpu
+        first["gpu_from"] = how
+        if sig.context is not None:
+            inc["gh"] = gpu_history(sig.context, gpu)
+
     def _maybe_rack(self, st: dict[str, Any], rack: str, now: int, out: list[Incident]) -> None:
+        """Open a rack incident when enough hosts of the rack show the same kind of trouble
+        (see Signal.signature) within the window."""
         cfg = self.config
         since = now - cfg.window_ms
-        affected = sorted(name for name, h in st["hosts"].items()
-                          if h.get("rack") == rack and h.get("aff", -1) >= since)
+        by_kind: dict[str, list[str]] = {}
+        for name in sorted(st["hosts"]):
+            h = st["hosts"][name]
+            if h.get("rack") != rack:
+                continue
+            for kind, ts in h.get("sg", {}).items():
+                if ts >= since:
+                    by_kind.setdefault(kind, []).append(name)
         size = st["rs"].get(rack) or cfg.rack_sizes.get(rack)
-        enough = len(affected) >= cfg.rack_min_hosts or (
-            size is not None and len(affected) >= cfg.rack_fraction_floor
-            and len(affected) >= cfg.rack_min_fraction * size)
-        if not enough:
+
+        def enough(n: int) -> bool:
+            return n >= cfg.rack_min_hosts or (
+                size is not None and n >= cfg.rack_fraction_floor
+                and n >= cfg.rack_min_fraction * size)
+
+        kinds = sorted((k for k, hosts in by_kind.items() if enough(len(hosts))),
+                       key=lambda k: (k != SHARED, -len(by_kind[k]), k))
+        if not kinds:
             return
+        common = kinds[0]
+        affected = by_kind[common]
         first = min((self._host_first(st, h, since) for h in affected), default=now)
         inc = self._new(st, "rack", rack, first, first)
         absorbed: list[str] = []
@@ -262,6 +310,8 @@ class Correlator:
                 inc.setdefault("sil", []).append(host)
         if size is not None:
             inc["ev"]["rack_size"] = size
+        if common != SHARED:
+            inc["ev"]["common"] = common.split(":", 1)[1]
         if absorbed:  # host incidents already published, now resolved into this one
             inc["ev"]["merged"] = absorbed
         self._refresh_rack(st, inc)
@@ -372,9 +422,15 @@ class Correlator:
         if first is not None and is_gpu_fault(first["class"]):
             gpu = first.get("gpu")
             inc["suspect"] = f"host {host} gpu {gpu}" if gpu is not None else f"host {host}"
-            inc["hint"] = gpu_fault_hint(host, gpu, first["class"], gh)
+            how = first.get("gpu_from") or ""
+            inc["hint"] = gpu_fault_hint(host, gpu, first["class"], gh, first.get("pci"),
+                                         how[len("metrics: "):] if how.startswith("metrics: ")
+                                         else None)
             inc["ev"]["first_fault"] = {"fault_class": first["class"], "gpu": gpu,
                                         "at": ms_to_rfc3339(first["ts"])}
+            for key in ("pci", "gpu_from"):
+                if first.get(key) is not None:
+                    inc["ev"]["first_fault"][key] = first[key]
         else:
             gpus = sorted({a["g"] for a in alerts if a.get("g") is not None})
             inc["suspect"] = f"host {host} gpu {gpus[0]}" if len(gpus) == 1 and first is None \
@@ -394,7 +450,8 @@ class Correlator:
         size = st["rs"].get(rack) or self.config.rack_sizes.get(rack)
         hosts = sorted(inc["hosts"])
         inc["suspect"] = f"rack {rack}"
-        inc["hint"] = rack_hint(rack, hosts, sorted(inc.get("sil", [])), size, span)
+        inc["hint"] = rack_hint(rack, hosts, sorted(inc.get("sil", [])), size, span,
+                                inc["ev"].get("common"))
         inc["ev"]["affected_hosts"] = len(hosts)
         inc["ev"]["silent_hosts"] = sorted(inc.get("sil", []))
         inc["ev"]["span_ms"] = span
@@ -535,6 +592,10 @@ class Correlator:
             else:
                 del st["grp"][key]
         hosts = st["hosts"]
+        for h in hosts.values():
+            sg = h.get("sg")
+            if sg:
+                h["sg"] = {k: t for k, t in sg.items() if t >= wm - cfg.window_ms}
         if len(hosts) > cfg.max_hosts:
             spare = sorted((h for h in hosts if h not in in_incident),
                            key=lambda k: (hosts[k]["seen"], k))

@@ -14,7 +14,16 @@ from typing import Any
 
 from streams.incidents.config import SYMPTOM_FAULTS
 
-__all__ = ["CRITICAL_FAULTS", "MINOR_FAULTS", "Signal", "read_event", "route_event", "routes_for"]
+__all__ = [
+    "CRITICAL_FAULTS",
+    "MINOR_FAULTS",
+    "NETWORK_FAULTS",
+    "SHARED",
+    "Signal",
+    "read_event",
+    "route_event",
+    "routes_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +39,12 @@ MINOR_FAULTS = frozenset({
     "pcie_aer_corrected", "gpu_ecc_sbe", "host_mem_ecc_ce", "segfault",
     "cpu_thermal_throttle",
 })
+# Faults of the network a rack shares (its top-of-rack switch, its cabling): they count
+# towards a rack incident together with silences and host-wide alerts.
+NETWORK_FAULTS = frozenset({"nic_link_down", "nic_tx_timeout", "ib_error"})
+# Alert labels that tie an alert to one device of the host (not to what it shares).
+_DEVICE_LABELS = ("gpu", "device", "mount", "uuid", "cpu")
+SHARED = "*"
 _CRITICAL_LOG_LEVELS = frozenset({"emergency", "alert", "critical"})
 _MINOR_LOG_LEVELS = frozenset({"notice", "info", "debug"})
 _SILENT_WORDS = ("silent", "absent", "no_data", "nodata", "down")
@@ -50,23 +65,46 @@ class Signal:
     firing: bool = True  # alerts: False for a resolution
     summary: str = ""
     fault_class: str | None = None  # faults
+    about: str | None = None  # alerts: the fault class a log-rule alert is about
+    rule: str = ""  # alerts
     gpu: str | None = None
+    pci: str | None = None  # faults: the device's PCI address when the log names it
     rank: str | None = None
     silent: bool = False
     rack_size: int | None = None
     route: tuple[str, str] | None = None
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # topology + alert/record labels
 
     @property
     def symptom(self) -> bool:
         """A job-wide consequence (NCCL), not a failure of this host."""
-        return self.fault_class in SYMPTOM_FAULTS
+        return (self.fault_class or self.about) in SYMPTOM_FAULTS
+
+    @property
+    def signature(self) -> str | None:
+        """What kind of trouble this is, for telling a rack failure from a coincidence.
+
+        SHARED ("*"): silence, network trouble, and host-wide alerts: what hosts sharing
+        power, cooling and a switch show together. Otherwise the fault class or the alert
+        rule of a device-local problem: several hosts count together only when they show
+        the same one (three GPUs overheating at once; not a disk, an ECC error and an XID).
+        """
+        if not self.affects_host:
+            return None
+        if self.silent:
+            return SHARED
+        cls = self.fault_class or self.about
+        if cls is not None:
+            return SHARED if cls in NETWORK_FAULTS else f"fault:{cls}"
+        if self.kind == "alert" and any(k in self.labels for k in _DEVICE_LABELS):
+            return f"alert:{self.rule}"
+        return SHARED
 
     @property
     def affects_host(self) -> bool:
         """Does this event say the host itself is unwell (opens or extends an incident)?"""
-        if self.kind == "fault":
-            return not self.symptom and self.severity in ("critical", "warning")
+        if self.symptom:
+            return False
         return self.firing and self.severity in ("critical", "warning")
 
 
@@ -98,7 +136,7 @@ def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
     context = event.get("context") if isinstance(event.get("context"), dict) else None
     size = event.get("rack_size")
     common: dict[str, Any] = {
-        "ts": ts, "labels": labels, "context": context, "route": _route(event.get("route")),
+        "ts": ts, "context": context, "route": _route(event.get("route")),
         "rack_size": size if isinstance(size, int) and not isinstance(size, bool) and size > 0
         else None,
     }
@@ -114,8 +152,9 @@ def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
         ann_raw = a.get("annotations")
         ann: dict[str, Any] = ann_raw if isinstance(ann_raw, dict) else {}
         severity = a.get("severity") if a.get("severity") in ("critical", "warning") else "info"
+        about = alabels.get("fault_class") or None
         sig_kw: dict[str, Any] = {
-            "kind": "alert", "fingerprint": a["fingerprint"],
+            "kind": "alert", "fingerprint": a["fingerprint"], "about": about, "rule": rule,
             "firing": a.get("status") != "resolved", "severity": severity,
             "summary": str(ann.get("summary") or rule), "gpu": alabels.get("gpu"),
             "silent": any(w in rule.lower() for w in _SILENT_WORDS)
@@ -138,7 +177,7 @@ def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
         else:
             severity = "warning"
         sig_kw = {"kind": "fault", "fault_class": cls, "gpu": rlabels.get("gpu"),
-                  "severity": severity}
+                  "pci": rlabels.get("pci"), "severity": severity}
     else:
         sig_kw = {"kind": "silent", "severity": "critical", "silent": True}
     if not isinstance(host, str) or not host:
@@ -146,7 +185,7 @@ def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
     merged = {**labels, **extra}
     groups = {lab: merged[lab] for lab in group_labels if merged.get(lab)}
     return Signal(host=host, rack=labels.get("rack") or None, groups=groups,
-                  rank=merged.get("rank"), **common, **sig_kw)
+                  rank=merged.get("rank"), labels=merged, **common, **sig_kw)
 
 
 def routes_for(event: dict[str, Any], group_labels: tuple[str, ...] = ("job",)) -> list[str]:

@@ -103,6 +103,9 @@ def _history_clause(h: dict[str, Any]) -> str:
                 f"{_minutes(int(h.get('minutes', 0)))}"
                 + (f" ({', '.join(seen)})" if seen else ""))
     extras = []
+    rise = temp.get("last_avg", 0.0) - temp.get("low_avg", temp.get("last_avg", 0.0))
+    if rise >= 4.0 and not h.get("thermal_excursion"):
+        extras.append(f"its temperature had risen by {rise:.0f} °C")
     if h.get("clock_drop"):
         extras.append("its SM clock dropped")
     dbe = h.get("ecc_dbe_delta") or 0
@@ -114,9 +117,17 @@ def _history_clause(h: dict[str, Any]) -> str:
 
 
 def gpu_fault_hint(host: str, gpu: str | None, fault_class: str,
-                   history: dict[str, Any] | None) -> str:
-    """Hint for a GPU fault, with the GPU's preceding thermal/power history when known."""
-    what = f"GPU {gpu} on host {host}" if gpu is not None else f"A GPU on host {host}"
+                   history: dict[str, Any] | None, pci: str | None = None,
+                   inferred: str | None = None) -> str:
+    """Hint for a GPU fault, with the GPU's preceding thermal/power history when known.
+
+    `inferred` says why a GPU the log line did not name was picked (its metrics).
+    """
+    notes = [f"PCI {pci}"] if pci else []
+    if inferred:
+        notes.append(f"picked by {inferred}")
+    at = f" ({'; '.join(notes)})" if notes else ""
+    what = f"GPU {gpu}{at} on host {host}" if gpu is not None else f"A GPU{at} on host {host}"
     head = f"{what} reported {describe_fault(fault_class)}"
     if history is None:
         return head + "; no metric history of that GPU was available."
@@ -144,10 +155,22 @@ def host_hint(host: str, fault_classes: list[str], alert_summaries: list[str],
 
 
 def rack_hint(rack: str, hosts: list[str], silent: list[str], rack_size: int | None,
-              span_ms: int) -> str:
-    """Hint for several hosts of one rack failing together: shared infrastructure."""
+              span_ms: int, common: str | None = None) -> str:
+    """Hint for several hosts of one rack failing together: shared infrastructure.
+
+    `common` is the one device-level problem they share (a fault class or an alert rule),
+    when that is what made them a rack incident.
+    """
     of = f" of {rack_size}" if rack_size else ""
     span = max(1, round(span_ms / 1000))
+    listed = f"({', '.join(hosts[:8])}{', ...' if len(hosts) > 8 else ''})"
+    if common is not None:
+        what = describe_fault(common) if common.islower() and "_" in common else common
+        thermal = any(w in common.lower() for w in ("therm", "temp", "hot", "heat"))
+        cause = ("rack cooling (inlet temperature, fans, CDU)" if thermal else
+                 "a cause they share: cooling, power quality, or a driver or firmware rollout")
+        return (f"{len(hosts)}{of} hosts in rack {rack} showed the same problem, {what}, "
+                f"within {span} s {listed}: suspect {cause}.")
     if silent and len(silent) == len(hosts):
         how, cause = "went silent", "rack power, the top-of-rack switch or its uplink"
     elif silent:
@@ -155,9 +178,8 @@ def rack_hint(rack: str, hosts: list[str], silent: list[str], rack_size: int | N
         cause = "rack power, cooling or the top-of-rack switch"
     else:
         how, cause = "alerted", "shared rack infrastructure (power, cooling, top-of-rack switch)"
-    return (f"{len(hosts)}{of} hosts in rack {rack} {how} within {span} s "
-            f"({', '.join(hosts[:8])}{', ...' if len(hosts) > 8 else ''}): suspect {cause} "
-            "rather than the hosts themselves.")
+    return (f"{len(hosts)}{of} hosts in rack {rack} {how} within {span} s {listed}: "
+            f"suspect {cause} rather than the hosts themselves.")
 
 
 _PLURAL = {"nccl_timeout": "NCCL timeouts", "nccl_error": "NCCL errors"}

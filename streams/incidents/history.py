@@ -18,7 +18,9 @@ __all__ = [
     "POWER_NEAR_LIMIT",
     "THERMAL_HOT_C",
     "gpu_history",
+    "gpu_with_xid",
     "iter_series",
+    "likely_gpu",
     "minute_rows",
     "parse_series_key",
 ]
@@ -103,11 +105,90 @@ def _stats(summary: dict[str, Any] | None) -> dict[str, float] | None:
         "avg": sum(r[3] for r in rows) / len(rows),
         "first_avg": rows[0][3],
         "last_avg": rows[-1][3],
+        "low_avg": min(r[3] for r in rows),
     }
     last = _num(summary.get("last"))
     if last is not None:
         out["last"] = last
     return {k: round(v, 3) for k, v in out.items()}
+
+
+def gpu_with_xid(context: dict[str, Any] | None, xid: str) -> str | None:
+    """The GPU whose `gpu.xid` series shows this XID code (agents report the code of an
+    XID as a sample of that GPU), or None. Lets a log line that names only a PCI address
+    be tied to a GPU index."""
+    try:
+        code = float(xid)
+    except ValueError:
+        return None
+    found = []
+    for name, labels, summary in iter_series(context):
+        if name != "gpu.xid" or "gpu" not in labels:
+            continue
+        values = [r[2] for r in minute_rows(summary)] + [r[1] for r in minute_rows(summary)]
+        last = _num(summary.get("last"))
+        if last is not None:
+            values.append(last)
+        recent = summary.get("recent")
+        if isinstance(recent, list):
+            values += [v for v in (_num(x) for x in recent) if v is not None]
+        if code in values:
+            found.append(labels["gpu"])
+    return found[0] if len(found) == 1 else None
+
+
+# What points at the GPU behind a fault class, strongest evidence first:
+# (series, "level" = highest value seen | "delta" = growth over the history, reason).
+_EVIDENCE: dict[str, list[tuple[str, str, str]]] = {
+    "79": [("gpu.pcie_replay_per_s", "level", "PCIe replay errors")],
+    "74": [("gpu.nvlink_errors_per_s", "level", "NVLink errors")],
+    "nvlink_error": [("gpu.nvlink_errors_per_s", "level", "NVLink errors")],
+    "48": [("gpu.ecc.dbe_volatile", "delta", "new double-bit ECC errors"),
+           ("gpu.ecc.dbe_per_s", "level", "double-bit ECC errors")],
+    "63": [("gpu.remapped_rows", "delta", "remapped memory rows"),
+           ("gpu.ecc.sbe_volatile", "delta", "new single-bit ECC errors")],
+}
+for _code in ("94", "95", "gpu_ecc_dbe"):
+    _EVIDENCE[_code] = _EVIDENCE["48"]
+_EVIDENCE["64"] = _EVIDENCE["gpu_row_remap_failure"] = [
+    ("gpu.remap_failure", "level", "a row-remapping failure"), *_EVIDENCE["63"]]
+_THERMAL = [("gpu.throttle.thermal", "level", "thermal throttling"),
+            ("gpu.temperature", "hot", "its temperature"),
+            ("gpu.temperature", "rise", "its temperature rise")]
+_RISE_C = 2.0  # a GPU warming this much more than it started, alone among its peers
+
+
+def likely_gpu(context: dict[str, Any] | None, fault_class: str) -> tuple[str, str] | None:
+    """(gpu, why) when the metrics single out one GPU for this fault, else None.
+
+    For a log line that names no GPU index: the one GPU whose metrics show the fault's
+    own precursor (PCIe replays before XID 79, NVLink errors before XID 74, new ECC
+    errors for XID 48...), or failing that the one GPU that ran hot. Never a guess
+    between equals: two GPUs with the same evidence give None.
+    """
+    key = fault_class[len("gpu_xid_"):] if fault_class.startswith("gpu_xid_") else fault_class
+    for series_name, how, why in [*_EVIDENCE.get(key, []), *_THERMAL]:
+        scores: dict[str, float] = {}
+        for name, labels, summary in iter_series(context):
+            gpu = labels.get("gpu")
+            if name != series_name or gpu is None:
+                continue
+            rows = minute_rows(summary)
+            if not rows:
+                continue
+            if how == "delta":
+                value = max(r[2] for r in rows) - rows[0][1]
+            elif how == "hot":
+                value = max(r[2] for r in rows) - THERMAL_HOT_C
+            elif how == "rise":  # from its coolest minute: a stalled job cools them all
+                value = rows[-1][3] - min(r[3] for r in rows) - _RISE_C
+            else:
+                value = max(r[2] for r in rows)
+            scores[gpu] = max(scores.get(gpu, value), value)
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        if ranked and ranked[0][1] > 0 and (len(ranked) == 1 or ranked[1][1] < ranked[0][1]):
+            return ranked[0][0], why
+    return None
 
 
 def _gpu_series(context: dict[str, Any] | None, gpu: str) -> dict[str, dict[str, Any]]:
@@ -116,6 +197,16 @@ def _gpu_series(context: dict[str, Any] | None, gpu: str) -> dict[str, dict[str,
         if name.startswith("gpu.") and labels.get("gpu") == gpu and name not in found:
             found[name] = summary
     return found
+
+
+def _peer_peaks(context: dict[str, Any] | None, name: str, gpu: str) -> dict[int, float]:
+    """Per minute, the median of the other GPUs' peaks of a series."""
+    peaks: dict[int, list[float]] = {}
+    for n, labels, summary in iter_series(context):
+        if n == name and labels.get("gpu") not in (None, gpu):
+            for start, _lo, hi, _avg in minute_rows(summary):
+                peaks.setdefault(start, []).append(hi)
+    return {start: sorted(v)[len(v) // 2] for start, v in peaks.items()}
 
 
 def _flag_minutes(summary: dict[str, Any] | None) -> set[int]:
@@ -157,8 +248,12 @@ def gpu_history(context: dict[str, Any] | None, gpu: str) -> dict[str, Any] | No
             cap = min(r[1] for r in lrow)
             power_min |= {r[0] for r in prow if cap > 0 and r[2] >= POWER_NEAR_LIMIT * cap}
         elif len(prow) >= 3:
+            # Limit unknown: a spike above both its own usual draw and what its peers drew
+            # in the same minute (a job stopping or starting moves them all together).
             usual = sorted(r[3] for r in prow)[len(prow) // 2]
-            power_min |= {r[0] for r in prow if usual > 0 and r[2] >= _POWER_SPIKE * usual}
+            peers = _peer_peaks(context, "gpu.power_watts", gpu)
+            power_min |= {r[0] for r in prow if usual > 0 and r[2] >= _POWER_SPIKE * usual
+                          and (r[0] not in peers or r[2] >= _POWER_SPIKE * peers[r[0]])}
 
     for key, name in (("temperature_c", "gpu.temperature"), ("power_w", "gpu.power_watts"),
                       ("sm_clock_mhz", "gpu.sm_clock_mhz"),

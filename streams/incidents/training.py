@@ -92,19 +92,26 @@ def evaluate(model: FaultModel, examples: Sequence[Example],
     return Evaluation(t, tp, fp, fn, len(labels) - tp - fp - fn, _auc(scores, labels))
 
 
-def best_threshold(scores: Sequence[float], labels: Sequence[int]) -> float:
-    """The score cut with the best F1 (the higher one on ties), kept inside (0.01, 0.99)."""
+def best_threshold(scores: Sequence[float], labels: Sequence[int], lo: float = 0.01,
+                   hi: float = 0.99) -> float:
+    """The cut in [lo, hi] with the best F1 (the higher cut on ties).
+
+    Candidates are the scores themselves, clipped into [lo, hi]: a model file must not
+    say "flag everything" or "flag nothing".
+    """
     pairs = sorted(zip(scores, labels, strict=True), key=lambda p: -p[0])
     pos = sum(1 for y in labels if y)
-    best, best_f1, tp = 0.5, -1.0, 0
-    for k, (s, y) in enumerate(pairs, 1):
-        tp += 1 if y else 0
-        if k < len(pairs) and pairs[k][0] == s:
-            continue  # a cut cannot split equal scores
-        f1 = 2 * tp / (k + pos) if pos else 0.0
+    candidates = sorted({min(hi, max(lo, sc)) for sc in scores}, reverse=True)
+    best, best_f1 = 0.5, -1.0
+    k = tp = 0
+    for t in candidates:
+        while k < len(pairs) and pairs[k][0] >= t:
+            tp += 1 if pairs[k][1] else 0
+            k += 1
+        f1 = 2 * tp / (k + pos) if pos and k else 0.0
         if f1 > best_f1:
-            best, best_f1 = s, f1
-    return min(0.99, max(0.01, best))
+            best, best_f1 = t, f1
+    return best
 
 
 def _solve(a: list[list[float]], b: list[float]) -> list[float]:

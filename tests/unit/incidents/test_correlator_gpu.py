@@ -7,7 +7,7 @@ from typing import Any
 
 from streams.incidents import Correlator, FaultModel, features_from_context
 
-from .builders import MIN, T0, alert, by_status, fault, gpu_context
+from .builders import MIN, T0, alert, by_status, fault, gpu_context, series
 
 Make = Callable[..., Correlator]
 
@@ -117,3 +117,59 @@ class TestGpuXid:
         c.on_event(st, fault("a12", T0, "gpu_xid_79", labels={"gpu": "3"},
                              context=gpu_context("3", hot=True)))
         assert by_status(c.tick(st, T0 + MIN), "open")[0]["fault_probability"] is None
+
+
+class TestWhichGpu:
+    """A kernel XID line names a PCI address, not a GPU index: the GPU is found elsewhere."""
+
+    def xid(self, context: dict[str, Any] | None, code: str = "79") -> dict[str, Any]:
+        return fault("a12", T0 + 10 * MIN, f"gpu_xid_{code}",
+                     labels={"pci": "0000:3b:00", "xid": code}, context=context)
+
+    def test_from_the_gpu_xid_sample(self, make_correlator: Make) -> None:
+        """The agent's gpu.xid sample of one GPU names it."""
+        ctx = gpu_context("3", hot=False)
+        ctx["series"]["gpu.xid{gpu=3}"] = series([(79.0, 79.0, 79.0)])
+        ctx["series"]["gpu.xid{gpu=1}"] = series([(13.0, 13.0, 13.0)])
+        c = make_correlator()
+        st: dict[str, Any] = {}
+        c.on_event(st, self.xid(ctx))
+        opened = c.tick(st, T0 + 11 * MIN)[0]
+        assert opened["suspect"] == "host a12 gpu 3"
+        assert opened["evidence"]["first_fault"]["gpu_from"] == "gpu.xid metric"
+        assert opened["evidence"]["first_fault"]["pci"] == "0000:3b:00"
+        assert "PCI 0000:3b:00" in opened["root_cause_hint"]
+
+    def test_from_its_precursor(self, make_correlator: Make) -> None:
+        """Before XID 79, only one GPU shows PCIe replays: that one, and the hint says why."""
+        ctx = gpu_context("2", hot=False)
+        ctx["series"].update(gpu_context("5", hot=False)["series"])
+        ctx["series"]["gpu.pcie_replay_per_s{gpu=2}"] = series([(0.0, 0.0, 0.0)] * 3)
+        ctx["series"]["gpu.pcie_replay_per_s{gpu=5}"] = series([(0.0, 4.0, 2.0)] * 3)
+        c = make_correlator()
+        st: dict[str, Any] = {}
+        c.on_event(st, self.xid(ctx))
+        opened = c.tick(st, T0 + 11 * MIN)[0]
+        assert opened["suspect"] == "host a12 gpu 5"
+        assert "picked by PCIe replay errors" in opened["root_cause_hint"]
+
+    def test_from_a_later_alert(self, make_correlator: Make) -> None:
+        """An alert naming one GPU, arriving within the grace period, names it."""
+        c = make_correlator()
+        st: dict[str, Any] = {}
+        c.on_event(st, self.xid(None, "48"))
+        c.on_event(st, alert("a12", T0 + 10 * MIN + 5_000, rule="GpuEccUncorrectable",
+                             labels={"gpu": "7"}))
+        opened = c.tick(st, T0 + 11 * MIN)[0]
+        assert opened["suspect"] == "host a12 gpu 7"
+
+    def test_no_guessing_between_equals(self, make_correlator: Make) -> None:
+        """Two GPUs with the same evidence: the hint names no GPU."""
+        ctx = gpu_context("2", hot=True)
+        ctx["series"].update(gpu_context("5", hot=True)["series"])
+        c = make_correlator()
+        st: dict[str, Any] = {}
+        c.on_event(st, self.xid(ctx))
+        opened = c.tick(st, T0 + 11 * MIN)[0]
+        assert opened["suspect"] == "host a12"
+        assert opened["root_cause_hint"].startswith("A GPU (PCI 0000:3b:00) on host a12")

@@ -262,3 +262,51 @@ class TestRobustness:
             st = orjson.loads(orjson.dumps(st))
         reloaded += c.tick(st, T0 + 60 * MIN)
         assert reloaded == plain
+
+
+class TestWhatMakesARack:
+    def test_different_device_faults_are_a_coincidence(self, make_correlator: Make) -> None:
+        """A disk error, an ECC error and an XID on three hosts are three host incidents."""
+        c = make_correlator()
+        events = [fault("a1", T0, "disk_io_error", severity="critical"),
+                  fault("a2", T0 + 10_000, "gpu_xid_48", labels={"gpu": "1"}),
+                  alert("a3", T0 + 20_000, rule="GpuTooHot", labels={"gpu": "0"})]
+        out = run(c, events, end=T0 + 2 * MIN)
+        assert {m["scope"] for m in out} == {"host"}
+        assert len(by_status(out, "open")) == 3
+
+    def test_the_same_device_problem_on_several_hosts_is_the_rack(
+            self, make_correlator: Make) -> None:
+        """Three hosts with the same GPU temperature alert: one rack incident, cooling."""
+        c = make_correlator()
+        events = [alert(h, T0 + i * 10_000, rule="GpuTooHot", severity="warning",
+                        labels={"gpu": str(i)}) for i, h in enumerate(["a1", "a2", "a3"])]
+        out = run(c, events)
+        assert [(m["status"], m["scope"]) for m in out] == [("open", "rack")]
+        assert out[0]["evidence"]["common"] == "GpuTooHot"
+        assert "rack cooling" in out[0]["root_cause_hint"]
+
+    def test_the_same_fault_class_on_several_hosts_is_the_rack(self,
+                                                              make_correlator: Make) -> None:
+        """Three hosts logging the same XID together point at what they share."""
+        c = make_correlator()
+        events = [fault(h, T0 + i * 5_000, "gpu_xid_79") for i, h in enumerate(["a1", "a2",
+                                                                                  "a3"])]
+        out = run(c, events)
+        assert [(m["status"], m["scope"]) for m in out] == [("open", "rack")]
+        assert "XID 79" in out[0]["root_cause_hint"]
+
+    def test_network_faults_count_with_silences(self, make_correlator: Make) -> None:
+        """Link-down faults and silences together are the rack's shared trouble."""
+        c = make_correlator()
+        events = [fault("a1", T0, "nic_link_down", severity="warning"), silent("a2", T0),
+                  fault("a3", T0, "ib_error", severity="warning")]
+        out = run(c, events)
+        assert [(m["status"], m["scope"]) for m in out] == [("open", "rack")]
+
+    def test_nccl_alerts_are_symptoms(self, make_correlator: Make) -> None:
+        """A log-rule alert about NCCL timeouts opens no host incident."""
+        c = make_correlator()
+        out = run(c, [alert("a1", T0, rule="FaultRepeated", severity="warning",
+                            labels={"fault_class": "nccl_timeout"})], end=T0 + 60 * MIN)
+        assert out == []

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from streams.incidents.hints import describe_fault, gpu_fault_hint, group_hint, rack_hint
-from streams.incidents.history import gpu_history, minute_rows, parse_series_key
+from streams.incidents.history import (
+    gpu_history,
+    gpu_with_xid,
+    likely_gpu,
+    minute_rows,
+    parse_series_key,
+)
 
 from .builders import T0, gpu_context, series
 
@@ -119,3 +125,43 @@ class TestHints:
         """One reporting host reads as one host."""
         assert group_hint("job", "j", ["a"], ["nccl_error"], None).startswith(
             "NCCL errors on 1 host of job j")
+
+
+class TestWhichGpuFromMetrics:
+    def test_gpu_with_xid(self) -> None:
+        """The GPU whose gpu.xid series shows the code; none when two or none do."""
+        ctx = {"series": {"gpu.xid{gpu=2}": {"last": 79.0},
+                          "gpu.xid{gpu=4}": series([(13.0, 13.0, 13.0)])}}
+        assert gpu_with_xid(ctx, "79") == "2"
+        assert gpu_with_xid(ctx, "13") == "4"
+        assert gpu_with_xid(ctx, "48") is None
+        ctx["series"]["gpu.xid{gpu=5}"] = {"recent": [1.0, 79.0]}
+        assert gpu_with_xid(ctx, "79") is None
+
+    def test_likely_gpu_follows_the_fault_class(self) -> None:
+        """NVLink errors point at XID 74's GPU, new DBEs at XID 48's."""
+        ctx = {"series": {
+            "gpu.nvlink_errors_per_s{gpu=1}": series([(0, 9, 4)]),
+            "gpu.nvlink_errors_per_s{gpu=2}": series([(0, 0, 0)]),
+            "gpu.ecc.dbe_volatile{gpu=6}": series([(0, 0, 0), (0, 1, 0.5)]),
+            "gpu.ecc.dbe_volatile{gpu=1}": series([(2, 2, 2), (2, 2, 2)]),
+        }}
+        assert likely_gpu(ctx, "gpu_xid_74") == ("1", "NVLink errors")
+        assert likely_gpu(ctx, "gpu_xid_48") == ("6", "new double-bit ECC errors")
+        assert likely_gpu(ctx, "gpu_xid_13") is None
+
+    def test_likely_gpu_by_lone_warming(self) -> None:
+        """One GPU warming while its peers cool (a stalled job) is singled out."""
+        cooling = [(70.0, 72.0, 71.0), (40.0, 42.0, 41.0), (35.0, 36.0, 35.5)]
+        warming = [(70.0, 72.0, 71.0), (35.0, 36.0, 35.5), (40.0, 42.0, 41.0)]
+        ctx = {"series": {"gpu.temperature{gpu=0}": series(cooling),
+                          "gpu.temperature{gpu=3}": series(warming)}}
+        assert likely_gpu(ctx, "gpu_xid_79") == ("3", "its temperature rise")
+
+    def test_power_spike_shared_by_peers_is_no_excursion(self) -> None:
+        """All GPUs drawing more together (a job starting) is not one GPU's excursion."""
+        busy: list[tuple[float, float, float]] = [(100, 110, 105)] * 3 + [(600, 660, 640)]
+        ctx = {"series": {f"gpu.power_watts{{gpu={g}}}": series(busy) for g in "0123"}}
+        h = gpu_history(ctx, "0")
+        assert h is not None
+        assert h["power_excursion"] is False
