@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 MIN = 60_000
@@ -46,7 +47,7 @@ def silent(host: str, ts: int, *, rack: str = "r07") -> dict[str, Any]:
     return {"kind": "silent", "ts": ts, "host": host, "labels": {"rack": rack}}
 
 
-def series(values: list[tuple[float, float, float]], start: int = T0,
+def series(values: Sequence[tuple[float, float, float]], start: int = T0,
            last: float | None = None) -> dict[str, Any]:
     """A series summary from (min, max, avg) per minute, oldest first."""
     minutes = [[start + i * MIN, lo, hi, avg, 6] for i, (lo, hi, avg) in enumerate(values)]

@@ -160,7 +160,7 @@ class TestWhichGpuFromMetrics:
 
     def test_power_spike_shared_by_peers_is_no_excursion(self) -> None:
         """All GPUs drawing more together (a job starting) is not one GPU's excursion."""
-        busy: list[tuple[float, float, float]] = [(100, 110, 105)] * 3 + [(600, 660, 640)]
+        busy = [(100, 110, 105)] * 3 + [(600, 660, 640)]
         ctx = {"series": {f"gpu.power_watts{{gpu={g}}}": series(busy) for g in "0123"}}
         h = gpu_history(ctx, "0")
         assert h is not None
