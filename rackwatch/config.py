@@ -56,6 +56,16 @@ class KafkaConfig:
 class ClickHouseConfig:
     dsn: str = ""  # empty: chdb://<home>/clickhouse
     database: str = "rackwatch"
+    # Retention per table, in days (TTL with ttl_only_drop_parts).
+    ttl_days_metrics: int = 30
+    ttl_days_metrics_1m: int = 180
+    ttl_days_metrics_1h: int = 730
+    ttl_days_logs: int = 30
+    ttl_days_alerts: int = 365
+    ttl_days_incidents: int = 365
+    ttl_days_deadletter: int = 30
+    ttl_days_sink_batches: int = 7
+    dedup_window: int = 10_000  # insert blocks remembered for deduplication per table
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,14 @@ class SinkConfig:
     max_pending_rows: int = 200_000
     serve_port: int = 18123  # embedded mode: read-only query endpoint on localhost
     serve_token: str = ""
+    serve_host: str = "127.0.0.1"
+    group_id: str = ""  # empty: <topic prefix>sink
+    max_batch_rows: int = 100_000  # batches grow up to this while the store is busy
+    max_message_bytes: int = 8 * 1024 * 1024  # larger messages are dead-lettered
+    max_field_bytes: int = 1024 * 1024  # a larger string value dead-letters its row
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 10.0
+    shutdown_flush_s: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,8 @@ class SinkSettings:
         s = cfg.sink
         d = cls()
         return cls(
-            group_id=str(_opt(s, "group_id", d.group_id)),
+            # One group per topic prefix, so pipelines sharing a cluster stay apart.
+            group_id=str(_opt(s, "group_id", cfg.kafka.topic_prefix + "sink")),
             batch_rows=max(1, int(s.batch_rows)),
             batch_interval_s=float(s.batch_interval_s),
             max_batch_rows=max(int(s.batch_rows),
