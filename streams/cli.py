@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
 import asyncio
 import contextlib
 import sys
+from typing import NoReturn
 
 import orjson
 
