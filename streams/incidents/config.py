@@ -31,6 +31,10 @@ class CorrelatorConfig:
     """A host incident is held back this long before it is published, to see whether
     its rack (or a group) is failing as a whole; see docs/incidents.md for the trade-off."""
 
+    update_interval_ms: int = 30_000
+    """At most one `updated` per incident this often: hosts of a failing rack join one by
+    one within seconds, and operators want one message with all of them, not sixteen."""
+
     rack_min_hosts: int = 3
     """This many distinct hosts of one rack affected within the window make a rack incident."""
 
@@ -72,6 +76,8 @@ class CorrelatorConfig:
                      "max_hosts", "max_alerts", "max_faults", "rack_fraction_floor"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.update_interval_ms < 0:
+            problems.append("update_interval_ms must not be negative")
         if self.grace_ms < 0:
             problems.append(f"grace_ms must not be negative, got {self.grace_ms!r}")
         if self.grace_ms >= self.window_ms:

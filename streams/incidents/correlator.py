@@ -23,7 +23,8 @@ State layout (kept small and bounded; see CorrelatorConfig's max_*):
   "drv", "rk"}}, "alerts": {fingerprint: {"h", "s", "f", "t", "sum", "g"}},
   "faults": [[ts, host, class, gpu, rank, {label: value}, severity], ...], "grp": {"label=value":
   {host: last ts}}, "rs": {rack: size}, "inc": {"scope:value": incident},
-  "nx": when the next incident is due, "np": when to prune next.
+  "ids": {"scope:value": opening time of its latest incident}, "nx": when the next
+  incident is due, "np": when to prune next.
 """
 
 from __future__ import annotations
@@ -193,6 +194,12 @@ class Correlator:
         inc["last"] = max(inc["last"], sig.ts)
 
     def _new(self, st: dict[str, Any], scope: str, value: str, ts: int, due: int) -> Inc:
+        key = f"{scope}:{value}"
+        # The id hashes the opening time: never reuse the one of the previous incident of
+        # the same scope (a new one may date its start back before that one closed).
+        ts = max(ts, st["ids"].get(key, -1) + 1)
+        due = max(due, ts)
+        st["ids"][key] = ts
         inc: Inc = {"id": incident_id(scope, value, ts), "scope": scope, "value": value,
                     "opened": ts, "last": ts, "due": due, "pub": False, "sig": None,
                     "hosts": [], "alerts": {}, "faults": [], "sev": "info",
@@ -207,12 +214,14 @@ class Correlator:
         if not sig.affects_host:
             return
         cfg = self.config
+        inc = st["inc"].get(f"host:{sig.host}")
         rack_inc = st["inc"].get(f"rack:{sig.rack}") if sig.rack else None
-        if rack_inc is not None:
+        if rack_inc is not None and inc is None:
+            # A host of a failing rack joins the rack incident; one that already has its
+            # own (a different kind of trouble, not merged when the rack opened) keeps it.
             self._add_member(rack_inc, sig)
             self._refresh_rack(st, rack_inc)
             return
-        inc = st["inc"].get(f"host:{sig.host}")
         if inc is None:
             inc = self._new(st, "host", sig.host, sig.ts, sig.ts + cfg.grace_ms)
         self._add_member(inc, sig)
@@ -228,7 +237,7 @@ class Correlator:
             inc["gh"] = gpu_history(sig.context, sig.gpu)
         self._place_gpu(st, inc, sig)
         self._refresh_host(st, inc)
-        if sig.rack:
+        if sig.rack and rack_inc is None:
             self._maybe_rack(st, sig.rack, sig.ts, out)
 
     def _place_gpu(self, st: dict[str, Any], inc: Inc, sig: Signal) -> None:
@@ -500,13 +509,22 @@ class Correlator:
         else:
             self.counters.resolved += 1
         inc["sig"] = self._signature(inc)
+        inc["sent"] = at
+        inc.pop("ud", None)
         out.append(incident_message(inc, status, at))
 
     def _emit_updates(self, st: dict[str, Any], now: int, out: list[Incident]) -> None:
+        """`updated` for published incidents whose members changed: now, or (to coalesce
+        a burst of changes) `update_interval_ms` after the previous message."""
         for key in sorted(self._touched):
             inc = st["inc"].get(key)
-            if inc is not None and inc["pub"] and self._signature(inc) != inc["sig"]:
-                self._publish(inc, "updated", max(now, inc["last"]), out)
+            if inc is None or not inc["pub"] or self._signature(inc) == inc["sig"]:
+                continue
+            next_ok = inc.get("sent", 0) + self.config.update_interval_ms
+            if now >= next_ok:
+                self._publish(inc, "updated", now, out)
+            else:
+                inc["ud"] = next_ok
 
     def _advance(self, st: dict[str, Any], now: int, out: list[Incident]) -> None:
         """Publish incidents whose grace ended and resolve quiet ones, in time order."""
@@ -523,9 +541,16 @@ class Correlator:
                 ready = max(inc["last"] + cfg.window_ms, inc.get("clr", 0))
             if ready <= now:
                 due.append((ready, 1, key))
+            if inc.get("ud") is not None and inc["ud"] <= now:
+                due.append((inc["ud"], 2, key))
         for at, what, key in sorted(due):
             inc = st["inc"].get(key)
             if inc is None:
+                continue
+            if what == 2:
+                if inc.get("ud") == at and self._signature(inc) != inc["sig"]:
+                    self._publish(inc, "updated", at, out)
+                inc.pop("ud", None)
                 continue
             if what == 0:
                 if inc["scope"] not in ("host", "rack") and _covered_by_racks(st, inc["hosts"]):
@@ -548,7 +573,10 @@ class Correlator:
             ready = inc["last"] + cfg.max_open_ms
         else:
             ready = max(inc["last"] + cfg.window_ms, inc.get("clr", 0))
-        return int(ready if inc["pub"] else min(ready, inc["due"]))
+        nxt = ready if inc["pub"] else min(ready, inc["due"])
+        if inc.get("ud") is not None:
+            nxt = min(nxt, inc["ud"])
+        return int(nxt)
 
     def _prune(self, st: dict[str, Any]) -> None:
         """Keep the state bounded: forget what no open incident and no window needs.
@@ -591,6 +619,8 @@ class Correlator:
                 st["grp"][key] = active
             else:
                 del st["grp"][key]
+        old = wm - cfg.max_open_ms - cfg.window_ms
+        st["ids"] = {k: t for k, t in st["ids"].items() if t >= old or k in st["inc"]}
         hosts = st["hosts"]
         for h in hosts.values():
             sg = h.get("sg")
@@ -617,7 +647,7 @@ def _covered_by_racks(st: dict[str, Any], hosts: list[str]) -> bool:
 def _init(state: dict[str, Any]) -> dict[str, Any]:
     """Fill in a fresh (empty) state; an existing one is used as it is."""
     state.setdefault("wm", 0)
-    for k in ("hosts", "alerts", "grp", "rs", "inc"):
+    for k in ("hosts", "alerts", "grp", "rs", "inc", "ids"):
         state.setdefault(k, {})
     state.setdefault("faults", [])
     return state

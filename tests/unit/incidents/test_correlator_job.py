@@ -134,6 +134,7 @@ class TestNcclTimeout:
             out += c.on_event(st, fault(h, T0 + MIN, "nccl_timeout", topo=topo))
         out += c.tick(st, T0 + 2 * MIN)
         out += c.on_event(st, fault("n01", T0, "gpu_xid_48", topo=topo, labels={"gpu": "2"}))
+        out += c.tick(st, T0 + 3 * MIN)  # updates come at most every update_interval_ms
         job = [m for m in out if m["scope"] == "job"]
         assert [m["status"] for m in job] == ["open", "updated"]
         assert job[0]["suspect"] == "job j"

@@ -127,6 +127,32 @@ class TestRackFailure:
         assert out[0]["incident_id"] == out[1]["incident_id"]
 
 
+class TestUpdates:
+    def test_a_burst_of_joins_is_one_update(self, make_correlator: Make) -> None:
+        """Hosts joining one by one within the update interval make one `updated`."""
+        c = make_correlator(update_interval_ms=30_000)
+        events = [silent(f"a{i}", T0 + i * 1_000) for i in range(10)]
+        out = run(c, events, end=T0 + 2 * MIN)
+        assert [m["status"] for m in out] == ["open", "updated"]
+        assert out[0]["hosts"] == ["a0", "a1", "a2"]
+        assert out[1]["hosts"] == [f"a{i}" for i in range(10)]
+        assert out[1]["updated_at"] == "2023-11-14T22:13:52.000Z"  # open + 30 s
+
+    def test_no_interval_means_every_change(self, make_correlator: Make) -> None:
+        """With the interval at zero each join is its own update."""
+        c = make_correlator(update_interval_ms=0)
+        out = run(c, [silent(f"a{i}", T0 + i * 1_000) for i in range(5)])
+        assert [m["status"] for m in out] == ["open", "updated", "updated"]
+
+    def test_resolution_replaces_a_pending_update(self, make_correlator: Make) -> None:
+        """An update still waiting when the incident resolves is not sent after it."""
+        c = make_correlator(update_interval_ms=10 * MIN, window_ms=5 * MIN, grace_ms=0)
+        out = run(c, [fault("a1", T0, "mce"), fault("a1", T0 + MIN, "kernel_panic")],
+                  end=T0 + 60 * MIN)
+        assert [m["status"] for m in out] == ["open", "resolved"]
+        assert out[1]["fault_classes"] == ["kernel_panic", "mce"]
+
+
 class TestLifecycle:
     def test_host_incident_waits_for_the_grace_period(self, make_correlator: Make) -> None:
         """Nothing is published before the grace period ends; then exactly one open."""
