@@ -511,8 +511,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["r2_naive"] = [{"naive_sps": naive(e, msgs, 4000 if args.quick
                                                           else 10_000)} for _ in range(repeats)]
             if "r6" in only:
-                results["r6"] = _repeat(lambda: latency(e, sustained, 10.0 if args.quick
-                                                        else 20.0), repeats)
+                results["r6"] = _repeat(lambda: latency(e, sustained, 8.0 if args.quick
+                                                        else 12.0), repeats)
             if "r7" in only:
                 results["r7"] = _repeat(lambda: end_to_end(e, msgs, n_samples, workers=2),
                                         repeats)
