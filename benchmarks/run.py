@@ -65,7 +65,7 @@ class Table:
     def render(self) -> str:
         head = ("figure", "value", "baseline (same run)", "ratio", "target", "spread")
         widths = [max(len(r[i]) for r in [head, *self.rows]) for i in range(6)]
-        line = "  ".join("{:<%d}" % w for w in widths)
+        line = "  ".join("{:<" + str(w) + "}" for w in widths)
         out = [line.format(*head), line.format(*("-" * w for w in widths))]
         out += [line.format(*r) for r in self.rows]
         return "\n".join(out)
