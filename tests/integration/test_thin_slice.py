@@ -63,7 +63,8 @@ def expected_ewma(values: list[float], step_ms: float) -> list[float]:
 
 
 def test_series_crossing_threshold(tmp_path: Path, kafka_broker: str, topic_prefix: str) -> None:
-    """Exactly the samples stored with their EWMA; one firing then one resolved alert."""
+    """Exactly the samples stored with their EWMA, a re-sent batch dropped, malformed
+    messages dead-lettered while good ones flow; one firing then one resolved alert."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
     pipe = Pipeline(tmp_path / "home", kafka_broker, topic_prefix, rules=rules,
@@ -78,6 +79,11 @@ def test_series_crossing_threshold(tmp_path: Path, kafka_broker: str, topic_pref
         for i, v in enumerate(PERCENT)
     ]
     batches.insert(7, batches[6])  # a producer retry: the same batch twice
+    bad = [b"{not json", orjson.dumps({"schema": "rackwatch.metrics/v1", "host": host}),
+           orjson.dumps({"schema": "rackwatch.metrics/v1", "host": host, "ts": t0, "seq": 999,
+                         "labels": {}, "samples": [{"name": "cpu.usage", "value": "high"}]})]
+    for i, raw in enumerate(bad):  # malformed messages between good ones
+        batches.insert(3 + 4 * i, (host.encode(), raw))
     pipe.ensure_topics()
     try:
         pipe.start("sink", "sink")
@@ -90,6 +96,8 @@ def test_series_crossing_threshold(tmp_path: Path, kafka_broker: str, topic_pref
         time.sleep(2.0)  # a duplicate insert would land in the next flush: give it time
         rows = pipe.query(f"SELECT toUnixTimestamp64Milli(ts) AS t, value, raw, ewma "
                           f"FROM metrics WHERE host = '{host}' ORDER BY ts")
+        dead = pipe.wait_for("SELECT reason_code FROM deadletter ORDER BY reason_code",
+                             lambda r: len(r) >= len(bad), timeout=60)
     finally:
         pipe.stop_all()
     assert [r["t"] for r in rows] == [t0 + i * 1000 for i in range(len(PERCENT))]
@@ -97,6 +105,9 @@ def test_series_crossing_threshold(tmp_path: Path, kafka_broker: str, topic_pref
     assert [r["value"] for r in rows] == pytest.approx([v / 100 for v in PERCENT])
     assert [r["ewma"] for r in rows] == pytest.approx(
         expected_ewma([v / 100 for v in PERCENT], 1000.0), rel=1e-9)
+
+    # The books balance: every good batch stored once, every bad message dead-lettered.
+    assert sorted(d["reason_code"] for d in dead) == ["bad_json", "bad_type", "missing_field"]
 
     consumer = subprocess.run(
         [sys.executable, "-c", CONSUMER, kafka_broker, f"{topic_prefix}alerts"],
