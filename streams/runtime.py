@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from schemas.events import DeadLetter
+from streams.core import dedup
 from streams.core.deadletter import Rejected, deadletter_record
 from streams.core.decode import Limits, decode_log_event, decode_metric_batch
 from streams.core.metrics import HostState, MetricsCore, host_context, note_fault
@@ -89,6 +90,7 @@ class Runtime:
         # Where a partition's persisted template-miner state comes from (the worker's table).
         self.miner_state_of: Callable[[int], bytes | None] = lambda partition: None
         self.log_records = 0
+        self.log_duplicates = 0
         from streams.incidents import Correlator
 
         self.correlator = Correlator()
@@ -162,14 +164,21 @@ class Runtime:
             self._dead(out, raw, e, wall_ms, topic=topic, partition=partition, offset=offset,
                        key=key)
             return out
-        record = self.log_processor(partition).process(ev)
-        self.log_records += 1
         host = ev["host"]
         out.host = host
-        out.log_rows = orjson.dumps([record])
         st = state_of(host)
         if st is None:
             st = {"d": None, "s": {}, "r": {}, "l": ev.get("labels") or {}}
+        # Records are numbered per host like metric batches; a record seen before (a
+        # producer's re-send, or a partition re-read after a crash or a rebalance) is
+        # dropped before it reaches the template miner, the rules or the store.
+        verdict, st["ld"] = dedup.check(st.get("ld"), ev["seq"])
+        if verdict is dedup.Verdict.DUPLICATE:
+            self.log_duplicates += 1
+            return out
+        record = self.log_processor(partition).process(ev)
+        self.log_records += 1
+        out.log_rows = orjson.dumps([record])
         fault = record.get("fault_class")
         if fault:
             note_fault(st, fault, record["ts"])
