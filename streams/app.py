@@ -23,6 +23,8 @@ the hosts of that partition, ordered with the partition's other work.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +46,12 @@ __all__ = ["build_app", "partition_of"]
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0
+# A worker killed without leaving the group (SIGKILL, power loss) is noticed after the
+# session timeout; only then do its partitions move. faust's default (60 s) stalls those
+# hosts for a minute; Kafka clients used 10 s for years. `[worker] session_timeout_s`
+# overrides it where the configuration declares it.
+SESSION_TIMEOUT_S = 10.0
+HEARTBEAT_INTERVAL_S = 2.0
 TAKE_MAX = 500  # messages per processing batch
 TAKE_WITHIN_S = 0.05  # longest a message waits for its batch to fill
 
@@ -76,6 +84,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     prefix = cfg.kafka.topic_prefix
     partitions = cfg.kafka.partitions
     datadir = Path(tempfile.mkdtemp(prefix="rackwatch-worker-"))
+    session_timeout = float(getattr(cfg.worker, "session_timeout_s", SESSION_TIMEOUT_S))
     app = faust.App(
         app_id or f"{prefix}worker",
         broker=[f"kafka://{b.strip()}" for b in cfg.bootstrap.split(",")],
@@ -92,6 +101,11 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         broker_commit_interval=1.0,
         stream_wait_empty=False,
         table_cleanup_interval=60.0,
+        broker_session_timeout=session_timeout,
+        broker_heartbeat_interval=min(HEARTBEAT_INTERVAL_S, session_timeout / 3),
+        # Names the process in the group's description (`kafka-consumer-groups --describe`
+        # shows which worker holds which partitions).
+        broker_client_id=f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}",
     )
 
     def topic(name: str) -> Any:
