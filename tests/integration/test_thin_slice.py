@@ -107,7 +107,7 @@ def test_series_crossing_threshold(tmp_path: Path, kafka_broker: str, topic_pref
         expected_ewma([v / 100 for v in PERCENT], 1000.0), rel=1e-9)
 
     # The books balance: every good batch stored once, every bad message dead-lettered.
-    assert sorted(d["reason_code"] for d in dead) == ["bad_json", "bad_type", "missing_field"]
+    assert sorted(str(d["reason_code"]) for d in dead) == ["bad_json", "bad_type", "missing_field"]
 
     consumer = subprocess.run(
         [sys.executable, "-c", CONSUMER, kafka_broker, f"{topic_prefix}alerts"],
