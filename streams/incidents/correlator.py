@@ -155,6 +155,8 @@ class Correlator:
             sg[signature] = max(sg.get(signature, 0), sig.ts)
         if sig.silent:
             h["sil"] = max(h.get("sil", 0), sig.ts)
+        if sig.network and sig.affects_host:
+            h["net"] = max(h.get("net", 0), sig.ts)
         if self.model is not None and sig.context is not None:
             feats = features_from_context(sig.context)
             h["p"] = round(self.model.score(feats), 6)
@@ -458,9 +460,11 @@ class Correlator:
         span = max(at.values()) - min(at.values()) if at else 0
         size = st["rs"].get(rack) or self.config.rack_sizes.get(rack)
         hosts = sorted(inc["hosts"])
+        since = inc["opened"] - self.config.window_ms
+        network = [h for h in hosts if st["hosts"].get(h, {}).get("net", -1) >= since]
         inc["suspect"] = f"rack {rack}"
         inc["hint"] = rack_hint(rack, hosts, sorted(inc.get("sil", [])), size, span,
-                                inc["ev"].get("common"))
+                                inc["ev"].get("common"), network)
         inc["ev"]["affected_hosts"] = len(hosts)
         inc["ev"]["silent_hosts"] = sorted(inc.get("sil", []))
         inc["ev"]["span_ms"] = span

@@ -81,6 +81,12 @@ class Signal:
         return (self.fault_class or self.about) in SYMPTOM_FAULTS
 
     @property
+    def network(self) -> bool:
+        """Trouble with the host's network links (what a top-of-rack switch takes down)."""
+        return (self.fault_class or self.about) in NETWORK_FAULTS or (
+            self.kind == "alert" and "interface" in self.labels)
+
+    @property
     def signature(self) -> str | None:
         """What kind of trouble this is, for telling a rack failure from a coincidence.
 
@@ -93,9 +99,11 @@ class Signal:
             return None
         if self.silent:
             return SHARED
+        if self.network:
+            return SHARED
         cls = self.fault_class or self.about
         if cls is not None:
-            return SHARED if cls in NETWORK_FAULTS else f"fault:{cls}"
+            return f"fault:{cls}"
         if self.kind == "alert" and any(k in self.labels for k in _DEVICE_LABELS):
             return f"alert:{self.rule}"
         return SHARED

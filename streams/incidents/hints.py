@@ -155,12 +155,14 @@ def host_hint(host: str, fault_classes: list[str], alert_summaries: list[str],
 
 
 def rack_hint(rack: str, hosts: list[str], silent: list[str], rack_size: int | None,
-              span_ms: int, common: str | None = None) -> str:
+              span_ms: int, common: str | None = None,
+              network: list[str] | None = None) -> str:
     """Hint for several hosts of one rack failing together: shared infrastructure.
 
     `common` is the one device-level problem they share (a fault class or an alert rule),
-    when that is what made them a rack incident.
+    when that is what made them a rack incident; `network` the hosts that lost links.
     """
+    network = network or []
     of = f" of {rack_size}" if rack_size else ""
     span = max(1, round(span_ms / 1000))
     listed = f"({', '.join(hosts[:8])}{', ...' if len(hosts) > 8 else ''})"
@@ -171,6 +173,12 @@ def rack_hint(rack: str, hosts: list[str], silent: list[str], rack_size: int | N
                  "a cause they share: cooling, power quality, or a driver or firmware rollout")
         return (f"{len(hosts)}{of} hosts in rack {rack} showed the same problem, {what}, "
                 f"within {span} s {listed}: suspect {cause}.")
+    lost = set(network) | set(silent)
+    if network and len(lost) == len(hosts):
+        how = "lost network links" + (f" ({len(silent)} went silent)" if silent else "")
+        return (f"{len(hosts)}{of} hosts in rack {rack} {how} within {span} s {listed}: "
+                "suspect the top-of-rack switch or its uplink rather than the hosts "
+                "themselves.")
     if silent and len(silent) == len(hosts):
         how, cause = "went silent", "rack power, the top-of-rack switch or its uplink"
     elif silent:

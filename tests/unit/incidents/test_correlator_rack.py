@@ -329,6 +329,17 @@ class TestWhatMakesARack:
                   fault("a3", T0, "ib_error", severity="warning")]
         out = run(c, events)
         assert [(m["status"], m["scope"]) for m in out] == [("open", "rack")]
+        assert "lost network links (1 went silent)" in out[0]["root_cause_hint"]
+        assert "top-of-rack switch or its uplink" in out[0]["root_cause_hint"]
+
+    def test_interface_alerts_are_network_trouble(self, make_correlator: Make) -> None:
+        """Alerts on a network interface, on three hosts at once, point at the switch."""
+        c = make_correlator()
+        events = [alert(h, T0, rule="NicErrors", severity="warning",
+                        labels={"interface": "eth0"}) for h in ("a1", "a2", "a3")]
+        out = run(c, events)
+        assert [(m["status"], m["scope"]) for m in out] == [("open", "rack")]
+        assert "top-of-rack switch" in out[0]["root_cause_hint"]
 
     def test_nccl_alerts_are_symptoms(self, make_correlator: Make) -> None:
         """A log-rule alert about NCCL timeouts opens no host incident."""
