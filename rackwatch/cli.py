@@ -16,7 +16,8 @@ __all__ = ["main"]
 log = logging.getLogger("rackwatch")
 
 # Subcommand groups contributed by the packages; each module has register(subparsers).
-_PLUGINS = ("producers.cli", "streams.cli", "streams.rules.cli", "sinks.cli", "rackwatch.demo")
+_PLUGINS = ("producers.cli", "streams.cli", "streams.rules.cli", "streams.incidents.cli",
+            "sinks.cli", "rackwatch.demo")
 
 
 def _broker(args: argparse.Namespace, cfg: Config) -> int:

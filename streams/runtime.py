@@ -100,9 +100,11 @@ class Runtime:
         """Send an alert or fault on to the correlator, once per state key it concerns."""
         from streams.incidents import route_event, routes_for
 
-        event: dict[str, Any] = {"kind": kind, "ts": ts, "host": host,
-                                 "labels": st.get("l") or {}, **payload,
-                                 "context": host_context(st)}
+        # A host's job and rank come from its job's log lines; stamped on all its events
+        # (a kernel XID line knows no job), so the job's scope sees the culprit host too.
+        labels = {**(st.get("l") or {}), **(st.get("job") or {})}
+        event: dict[str, Any] = {"kind": kind, "ts": ts, "host": host, "labels": labels,
+                                 **payload, "context": host_context(st)}
         for key in routes_for(event):
             out.correlate.append((key.encode(), orjson.dumps(route_event(event, key))))
 
@@ -182,6 +184,9 @@ class Runtime:
         fault = record.get("fault_class")
         if fault:
             note_fault(st, fault, record["ts"])
+        rlabels = record.get("labels") or {}
+        if rlabels.get("job"):
+            st["job"] = {k: rlabels[k] for k in ("job", "rank") if rlabels.get(k)}
         alerts = self.engine.evaluate_logs(st["r"], host, st.get("l") or ev.get("labels") or {},
                                            [record], record["ts"])
         out.state = st  # log rules keep window counts in the state: always persist
