@@ -34,7 +34,7 @@ from sinks.rows import Limits, table_specs
 from sinks.serve import QueryServer
 from sinks.settings import SinkSettings
 from sinks.stats import SinkStats
-from sinks.store import Store, open_store
+from sinks.store import Store, is_embedded, open_store
 from sinks.writer import BatchWriter, WriteResult
 
 __all__ = ["STORED_HEADER", "SinkService", "run_sink"]
@@ -299,6 +299,30 @@ class SinkService:
                 "buffered_rows": self.batcher.buffered_rows, "healthy": self.writer.healthy}
 
 
+async def _open_when_free(cfg: Config, faults: InsertFaults | None, stop: asyncio.Event,
+                          patience_s: float = 60.0) -> Store:
+    """Open the store, waiting while another process holds the embedded directory.
+
+    chDB allows one process per directory. `rackwatch query` or `backup` run while no
+    sink serves them open the directory themselves for a moment; a sink starting just
+    then must wait for them, not die.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience_s
+    delay = 0.2
+    while True:
+        try:
+            return await loop.run_in_executor(None, lambda: open_store(cfg, faults=faults))
+        except Exception as e:
+            busy = is_embedded(cfg.clickhouse_dsn) and "EmbeddedServer" in str(e)
+            if not busy or loop.time() > deadline or stop.is_set():
+                raise
+            log.warning("the embedded store is in use by another process; retrying in "
+                        "%.1fs", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | None = None,
                    store: Store | None = None, faults: InsertFaults | None = None,
                    settings: SinkSettings | None = None) -> SinkStats:
@@ -309,10 +333,9 @@ async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | N
     (sinks.serve) for `rackwatch query` and `rackwatch backup`.
     """
     settings = settings or SinkSettings.from_config(cfg)
-    loop = asyncio.get_running_loop()
     own = store is None
     if store is None:
-        store = await loop.run_in_executor(None, lambda: open_store(cfg, faults=faults))
+        store = await _open_when_free(cfg, faults, stop)
     elif faults is not None:
         store.faults = faults
     server: QueryServer | None = None
