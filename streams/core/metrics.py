@@ -7,28 +7,42 @@ both call exactly this; the worker keeps the state in a changelogged table keyed
 host, replay in a dict.
 
 Host state (plain JSON data, one dict per host):
-  "d": dedup state, "s": {series key: smoothing state}, "r": rule engine state,
-  "t": newest event time seen, "l": topology labels of the newest batch,
-  "w": {series key: window state} for the windowed metrics, "f": recent log faults.
+  "d": dedup state, "s": smoothing state of every series (streams.core.series),
+  "r": rule engine state, "t": newest event time seen, "l": topology labels of the
+  newest batch, "w": event-time windows of the windowed metrics (streams.core.windows),
+  "wc": when the next window closes, "f": recent log faults.
+
+A batch of the shape the host's previous batches had (the usual case) is processed
+as columns with numpy (`streams.core.layout` remembers the shape); anything else --
+a host's first batch, new series, a rejected sample, a series twice in a batch, a
+series that skipped batches -- sample by sample. Both give the same rows, alerts and
+state, to the last bit (tests/unit/core/test_equivalence.py holds them to it, and to
+a plain reference implementation). The state is the caller's between calls and is
+replaced or mutated only by this module: it may be serialised and restored at any
+time, but not edited in place.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import orjson
 
 from schemas.events import Alert, MetricBatch, MetricRow
 from schemas.ids import METRIC_ROW
-from streams.core import dedup
+from streams.core import dedup, series, windows
 from streams.core.deadletter import Rejected
-from streams.core.normalise import Canonical, canonical_labels, canonical_name, check_value
-from streams.core.smoothing import BUF, EWMA, LAST, SmoothingParams, fold, new_series
-from streams.core.windows import WindowSpec, add, close_due
-from streams.core.windows import new_state as new_window
+from streams.core.layout import Layout, Shape
+from streams.core.normalise import canonical_labels, canonical_name, check_value
+from streams.core.smoothing import SmoothingParams
+from streams.core.windows import WindowSpec
 from streams.rules import Point, RuleEngine
 
 __all__ = ["BatchResult", "CoreCounters", "MetricsCore", "host_context", "note_fault", "series_key"]
@@ -36,8 +50,12 @@ __all__ = ["BatchResult", "CoreCounters", "MetricsCore", "host_context", "note_f
 log = logging.getLogger(__name__)
 
 HostState = dict[str, Any]
-# canonical name/scale/bounds, series key, canonical series labels, windowed?, watched?
-_Shape = tuple[Canonical, str, dict[str, str], bool, bool]
+
+_NAME = itemgetter("name")
+_VALUE = itemgetter("value")
+_get: Callable[[Any, str], Any] = dict.get
+_LAYOUTS_MAX = 50_000  # hosts whose batch shape is remembered
+_MERGED_MAX = 100_000  # distinct row label sets remembered
 
 
 @dataclass
@@ -57,6 +75,9 @@ class CoreCounters:
 
 @dataclass
 class BatchResult:
+    """Outputs of one batch. Rows share their label dicts (with each other, with later
+    batches' rows and with the state): treat them as read-only."""
+
     rows: list[MetricRow] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     rejected: list[tuple[bytes, Rejected]] = field(default_factory=list)
@@ -77,7 +98,8 @@ FAULT_MEMORY_MS = 600_000
 
 
 class MetricsCore:
-    """Stateless over hosts: all per-host data lives in the state dict passed in."""
+    """Stateless over hosts: all per-host data lives in the state dict passed in (the
+    per-host memo of batch shapes is process memory, rebuilt when missing)."""
 
     def __init__(self, engine: RuleEngine, smoothing: SmoothingParams | None = None,
                  windows: WindowSpec | None = None,
@@ -87,9 +109,13 @@ class MetricsCore:
         self.windows = windows or WindowSpec()
         self.windowed = windowed
         self._windowed_cache: dict[str, bool] = {}
-        self._shapes: dict[object, _Shape] = {}
+        self._shapes: dict[object, Shape] = {}
+        self._layouts: dict[str, Layout] = {}
+        self._merged: dict[tuple[tuple[tuple[str, str], ...], int],
+                           tuple[dict[str, str], dict[str, str]]] = {}
         self.counters = CoreCounters()
 
+    # ------------------------------------------------------------------ shapes
     def _is_windowed(self, name: str) -> bool:
         hit = self._windowed_cache.get(name)
         if hit is None:
@@ -98,18 +124,50 @@ class MetricsCore:
                 self._windowed_cache[name] = hit
         return hit
 
-    def _shape(self, name: str, labels: dict[str, str] | None) -> _Shape:
+    def _shape(self, name: str, labels: dict[str, str] | None) -> Shape:
         """Everything about a series that does not change from batch to batch, computed
         once: agents send the same names and labels every interval."""
+        ckey = (name, tuple(labels.items())) if labels else name
+        shape = self._shapes.get(ckey)
+        if shape is not None:
+            return shape
         canon = canonical_name(name)
         clabels = canonical_labels(labels) if labels else {}
-        shape: _Shape = (canon, series_key(canon.name, clabels), clabels,
-                         self._is_windowed(canon.name), self.engine.watches(canon.name))
+        shape = (canon, series_key(canon.name, clabels), clabels,
+                 self._is_windowed(canon.name), self.engine.watches(canon.name))
         if len(self._shapes) >= 200_000:  # bounded: names come from producers we do not control
             self._shapes.clear()
-        self._shapes[(name, tuple(labels.items())) if labels else name] = shape
+        self._shapes[ckey] = shape
         return shape
 
+    def _layout(self, host: str, names: list[str], labels: list[dict[str, str] | None]
+                ) -> Layout:
+        lay = Layout(names, labels, [self._shape(n, lb) for n, lb in zip(names, labels,
+                                                                          strict=True)])
+        layouts = self._layouts
+        layouts.pop(host, None)
+        if len(layouts) >= _LAYOUTS_MAX:
+            del layouts[next(iter(layouts))]
+        layouts[host] = lay
+        return lay
+
+    def _row_labels(self, tkey: tuple[tuple[str, str], ...], topo: dict[str, str],
+                    clabels: dict[str, str]) -> dict[str, str]:
+        """topo + series labels: one dict per distinct pair, shared by the rows of every
+        host with that topology (rows only read their labels)."""
+        if not clabels:
+            return topo
+        key = (tkey, id(clabels))
+        hit = self._merged.get(key)
+        if hit is not None and hit[0] is clabels:
+            return hit[1]
+        merged = {**topo, **clabels}
+        if len(self._merged) >= _MERGED_MAX:
+            self._merged.clear()
+        self._merged[key] = (clabels, merged)
+        return merged
+
+    # ------------------------------------------------------------------ batches
     def process(self, state: HostState | None, batch: MetricBatch) -> tuple[HostState, BatchResult]:
         """Process one decoded batch for its host; returns the new state and the outputs."""
         st: HostState = state if state is not None else {"d": None, "s": {}, "r": {}}
@@ -126,28 +184,122 @@ class MetricsCore:
         c.batches += 1
         host = batch["host"]
         ts = batch["ts"]
-        topo = canonical_labels(batch["labels"])
-        topo.setdefault("rack", "unknown")
+        samples = batch["samples"]
+        names = list(map(_NAME, samples))
+        labels: list[dict[str, str] | None] = list(map(_get, samples, repeat("labels")))
+        lay = self._layouts.get(host)
+        if lay is None or not lay.matches(names, labels):
+            lay = self._layout(host, names, labels)
+        raw_topo = batch["labels"]
+        if raw_topo != lay.raw_topo:
+            topo = canonical_labels(raw_topo)
+            topo.setdefault("rack", "unknown")
+            lay.raw_topo = dict(raw_topo)
+            lay.topo = topo
+            tkey = tuple(topo.items())
+            lay.row_labels = [self._row_labels(tkey, topo, cl) for cl in lay.clabels]
+        topo = lay.topo
         st["l"] = topo
         st["t"] = max(ts, st.get("t") or ts)
-        series = st["s"]
-        params = self.smoothing
+        watermark: int = st["t"]
+        store = series.ensure_store(st.get("s"), self.smoothing)
+        st["s"] = store
+        with np.errstate(all="ignore"):  # overflow to inf is as with Python floats, silent
+            points = self._fast(st, store, lay, batch, samples, res, watermark)
+        if points is None:
+            lay.arrays.clear()
+            points = self._one_by_one(st, store, lay, batch, samples, res, watermark)
+        c.samples += len(res.rows)
+        if st.get("w"):
+            self._close_windows(st, watermark)
+        alerts = self.engine.evaluate(st["r"], host, topo, points, ts)
+        c.alerts += len(alerts)
+        res.alerts = alerts  # type: ignore[assignment]
+        return st, res
+
+    def _fast(self, st: HostState, store: series.Store, lay: Layout, batch: MetricBatch,
+              samples: list[Any], res: BatchResult, watermark: int) -> list[Point] | None:
+        """The batch as columns; None (having changed nothing) when it needs the
+        sample-by-sample path."""
+        if not lay.fast or not lay.bind(store["k"]):
+            return None
+        wstate: dict[str, Any] | None = st.get("w")
+        if lay.win_pos and (wstate is None or not lay.bind_windows(wstate["k"])):
+            return None
+        vals: list[float] = list(map(_VALUE, samples))
+        v = np.array(vals)
+        if v.dtype != np.float64:
+            if v.dtype.kind not in "iu":
+                return None  # not numbers: the other path fails on them as the reference does
+            v = v.astype(np.float64)
+        if lay.scaled:
+            v = v * lay.mul / lay.div
+            values: list[float] = v.tolist()
+        else:
+            values = vals
+        if lay.bounded and ((v < lay.lo) | (v > lay.hi)).any():
+            return None  # some sample is rejected
+        arrays = lay.arrays
+        arrays.next_batch()
+        ts = batch["ts"]
+        p = self.smoothing
+        f = series.fold_many(store, lay.idx, ts, v, values, p, arrays)
+        if f is None:
+            return None
+        c = self.counters
+        c.outliers += f.outliers
+        if lay.win_pos:
+            assert wstate is not None
+            spec = self.windows
+            starts = windows.accepting_starts(spec, ts, watermark)
+            if not starts:
+                c.late_samples += len(lay.win_pos)
+            else:
+                if len(lay.win_pos) == lay.n:
+                    opened = windows.add_many(wstate, spec, starts, lay.wj, v, values, arrays)
+                else:
+                    opened = windows.add_many(wstate, spec, starts, lay.wj, v[lay.win_np],
+                                              [values[i] for i in lay.win_pos], arrays)
+                if opened:
+                    st["wc"] = None  # it may close before the windows open so far
+        host = batch["host"]
+        seq = batch["seq"]
+        ewma, wma, ewvar, prev = f.ewma, f.wma, f.ewvar, f.prev_value
+        prev_ts = f.prev_ts
+        cn = lay.canon_names
+        cl = lay.clabels
+        points = [Point(cn[i], cl[i], ts, values[i], ewma[i], wma[i], ewvar[i], prev[i],
+                        prev_ts) for i in lay.watch_pos]
+        res.rows = [{"schema": METRIC_ROW, "host": host, "ts": ts, "seq": seq, "name": name,
+                     "labels": labels, "value": value, "raw": raw, "ewma": e, "wma": w,
+                     "outlier": o}
+                    for name, labels, value, raw, e, w, o in zip(
+                        cn, lay.row_labels, values, vals, ewma, wma, f.outlier, strict=True)]
+        return points
+
+    def _one_by_one(self, st: HostState, store: series.Store, lay: Layout,
+                    batch: MetricBatch, samples: list[Any], res: BatchResult,
+                    watermark: int) -> list[Point]:
+        """The batch sample by sample (any batch)."""
+        c = self.counters
+        host = batch["host"]
+        ts = batch["ts"]
+        seq = batch["seq"]
+        p = self.smoothing
+        spec = self.windows
         rows = res.rows
         points: list[Point] = []
-        seq = batch["seq"]
-        watermark: int = st["t"]
-        wins: dict[str, Any] | None = st.get("w")
-        spec = self.windows
-        shapes = self._shapes
-        shape_of = self._shape
-        for sample in batch["samples"]:
+        keys = store["k"]
+        where = {k: i for i, k in enumerate(keys)}
+        wstate: dict[str, Any] | None = st.get("w")
+        wwhere: dict[str, int] | None = None
+        starts: list[int] | None = None
+        topo = lay.topo
+        tkey = tuple(topo.items())
+        for sample in samples:
             raw = sample["value"]
             slabels = sample.get("labels")
-            name = sample["name"]
-            shape = shapes.get((name, tuple(slabels.items())) if slabels else name)
-            if shape is None:
-                shape = shape_of(name, slabels)
-            canon, key, clabels, windowed, watched = shape
+            canon, key, clabels, windowed, watched = self._shape(sample["name"], slabels)
             if canon.scale == 1.0 and canon.lo <= raw <= canon.hi:
                 value = raw
             else:
@@ -158,56 +310,53 @@ class MetricsCore:
                     res.rejected.append((orjson.dumps({"host": host, "ts": ts, "seq": seq,
                                                        "sample": sample}), e))
                     continue
-            sst = series.get(key)
-            if sst is None:
-                series[key] = new_series(ts, value)
+            i = where.get(key)
+            if i is None:
+                where[key] = series.add_series(store, key, ts, value)
                 ewma = wma = value
                 ewvar = 0.0
                 outlier = False
-                prev_value = prev_ts = None
+                prev_value: float | None = None
+                prev_ts: int | None = None
             else:
-                prev_value = sst[1]
-                prev_ts = sst[0]
-                ewma, ewvar, wma, outlier = fold(sst, ts, value, params)
+                ewma, ewvar, wma, outlier, prev_value, prev_ts = series.fold_one(
+                    store, i, ts, value, p)
                 if outlier:
                     c.outliers += 1
             if windowed:
-                if wins is None:
-                    wins = st["w"] = {}
-                ws = wins.get(key)
-                if ws is None:
-                    ws = wins[key] = new_window()
-                if not add(ws, spec, ts, value, watermark):
+                if wstate is None:
+                    wstate = st["w"] = windows.new_state()
+                if wwhere is None:
+                    wwhere = {k: j for j, k in enumerate(wstate["k"])}
+                j = wwhere.get(key)
+                if j is None:
+                    j = wwhere[key] = len(wstate["k"])
+                    wstate["k"].append(key)
+                if starts is None:
+                    starts = windows.accepting_starts(spec, ts, watermark)
+                if starts:
+                    if windows.add_one(wstate, spec, starts, j, value):
+                        st["wc"] = None  # it may close before the windows open so far
+                else:
                     c.late_samples += 1
             if watched:
                 points.append(Point(canon.name, clabels, ts, value, ewma, wma, ewvar,
                                     prev_value, prev_ts))
             rows.append({
                 "schema": METRIC_ROW, "host": host, "ts": ts, "seq": seq,
-                "name": canon.name, "labels": {**topo, **clabels} if clabels else topo,
+                "name": canon.name, "labels": self._row_labels(tkey, topo, clabels),
                 "value": value, "raw": raw, "ewma": ewma, "wma": wma, "outlier": outlier,
             })
-        c.samples += len(rows)
-        if wins:
-            self._close_windows(st, watermark)
-        alerts = self.engine.evaluate(st["r"], host, topo, points, ts)
-        c.alerts += len(alerts)
-        res.alerts = alerts  # type: ignore[assignment]
-        return st, res
+        return points
 
     def _close_windows(self, st: HostState, watermark: int) -> None:
         due = st.get("wc")
         if due is not None and watermark < due:
             return  # nothing can close yet: the cheap common case
-        spec = self.windows
-        nxt: int | None = None
-        for ws in st["w"].values():
-            self.counters.windows_closed += len(close_due(ws, spec, watermark))
-            for k in ws["o"]:
-                end = int(k) + spec.size_ms + spec.lateness_ms
-                if nxt is None or end < nxt:
-                    nxt = end
-        st["wc"] = nxt
+        ws = st["w"]
+        with np.errstate(all="ignore"):
+            self.counters.windows_closed += windows.close_due(ws, self.windows, watermark)
+        st["wc"] = windows.next_due(ws, self.windows)
 
     def tick(self, state: HostState, host: str, now_ms: int) -> list[Alert]:
         """Time-driven work for one host: close due windows, rules (absence, timers...)."""
@@ -233,16 +382,27 @@ def note_fault(state: HostState, fault_class: str, ts: int) -> None:
 
 
 def host_context(state: HostState) -> dict[str, Any]:
-    """What the correlator needs to explain a fault: recent history of the key series."""
-    series_state = state.get("s") or {}
+    """What the correlator needs to explain a fault: recent history of the key series.
+
+    Per windowed series: "minutes", its closed windows oldest first as [start, min,
+    max, avg, count] (plus a percentile where the windows keep one), and from its
+    smoothing state "last", "ewma" and "recent" (the last few values, oldest first).
+    """
+    store = state.get("s")
+    where: dict[str, int] = {}
+    if isinstance(store, dict) and store.get("v") == series.STORE_VERSION:
+        where = {k: i for i, k in enumerate(store["k"])}
     out: dict[str, Any] = {}
-    for key, ws in (state.get("w") or {}).items():
-        sm = series_state.get(key)
-        entry: dict[str, Any] = {"minutes": [list(w) for w in ws["c"]]}
-        if sm is not None:
-            entry["last"] = sm[LAST]
-            entry["ewma"] = sm[EWMA]
-            entry["recent"] = sm[BUF:]
-        out[key] = entry
+    ws = state.get("w")
+    if ws:
+        for j, key in enumerate(ws["k"]):
+            entry: dict[str, Any] = {"minutes": windows.minutes(ws, j)}
+            i = where.get(key)
+            if i is not None:
+                assert store is not None
+                entry["last"] = store["b"][-1][i]
+                entry["ewma"] = store["m"][i]
+                entry["recent"] = series.recent(store, i)
+            out[key] = entry
     faults = {fc: len(ts) for fc, ts in (state.get("f") or {}).items()}
     return {"series": out, "recent_faults": faults}

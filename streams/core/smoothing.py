@@ -5,18 +5,19 @@ the EWMA uses a time constant: alpha = 1 - exp(-dt / tau). The EW variance is ke
 beside it (West's incremental form) for anomaly scores, and an EW mean absolute
 deviation gives a robust outlier test that needs no window of past values.
 
-A series' state is a flat list, so it is cheap to keep and to serialise:
-`[last_ts, last_value, ewma, ewvar, ewmad, count, w_0, ..., w_(n-1)]` where the w's are the
-last n values, oldest first (fewer while the series is young).
+`update_series` is the definition, for one series whose state is a flat list
+`[last_ts, last_value, ewma, ewvar, ewmad, count, w_0, ..., w_(n-1)]` (the w's are the
+last n values, oldest first; fewer while the series is young). The pipeline keeps the
+same quantities for all series of a host in columns and folds a batch at once
+(streams.core.series), with exactly this arithmetic.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Smoothed", "SmoothingParams", "alpha_for", "fold", "new_series", "update_series", "wma"]
+__all__ = ["Smoothed", "SmoothingParams", "alpha_for", "update_series", "wma"]
 
 # Slots of the per-series state list.
 TS, LAST, EWMA, EWVAR, EWMAD, COUNT, BUF = 0, 1, 2, 3, 4, 5, 6
@@ -86,49 +87,3 @@ def update_series(state: list[float] | None, ts: int, value: float,
         del buf[0]
     new_state = [max(ts, prev_ts), value, mean, new_var, mad, count + 1, *buf]
     return new_state, Smoothed(mean, var, wma(buf), outlier, prev_value, prev_ts)
-
-
-def new_series(ts: int, value: float) -> list[float]:
-    """The state of a series after its first sample."""
-    return [ts, value, value, 0.0, 0.0, 1, value]
-
-
-def fold(state: list[float], ts: int, value: float, p: SmoothingParams,
-         exp: Callable[[float], float] = math.exp) -> tuple[float, float, float, bool]:
-    """`update_series` for the hot path: mutates `state` in place and returns
-    (ewma, ewvar before this sample, wma, outlier) without allocating a new state.
-
-    The caller reads the previous value and time from state[LAST] and state[TS] first.
-    Same arithmetic as update_series (a test holds them to exact agreement).
-    """
-    prev_ts = state[0]
-    mean = state[2]
-    var = state[3]
-    mad = state[4]
-    count = state[5]
-    diff = value - mean
-    outlier = count >= p.outlier_min_count and abs(diff) > p.outlier_k * mad and mad > 0
-    dt = ts - prev_ts
-    if dt > 0:
-        a = 1.0 - exp(-dt / p.tau_ms)
-        incr = a * diff
-        mean += incr
-        state[2] = mean
-        state[3] = (1.0 - a) * (var + diff * incr)
-        state[4] = (1.0 - a) * mad + a * abs(diff)
-        state[0] = ts
-    state[1] = value
-    state[5] = count + 1
-    state.append(value)
-    n = len(state) - 6
-    if n > p.wma_n:
-        del state[6]
-        n -= 1
-    if n == 1:
-        w = value
-    else:
-        num = 0.0
-        for i, x in enumerate(state[6:], 1):
-            num += i * x
-        w = num / (n * (n + 1) / 2)
-    return mean, var, w, outlier

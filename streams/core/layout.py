@@ -1,0 +1,149 @@
+"""What a host's batches look like, worked out once: the core's per-host memo.
+
+An agent sends the same metrics with the same labels in the same order every interval.
+Everything that follows from names and labels alone -- canonical names, unit scales,
+bounds, series keys, which series are windowed or watched by a rule, the label sets
+of the output rows -- is computed for the first batch of that shape and reused while
+the host's batches keep it. So are the positions of the series in the host's state
+columns, and the numpy arrays of the state's lists (see `ArrayCache`).
+
+This is process memory, never state: it is rebuilt whenever a batch differs or the
+state is a different object (restored from the changelog, say), and it is bounded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.core.normalise import Canonical
+
+__all__ = ["ArrayCache", "Layout"]
+
+# canonical name/scale/bounds, series key, canonical series labels, windowed?, watched?
+Shape = tuple[Canonical, str, dict[str, str], bool, bool]
+
+
+class ArrayCache:
+    """numpy arrays of lists in a host's state, by list identity.
+
+    The fast path replaces state lists rather than mutating them, and says which array
+    each new list holds, so the next batch needs no list-to-array conversion. A list is
+    only ever matched by identity (the cache holds a reference, so an id is never
+    reused while cached), and anything that mutates state lists in place must `clear`
+    the cache: the sample-by-sample path does. Entries unused for a batch are dropped.
+    """
+
+    __slots__ = ("_new", "_old")
+
+    def __init__(self) -> None:
+        self._new: dict[int, tuple[list[Any], npt.NDArray[Any]]] = {}
+        self._old: dict[int, tuple[list[Any], npt.NDArray[Any]]] = {}
+
+    def __call__(self, lst: list[Any]) -> npt.NDArray[Any]:
+        key = id(lst)
+        hit = self._new.get(key)
+        if hit is None:
+            hit = self._old.get(key)
+            if hit is None or hit[0] is not lst:
+                hit = (lst, np.array(lst))
+            self._new[key] = hit
+        elif hit[0] is not lst:
+            hit = self._new[key] = (lst, np.array(lst))
+        return hit[1]
+
+    def remember(self, lst: list[Any], arr: npt.NDArray[Any]) -> None:
+        self._new[id(lst)] = (lst, arr)
+
+    def next_batch(self) -> None:
+        """Start a batch: what the previous batch did not use is forgotten."""
+        self._old = self._new
+        self._new = {}
+
+    def clear(self) -> None:
+        self._new.clear()
+        self._old.clear()
+
+
+class Layout:
+    """The shape of one host's batches and what follows from it (see module doc)."""
+
+    __slots__ = ("arrays", "bounded", "canon_names", "clabels", "div", "fast", "full", "hi",
+                 "idx", "klen", "kref", "labels", "lo", "mul", "n", "names", "raw_topo",
+                 "row_labels", "scaled", "series_keys", "topo", "watch_pos", "wfull",
+                 "win_keys", "win_np", "win_pos", "wj", "wkref", "wlen")
+
+    def __init__(self, names: list[str], labels: list[dict[str, str] | None],
+                 shapes: list[Shape]) -> None:
+        self.names = names
+        self.labels = labels
+        self.n = len(names)
+        self.canon_names = [sh[0].name for sh in shapes]
+        self.series_keys = [sh[1] for sh in shapes]
+        self.clabels = [sh[2] for sh in shapes]
+        self.win_pos = [i for i, sh in enumerate(shapes) if sh[3]]
+        self.win_np: npt.NDArray[np.intp] = np.array(self.win_pos, dtype=np.intp)
+        self.win_keys = [self.series_keys[i] for i in self.win_pos]
+        self.watch_pos = [i for i, sh in enumerate(shapes) if sh[4]]
+        # a series twice in one batch folds sample by sample (the second sees the first)
+        self.fast = self.n > 0 and len(set(self.series_keys)) == self.n
+        scale = [sh[0].scale for sh in shapes]
+        self.scaled = any(x != 1.0 for x in scale)
+        # value * mul / div is the canonical value exactly: one factor is 1.0 (see
+        # normalise.check_value: below 1 it divides by the integral inverse)
+        self.mul = np.array([x if x > 1.0 else 1.0 for x in scale])
+        self.div = np.array([float(round(1.0 / x)) if x < 1.0 else 1.0 for x in scale])
+        self.lo = np.array([sh[0].lo for sh in shapes])
+        self.hi = np.array([sh[0].hi for sh in shapes])
+        self.bounded = bool(np.isfinite(self.lo).any() or np.isfinite(self.hi).any())
+        self.raw_topo: dict[str, str] | None = None
+        self.topo: dict[str, str] = {}
+        self.row_labels: list[dict[str, str]] = []
+        # binding to the state's columns (see bind)
+        self.kref: list[str] | None = None
+        self.klen = -1
+        self.idx: npt.NDArray[np.intp] | None = None
+        self.full = False
+        self.wkref: list[str] | None = None
+        self.wlen = -1
+        self.wj: npt.NDArray[np.intp] | None = None
+        self.wfull = False
+        self.arrays = ArrayCache()
+
+    def matches(self, names: list[str], labels: list[dict[str, str] | None]) -> bool:
+        return names == self.names and labels == self.labels
+
+    def bind(self, keys: list[str]) -> bool:
+        """Positions of the batch's series in the state's columns; False if some series
+        is not there yet."""
+        if keys is self.kref and len(keys) == self.klen:
+            return True
+        pos = _positions(keys, self.series_keys)
+        if pos is None:
+            return False
+        self.kref = keys
+        self.klen = len(keys)
+        self.full = pos == list(range(len(keys)))
+        self.idx = None if self.full else np.array(pos, dtype=np.intp)
+        return True
+
+    def bind_windows(self, keys: list[str]) -> bool:
+        """As `bind`, for the windowed series and the host's window columns."""
+        if keys is self.wkref and len(keys) == self.wlen:
+            return True
+        pos = _positions(keys, self.win_keys)
+        if pos is None:
+            return False
+        self.wkref = keys
+        self.wlen = len(keys)
+        self.wfull = pos == list(range(len(keys)))
+        self.wj = None if self.wfull else np.array(pos, dtype=np.intp)
+        return True
+
+
+def _positions(keys: list[str], wanted: list[str]) -> list[int] | None:
+    where = {k: i for i, k in enumerate(keys)}
+    pos = [where.get(k, -1) for k in wanted]
+    return None if -1 in pos else pos

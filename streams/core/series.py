@@ -1,0 +1,268 @@
+"""A host's smoothing state in columns: one list per quantity, one entry per series.
+
+`streams.core.smoothing` defines what is computed for one series (`update_series`);
+this is the same arithmetic over all series of a host, kept so that a batch is a
+handful of array operations instead of a Python loop over its samples, and so that the
+state serialises compactly (no per-series lists, no repeated keys):
+
+    {"v": 2, "w": wma_n, "k": [series key, ...],   -- entry i is series k[i]
+     "t": [last ts], "m": [ewma], "q": [ew variance], "a": [ew mean abs deviation],
+     "n": [samples seen],
+     "b": [[...], ..., [...]]}  -- wma_n columns of the last values, oldest first;
+                                 -- b[-1][i] is series i's last value
+
+A series with fewer than wma_n samples has zeros in its leading buffer entries. New
+series are appended; entries never move, so an index stays valid for the life of the
+state.
+
+Two ways to fold a batch, which give the same numbers to the last bit (a property test
+holds them to it, and both to `update_series`):
+- `fold_one`, sample by sample: any batch, including new series, a series twice in a
+  batch, samples at different times;
+- `fold_many`, all at once with numpy: every series already known, each once, all with
+  the same previous timestamp (a host's usual batch). numpy's elementwise +, -, *, /
+  round exactly as Python's float operations do; the one transcendental function,
+  exp, is computed once with math.exp for the batch's common time step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.core.smoothing import SmoothingParams
+
+__all__ = ["STORE_VERSION", "Folded", "add_series", "ensure_store", "fold_many", "fold_one",
+           "new_store", "recent"]
+
+log = logging.getLogger(__name__)
+
+STORE_VERSION = 2
+Store = dict[str, Any]
+Floats = npt.NDArray[np.float64]
+AsArray = Callable[[list[Any]], npt.NDArray[Any]]
+
+
+def new_store(p: SmoothingParams) -> Store:
+    return {"v": STORE_VERSION, "w": p.wma_n, "k": [], "t": [], "m": [], "q": [], "a": [],
+            "n": [], "b": [[] for _ in range(p.wma_n)]}
+
+
+def ensure_store(s: Any, p: SmoothingParams) -> Store:
+    """The series store of a host state, fresh when there is none or it has another
+    layout or WMA length (smoothing history is then rebuilt from the next samples)."""
+    if isinstance(s, dict) and s.get("v") == STORE_VERSION and s.get("w") == p.wma_n:
+        return s
+    if s:
+        log.warning("series state of another layout or WMA length: smoothing starts afresh")
+    return new_store(p)
+
+
+def add_series(s: Store, key: str, ts: int, value: float) -> int:
+    """Append a series seen for the first time (its first sample folded in)."""
+    s["k"].append(key)
+    s["t"].append(ts)
+    s["m"].append(value)
+    s["q"].append(0.0)
+    s["a"].append(0.0)
+    s["n"].append(1)
+    b = s["b"]
+    for col in b[:-1]:
+        col.append(0.0)
+    b[-1].append(value)
+    return len(s["k"]) - 1
+
+
+def recent(s: Store, i: int) -> list[float]:
+    """Series i's last values (at most wma_n), oldest first."""
+    b = s["b"]
+    nb = min(s["n"][i], len(b))
+    return [col[i] for col in b[len(b) - nb:]]
+
+
+def fold_one(s: Store, i: int, ts: int, value: float, p: SmoothingParams,
+             exp: Callable[[float], float] = math.exp
+             ) -> tuple[float, float, float, bool, float, int]:
+    """Fold one sample into series i, in place. Returns (ewma, ewvar before this sample,
+    wma, outlier, previous value, previous ts); the arithmetic of `update_series`."""
+    t = s["t"]
+    m = s["m"]
+    q = s["q"]
+    a = s["a"]
+    cnt = s["n"]
+    b = s["b"]
+    prev_ts = t[i]
+    mean = m[i]
+    var = q[i]
+    mad = a[i]
+    count = cnt[i]
+    prev_value = b[-1][i]
+    diff = value - mean
+    outlier = count >= p.outlier_min_count and abs(diff) > p.outlier_k * mad and mad > 0
+    dt = ts - prev_ts
+    if dt > 0:
+        al = 1.0 - exp(-dt / p.tau_ms)
+        incr = al * diff
+        mean += incr
+        m[i] = mean
+        q[i] = (1.0 - al) * (var + diff * incr)
+        a[i] = (1.0 - al) * mad + al * abs(diff)
+        t[i] = ts
+    count += 1
+    cnt[i] = count
+    w = len(b)
+    for c in range(w - 1):
+        b[c][i] = b[c + 1][i]
+    b[-1][i] = value
+    nb = min(count, w)
+    if nb == 1:
+        wma = value
+    else:
+        num = 0.0
+        for k, col in enumerate(b[w - nb:], 1):
+            num += k * col[i]
+        wma = num / (nb * (nb + 1) / 2)
+    return mean, var, wma, outlier, prev_value, prev_ts
+
+
+@dataclass(slots=True)
+class Folded:
+    """What a batch fold returns, entry per sample of the batch (Python lists)."""
+
+    ewma: list[float]
+    wma: list[float]
+    outlier: list[bool]
+    outliers: int
+    ewvar: list[float]  # before the sample
+    prev_value: list[float]
+    prev_ts: int  # the common previous timestamp
+
+
+def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
+              values: list[float], p: SmoothingParams, as_array: AsArray) -> Folded | None:
+    """Fold one sample into each series idx[j] (idx None: every series, in order), all
+    at once. None, with nothing changed, unless all those series last saw the same
+    timestamp. `values` is `v` as a list (it becomes the newest buffer column)."""
+    t_list: list[int] = s["t"]
+    if idx is None:
+        if not t_list:
+            return None
+        t0 = t_list[0]
+        if t_list.count(t0) != len(t_list):
+            return None
+        m_list, q_list = s["m"], s["q"]
+        m0: Floats = as_array(m_list)
+        q0: Floats = as_array(q_list)
+        a0: Floats = as_array(s["a"])
+        n0: npt.NDArray[np.int64] = as_array(s["n"])
+        ewvar = q_list
+        prev_value = s["b"][-1]
+    else:
+        il = idx.tolist()
+        t0 = t_list[il[0]]
+        if any(t_list[i] != t0 for i in il):
+            return None
+        m0 = as_array(s["m"])[idx]
+        q0 = as_array(s["q"])[idx]
+        a0 = as_array(s["a"])[idx]
+        n0 = as_array(s["n"])[idx]
+        ewvar = q0.tolist()
+        last = s["b"][-1]
+        prev_value = [last[i] for i in il]
+    diff = v - m0
+    ad = np.abs(diff)
+    out = (n0 >= p.outlier_min_count) & (ad > p.outlier_k * a0) & (a0 > 0)
+    dt = ts - t0
+    moved = dt > 0
+    if moved:
+        al = 1.0 - math.exp(-dt / p.tau_ms)
+        incr = al * diff
+        m1 = m0 + incr
+        q1 = (1.0 - al) * (q0 + diff * incr)
+        a1 = (1.0 - al) * a0 + al * ad
+    else:  # same instant or late: the averages stay, time does not move back
+        m1, q1, a1 = m0, q0, a0
+    n1 = n0 + 1
+    w = len(s["b"])
+    old = s["b"]
+    if idx is None:
+        cols: list[Floats] = [as_array(c) for c in old[1:]]
+    else:
+        cols = [as_array(c)[idx] for c in old[1:]]
+    cols.append(v)
+    if w == 1:
+        wma_l = list(values)
+    else:
+        num: Floats
+        if int(n1.min()) >= w:  # full buffers: weights 1..w
+            num = 0.0 + cols[0]
+            for k in range(1, w):
+                num = num + (k + 1) * cols[k]
+            wma = num / (w * (w + 1) / 2)
+        else:  # young series: weights 0 on the empty entries, 1..nb on the others
+            nb = np.minimum(n1, w)
+            num = np.zeros(len(v))
+            for k in range(w):
+                num = num + np.maximum(k - (w - nb) + 1, 0) * cols[k]
+            wma = num / (nb * (nb + 1) / 2)
+        wma_l = wma.tolist()
+    ewma_l: list[float]
+    if idx is None:
+        if moved:
+            ewma_l = m1.tolist()
+            s["m"] = ewma_l
+            s["q"] = q1.tolist()
+            s["a"] = a1.tolist()
+            s["t"] = [ts] * len(t_list)
+        else:
+            ewma_l = m_list
+        s["n"] = n1.tolist()
+        s["b"] = [*old[1:], values]
+        _remember(as_array, s, m1, q1, a1, n1, v)
+    else:
+        ewma_l = m1.tolist()
+        _scatter(s, idx, il, ts, moved, m1, q1, a1, n1, cols, as_array)
+    return Folded(ewma_l, wma_l, out.tolist(), int(np.count_nonzero(out)), ewvar,
+                  prev_value, t0)
+
+
+def _remember(as_array: AsArray, s: Store, m: Floats, q: Floats, a: Floats,
+              n: npt.NDArray[np.int64], v: Floats) -> None:
+    """Tell the array cache which arrays the new lists hold (no conversion next time)."""
+    remember = getattr(as_array, "remember", None)
+    if remember is not None:
+        remember(s["m"], m)
+        remember(s["q"], q)
+        remember(s["a"], a)
+        remember(s["n"], n)
+        remember(s["b"][-1], v)
+
+
+def _scatter(s: Store, idx: npt.NDArray[np.intp], il: list[int], ts: int, moved: bool,
+             m1: Floats, q1: Floats, a1: Floats, n1: npt.NDArray[np.int64],
+             cols: list[Floats], as_array: AsArray) -> None:
+    """Write a fold of some series back into the full columns."""
+    for name, new in (("m", m1), ("q", q1), ("a", a1), ("n", n1)):
+        if name != "n" and not moved:
+            continue
+        full = as_array(s[name]).copy()
+        full[idx] = new
+        s[name] = full.tolist()
+    if moved:
+        t = list(s["t"])
+        for i in il:
+            t[i] = ts
+        s["t"] = t
+    b = s["b"]
+    nb = []
+    for c, col in enumerate(b):
+        full = as_array(col).copy()
+        full[idx] = cols[c]
+        nb.append(full.tolist())
+    s["b"] = nb
