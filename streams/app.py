@@ -3,15 +3,31 @@
 Per-host state (dedup, smoothing, rule and alert state) lives in the `hosts` table,
 keyed by host like the input topics, so it sits on the worker that owns the host's
 partition and moves with it on a rebalance (recovered from the changelog topic).
-The tables partition their changelog by key hash (`use_partitioner`), the same murmur2
-partitioning every Kafka producer applies to the host-keyed inputs, so a host's state
-always lands in the changelog partition of its input partition.
+The tables partition their changelog by key hash, the same murmur2 partitioning every
+Kafka producer applies to the host-keyed inputs, so a host's state always lands in the
+changelog partition of its input partition.
 
-Messages are processed in small batches (`take_events`): the host states a batch
-touched are written to the changelog once per batch, and the batch's offsets are acked
-only after that, so a crash replays at most the uncommitted batch, whose re-sent
-records the dedup step then drops. Output messages are queued with `send_soon`; faust
-flushes the producer before it commits offsets, which keeps delivery at-least-once.
+Exactly once in effect, without Kafka transactions. Messages are processed in small
+batches (`take_events`), one batch at a time per worker, and a batch is acknowledged
+(so its offsets may be committed) only once it is durable, in this order:
+
+1. its outputs are delivered (an idempotent producer; every delivery awaited);
+2. then the host states it changed are delivered to the changelog;
+3. then its events are acked.
+
+So a state in the changelog implies its outputs landed, and a committed offset implies
+both. A worker that dies anywhere in between leaves a batch whose events the next owner
+reads again: where the state landed, the dedup step drops them; where only the outputs
+landed, the next owner knows it because every processed record carries the input offset
+it came from (header `rackwatch-source-offset`). Before it processes a partition it has
+just been given, it reads the tail of that partition of `processed.metrics` /
+`processed.logs` (co-partitioned with the inputs) back to its resume offset, and for the
+input offsets found there it rebuilds the state but does not send the records again.
+Alerts, correlation events and dead letters of such a batch are sent again, identical
+(an alert re-send is part of the alert contract).
+
+faust's own `send_soon` is not used for any of this: its buffer's flush gives up after
+100 ms, so a stop or a commit could overtake messages still queued there.
 
 Time-driven work (a host that went silent, `for` timers, re-sends) must happen even
 when no event arrives, which faust's stream-driven model does not give for free. Each
@@ -22,17 +38,21 @@ the hosts of that partition, ordered with the partition's other work.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import faust
 import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import murmur2
+from aiokafka.structs import TopicPartition
 
 from rackwatch.config import Config
 from streams.core.decode import Limits
@@ -41,7 +61,7 @@ from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleSet
 from streams.runtime import Outputs, Runtime, StreamClock
 
-__all__ = ["build_app", "partition_of"]
+__all__ = ["SOURCE_HEADER", "Outbox", "build_app", "landed_offsets", "partition_of"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +74,12 @@ SESSION_TIMEOUT_S = 10.0
 HEARTBEAT_INTERVAL_S = 2.0
 TAKE_MAX = 500  # messages per processing batch
 TAKE_WITHIN_S = 0.05  # longest a message waits for its batch to fill
+# Header on processed records: the offset of the input message they came from.
+SOURCE_HEADER = "rackwatch-source-offset"
+RECONCILE_CHUNK = 500  # processed records read per step when scanning a partition's tail
+# How long an output may wait for the broker before the worker gives up and exits (its
+# batch is then neither acked nor committed; the next owner takes over from there).
+DELIVERY_TIMEOUT_MS = 300_000
 
 
 def _wall_ms() -> int:
@@ -78,6 +104,112 @@ def _miner_keys(partitions: int) -> dict[int, bytes]:
     return keys
 
 
+class Outbox:
+    """Sends outputs and changelog records, and knows when they are all delivered.
+
+    An idempotent producer of its own (faust's is not idempotent outside transactions,
+    and its send buffer cannot be waited on reliably): a retried send is never written
+    twice, and per partition the order of sends is the order of writes.
+    """
+
+    def __init__(self, bootstrap: str, client_id: str) -> None:
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._pending: list[asyncio.Future[Any]] = []
+        self._closed = False
+        self.sent = 0
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, *,
+                   partition: int | None = None,
+                   headers: list[tuple[str, bytes]] | None = None) -> None:
+        if self._producer is None:
+            if self._closed:
+                raise RuntimeError("the worker is stopping: no more outputs")
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all",
+                enable_idempotence=True, linger_ms=2, request_timeout_ms=DELIVERY_TIMEOUT_MS)
+            await self._producer.start()
+        fut = await self._producer.send(topic, value, key=key, partition=partition,
+                                        headers=headers)
+        self._pending.append(fut)
+        self.sent += 1
+
+    async def delivered(self) -> None:
+        """Wait until everything sent so far is acknowledged by the broker (acks=all).
+
+        A delivery that fails for good ends the process: its batch was not acked, so the
+        partition's next owner processes it again, which is the only safe way on."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                log.critical("an output could not be delivered (%r); exiting so that the "
+                             "batch is processed again by the partition's next owner", r)
+                logging.shutdown()
+                os._exit(70)
+
+    async def stop(self) -> None:
+        self._closed = True
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+
+async def landed_offsets(bootstrap: str, topic: str, partition: int, resume: int) -> set[int]:
+    """Input offsets >= `resume` whose processed records already landed on this partition
+    of `topic` (a worker processed them and died before committing).
+
+    Records carry their input offset in a header and a partition's records are written
+    in input order, so the tail is read backwards, chunk by chunk, until a record from
+    before `resume` (or one without the header) shows that the rest is older."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    tp = TopicPartition(topic, partition)
+    found: set[int] = set()
+    try:
+        consumer.assign([tp])
+        begin = (await consumer.beginning_offsets([tp]))[tp]
+        hi = (await consumer.end_offsets([tp]))[tp]
+        while hi > begin:
+            lo = max(begin, hi - RECONCILE_CHUNK)
+            consumer.seek(tp, lo)
+            older = False
+            idle = 0
+            while await consumer.position(tp) < hi:
+                got = await consumer.getmany(tp, timeout_ms=1000)
+                idle = 0 if got else idle + 1
+                if idle > 30:
+                    raise RuntimeError(f"{topic}:{partition} unreadable from offset {lo}")
+                for m in got.get(tp, ()):
+                    if m.offset >= hi:
+                        break
+                    src = _source_offset(m.headers)
+                    if src is None or src < resume:
+                        older = True
+                    else:
+                        found.add(src)
+            if older:
+                break
+            hi = lo
+    finally:
+        await consumer.stop()
+    return found
+
+
+def _source_offset(headers: Iterable[tuple[str, bytes]] | None) -> int | None:
+    for k, v in headers or ():
+        if k == SOURCE_HEADER:
+            try:
+                return int(v)
+            except ValueError:
+                return None
+    return None
+
+
 def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
               rules_path: str | None = None) -> faust.App:
     """A faust app wired to the configured topics. One per worker process."""
@@ -99,7 +231,9 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
-        stream_wait_empty=False,
+        # A rebalance waits until the events a worker has taken are processed (and
+        # committed), so no batch of a revoked partition is left to run afterwards.
+        stream_wait_empty=True,
         table_cleanup_interval=60.0,
         broker_session_timeout=session_timeout,
         broker_heartbeat_interval=min(HEARTBEAT_INTERVAL_S, session_timeout / 3),
@@ -147,15 +281,39 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     # Deserialised host states, so a host's state is parsed once, not once per message.
     # The table stays the source of truth: the cache is dropped on every rebalance.
     live: dict[bytes, HostState] = {}
+    outbox = Outbox(cfg.bootstrap, f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
+    # One batch (or tick, or correlation event) at a time: its outputs, then its state,
+    # are delivered before the next one starts, and a rebalance waits for it.
+    busy = asyncio.Lock()
+    output_of = {metrics_topic.get_topic_name(): rows_topic.get_topic_name(),
+                 logs_topic.get_topic_name(): log_rows_topic.get_topic_name()}
+    # Per input partition given to this worker: checked for records that landed before
+    # their batch was committed (None once checked), and the input offsets found.
+    checked: set[tuple[str, int]] = set()
+    landed: dict[tuple[str, int], set[int]] = {}
+    stats = {"resent_suppressed": 0, "stale_skipped": 0}
+    app.rackwatch_stats = stats  # type: ignore[attr-defined]  # for inspection
+
+    def forget_partitions() -> None:
+        live.clear()
+        checked.clear()
+        landed.clear()
 
     @app.on_partitions_revoked.connect
-    def _revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        live.clear()
+    async def _revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        async with busy:  # a batch in flight becomes durable before the partitions go
+            forget_partitions()
 
     @app.on_partitions_assigned.connect
-    def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        live.clear()
-        runtime.log_processors.clear()  # rebuilt from the recovered miner state
+    async def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        async with busy:
+            forget_partitions()
+            runtime.log_processors.clear()  # rebuilt from the recovered miner state
+
+    @app.on_before_shutdown.connect
+    async def _shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        async with busy:
+            await outbox.stop()
 
     def state_of(host: str) -> HostState | None:
         key = host.encode()
@@ -166,57 +324,118 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                 st = live[key] = orjson.loads(raw)
         return st
 
-    def emit(out: Outputs) -> None:
-        for key, value in out.deadletters:
-            dead_topic.send_soon(key=key, value=value)
-        if out.host is not None:
-            hkey = out.host.encode()
-            if out.metric_rows is not None:
-                rows_topic.send_soon(key=hkey, value=out.metric_rows)
-            if out.log_rows is not None:
-                log_rows_topic.send_soon(key=hkey, value=out.log_rows)
-        for fp, alert in out.alerts:
-            alerts_topic.send_soon(key=fp, value=alert)
-        for key, value in out.correlate:
-            correlate_topic.send_soon(key=key, value=value)
+    async def put_state(table: Any, key: bytes, value: bytes) -> None:
+        """Write a table entry: locally, and to its changelog through the outbox (the
+        changelog partition is the key's partition, as for the inputs)."""
+        table.data[key] = value
+        await outbox.send(table.changelog_topic.get_topic_name(), key, value,
+                          partition=partition_of(key, partitions))
 
-    def run_batch(events: Any, handle: Any) -> None:
-        dirty: dict[bytes, HostState] = {}
-        wall = _wall_ms()
+    async def emit(out: Outputs, offset: int | None = None, *, rows: bool = True) -> None:
+        send = outbox.send
+        for key, value in out.deadletters:
+            await send(dead_topic.get_topic_name(), key, value)
+        if out.host is not None and rows:
+            hkey = out.host.encode()
+            headers = None if offset is None else [(SOURCE_HEADER, str(offset).encode())]
+            if out.metric_rows is not None:
+                await send(rows_topic.get_topic_name(), hkey, out.metric_rows, headers=headers)
+            if out.log_rows is not None:
+                await send(log_rows_topic.get_topic_name(), hkey, out.log_rows,
+                           headers=headers)
+        for fp, alert in out.alerts:
+            await send(alerts_topic.get_topic_name(), fp, alert)
+        for key, value in out.correlate:
+            await send(correlate_topic.get_topic_name(), key, value)
+
+    async def check_landed(events: list[Any]) -> None:
+        """For partitions this worker has just been given: which input offsets already
+        have their processed records in the output topic."""
+        resume: dict[tuple[str, int], int] = {}
         for event in events:
             msg = event.message
-            out = handle(event.value, state_of, wall_ms=wall, topic=msg.topic,
-                         partition=msg.partition, offset=msg.offset, key=event.key)
-            if out.state is not None and out.host is not None:
-                key = out.host.encode()
-                live[key] = dirty[key] = out.state
-                t = out.state.get("t")
-                if t is not None:
-                    clock.observe(t, wall)
-            emit(out)
-        for key, st in dirty.items():
-            hosts[key] = orjson.dumps(st)
+            tp = (msg.topic, msg.partition)
+            if tp not in checked:
+                resume[tp] = min(resume.get(tp, msg.offset), msg.offset)
+        for (topic, partition), first in resume.items():
+            found = await landed_offsets(cfg.bootstrap, output_of[topic], partition, first)
+            checked.add((topic, partition))
+            if found:
+                landed[(topic, partition)] = found
+                log.info("%s:%d: %d input message(s) from offset %d were processed but "
+                         "not committed by the previous owner; their records are not sent "
+                         "again", topic, partition, len(found), first)
+
+    def current(events: list[Any]) -> list[Any]:
+        """The events of partitions this worker still owns in this generation. Others
+        are left unacked (never committed here): their partitions' owners read them."""
+        actives = app.assignor.assigned_actives()
+        generation = app.consumer_generation_id
+        keep = [e for e in events
+                if e.message.tp in actives and e.message.generation_id == generation]
+        if len(keep) != len(events):
+            stats["stale_skipped"] += len(events) - len(keep)
+        return keep
+
+    async def run_batch(events: list[Any], handle: Callable[..., Outputs]) -> None:
+        # Held by this function until the batch is durable: the ack that `take_events`
+        # gives in its `finally` (also when this task is cancelled) cannot then release
+        # an offset whose batch was not delivered.
+        for event in events:
+            event.message.incref()
+        async with busy:
+            todo = current(events)
+            await check_landed(todo)
+            dirty: dict[bytes, HostState] = {}
+            wall = _wall_ms()
+            for event in todo:
+                msg = event.message
+                out = handle(event.value, state_of, wall_ms=wall, topic=msg.topic,
+                             partition=msg.partition, offset=msg.offset, key=event.key)
+                if out.state is not None and out.host is not None:
+                    key = out.host.encode()
+                    live[key] = dirty[key] = out.state
+                    t = out.state.get("t")
+                    if t is not None:
+                        clock.observe(t, wall)
+                seen = landed.get((msg.topic, msg.partition))
+                resent = seen is not None and msg.offset in seen
+                if resent:
+                    stats["resent_suppressed"] += 1
+                await emit(out, msg.offset, rows=not resent)
+            await outbox.delivered()
+            for key, st in dirty.items():
+                await put_state(hosts, key, orjson.dumps(st))
+            await outbox.delivered()
+            for event in todo:
+                event.message.decref()
 
     @app.agent(metrics_topic)
     async def process_metrics(stream: Any) -> None:
         async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
-            run_batch(events, runtime.on_metrics)
+            await run_batch(events, runtime.on_metrics)
 
     @app.agent(logs_topic)
     async def process_logs(stream: Any) -> None:
         async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
-            run_batch(events, runtime.on_log)
+            await run_batch(events, runtime.on_log)
 
     @app.agent(correlate_topic)
     async def correlate(stream: Any) -> None:
         async for event in stream.events():
-            key = event.key
-            raw = scopes.get(key)
-            st = {} if raw is None else orjson.loads(raw)
-            incidents = runtime.on_correlate(st, event.value)
-            scopes[key] = orjson.dumps(st)
-            for iid, msg in incidents:
-                incidents_topic.send_soon(key=iid, value=msg)
+            event.message.incref()
+            async with busy:
+                if current([event]):
+                    key = event.key
+                    raw = scopes.get(key)
+                    st = {} if raw is None else orjson.loads(raw)
+                    incidents = runtime.on_correlate(st, event.value)
+                    for iid, msg in incidents:
+                        await outbox.send(incidents_topic.get_topic_name(), iid, msg)
+                    await outbox.delivered()
+                    await put_state(scopes, key, orjson.dumps(st))
+                    await outbox.delivered()
+                    event.message.decref()
 
     part_of: dict[bytes, int] = {}
 
@@ -235,33 +454,41 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     @app.agent(ticks_topic)
     async def process_ticks(stream: Any) -> None:
         async for event in stream.events():
-            partition = event.message.partition
-            now_ms = orjson.loads(event.value)["now"]
-            for key in keys_in(hosts, partition):
-                st = state_of(key.decode())
-                if st is None:
-                    continue
-                before = hosts.get(key)
-                out = runtime.on_tick(st, key.decode(), now_ms)
-                new = orjson.dumps(st)
-                if new != before:
-                    hosts[key] = new
-                out.host = None  # nothing but alerts and correlation events to send
-                emit(out)
-            lp = runtime.log_processors.get(partition)
-            if lp is not None and lp.dirty:
-                miners[miner_key[partition]] = lp.snapshot()
-            for key in keys_in(scopes, partition):
-                raw = scopes.get(key)
-                if raw is None:
-                    continue
-                st = orjson.loads(raw)
-                incidents = runtime.on_correlate_tick(st, now_ms)
-                new = orjson.dumps(st)
-                if new != raw:
-                    scopes[key] = new
-                for iid, msg in incidents:
-                    incidents_topic.send_soon(key=iid, value=msg)
+            async with busy:
+                if current([event]):
+                    await run_tick(event.message.partition, orjson.loads(event.value)["now"])
+
+    async def run_tick(partition: int, now_ms: int) -> None:
+        changed: list[tuple[Any, bytes, bytes]] = []
+        for key in keys_in(hosts, partition):
+            st = state_of(key.decode())
+            if st is None:
+                continue
+            before = hosts.get(key)
+            out = runtime.on_tick(st, key.decode(), now_ms)
+            new = orjson.dumps(st)
+            if new != before:
+                changed.append((hosts, key, new))
+            out.host = None  # nothing but alerts and correlation events to send
+            await emit(out)
+        lp = runtime.log_processors.get(partition)
+        if lp is not None and lp.dirty:
+            changed.append((miners, miner_key[partition], lp.snapshot()))
+        for key in keys_in(scopes, partition):
+            raw = scopes.get(key)
+            if raw is None:
+                continue
+            st = orjson.loads(raw)
+            incidents = runtime.on_correlate_tick(st, now_ms)
+            new = orjson.dumps(st)
+            if new != raw:
+                changed.append((scopes, key, new))
+            for iid, msg in incidents:
+                await outbox.send(incidents_topic.get_topic_name(), iid, msg)
+        await outbox.delivered()
+        for table, key, value in changed:
+            await put_state(table, key, value)
+        await outbox.delivered()
 
     @app.timer(interval=TICK_INTERVAL_S)
     async def send_ticks() -> None:

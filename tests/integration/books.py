@@ -10,6 +10,7 @@ twice. Alerts are compared with `rackwatch replay` over the very same events.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +32,7 @@ from streams.app import partition_of
 
 __all__ = [
     "Books",
+    "Feeder",
     "FleetInput",
     "Message",
     "alert_key",
@@ -40,6 +42,8 @@ __all__ = [
     "make_input",
     "produce_messages",
     "replay_alerts",
+    "wait_alert",
+    "wait_books",
     "wait_group",
 ]
 
@@ -169,6 +173,55 @@ async def _produce(bootstrap: str, prefix: str, messages: Sequence[Message]) -> 
         await producer.stop()
 
 
+class Feeder(threading.Thread):
+    """Produces the steps of an input at a steady pace in the background, so failures
+    can be injected mid-stream; `steps_sent` says how far it got."""
+
+    def __init__(self, bootstrap: str, prefix: str, fin: FleetInput, *,
+                 steps_per_s: float = 4.0, first: int = 0) -> None:
+        super().__init__(daemon=True, name="feeder")
+        self.bootstrap, self.prefix, self.fin = bootstrap, prefix, fin
+        self.pause_s = 1.0 / steps_per_s
+        self.steps_sent = first
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as e:  # reported by finish()
+            self.error = e
+
+    async def _run(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                    enable_idempotence=True, linger_ms=5)
+        await producer.start()
+        try:
+            for k in range(self.steps_sent, len(self.fin.steps)):
+                started = time.monotonic()
+                futures = [await producer.send(self.prefix + short, value, key=key)
+                           for short, key, value in self.fin.steps[k]]
+                await asyncio.gather(*futures)
+                self.steps_sent = k + 1
+                await asyncio.sleep(max(0.0, self.pause_s - (time.monotonic() - started)))
+        finally:
+            await producer.stop()
+
+    def wait_step(self, k: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.steps_sent < k:
+            if self.error is not None or not self.is_alive():
+                raise RuntimeError(f"feeder stopped at step {self.steps_sent}: {self.error!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"feeder at step {self.steps_sent}, waiting for {k}")
+            time.sleep(0.05)
+
+    def finish(self, timeout: float = 120.0) -> None:
+        self.join(timeout)
+        if self.error is not None:
+            raise self.error
+        assert self.steps_sent == len(self.fin.steps), self.steps_sent
+
+
 def produce_messages(bootstrap: str, prefix: str, messages: Sequence[Message]) -> None:
     """Produce and wait for every acknowledgement (keys hash to partitions as agents')."""
     if messages:
@@ -251,6 +304,32 @@ def wait_group(bootstrap: str, group: str, topic: str, members: int, partitions:
             return owned
         time.sleep(0.5)
     raise TimeoutError(f"group {group} not stable with {members} members: {last}")
+
+
+async def _first_alert(bootstrap: str, topic: str, match: Callable[[dict[str, Any]], bool],
+                       within_s: float) -> dict[str, Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while loop.time() < deadline:
+            got = await consumer.getmany(timeout_ms=200)
+            for msgs in got.values():
+                for m in msgs:
+                    a = orjson.loads(m.value)
+                    if match(a):
+                        return dict(a)
+    finally:
+        await consumer.stop()
+    raise TimeoutError(f"no matching alert on {topic} within {within_s:.0f}s")
+
+
+def wait_alert(bootstrap: str, topic: str, match: Callable[[dict[str, Any]], bool],
+               timeout: float = 60.0) -> dict[str, Any]:
+    """The first alert on the topic that matches (waiting for it to be published)."""
+    return asyncio.run(_first_alert(bootstrap, topic, match, timeout))
 
 
 def owner_pid(owned: dict[str, set[int]], partition: int) -> int:
@@ -386,3 +465,23 @@ class Books:
                 f"{self.produced_samples}, logs {self.logs_stored} ({self.logs_distinct} "
                 f"distinct) of {self.produced_logs}, dead letters {self.dead_stream} of "
                 f"{self.produced_bad} (+{self.dead_sink} from the sink)")
+
+
+def wait_books(query: Callable[[str], list[dict[str, Any]]], fin: FleetInput,
+               timeout: float = 90.0, settle_s: float = 2.5) -> Books:
+    """Poll the store until everything produced has arrived, then count once more after
+    the sink's next flushes (a duplicate would land then)."""
+    deadline = time.monotonic() + timeout
+    books = Books.of(fin, {})
+    while time.monotonic() < deadline:
+        try:
+            rows = query(BOOKS_SQL)
+        except RuntimeError:  # the sink is starting, or restarting
+            rows = []
+        if rows:
+            books = Books.of(fin, rows[0])
+            if books.complete:
+                time.sleep(settle_s)
+                return Books.of(fin, query(BOOKS_SQL)[0])
+        time.sleep(1.0)
+    return books
