@@ -120,3 +120,41 @@ class TestDeadLetterRecord:
         assert (rec["source_topic"], rec["source_partition"], rec["source_offset"]) == (
             "rackwatch.metrics", 3, 42)
         assert rec["key"] == "h1" and rec["reason_code"] == "bad_json"
+
+
+SAMPLE_VALUES = (st.floats() | st.integers(-2**63, 2**63 - 1) | st.none() | st.booleans()
+                 | st.text(max_size=3))
+SAMPLES = st.lists(st.one_of(
+    st.fixed_dictionaries({"name": st.sampled_from(["cpu.usage", "gpu.x", ""]),
+                           "value": st.floats(-1e308, 1e308)}),
+    st.fixed_dictionaries({"name": st.text(max_size=3) | st.integers(0, 9), "value": SAMPLE_VALUES},
+                          optional={"labels": st.none() | st.integers(0, 9)
+                                    | st.dictionaries(st.text(max_size=2),
+                                                      st.text(max_size=2) | st.integers(0, 9),
+                                                      max_size=2)}),
+    st.dictionaries(st.sampled_from(["name", "value", "labels"]), st.just("x")),
+    st.integers(0, 9),
+), max_size=6)
+
+
+class TestColumnCheck:
+    @given(SAMPLES)
+    def test_same_verdict_as_sample_by_sample(self, samples: list[Any]) -> None:
+        """The column-at-a-time check accepts, converts and rejects (with the same
+        reason) exactly what the sample-by-sample check does."""
+        from streams.core.decode import Limits, _check_samples
+
+        raw = orjson.dumps(batch(samples=samples))
+        want_samples = orjson.loads(raw)["samples"]
+        want: Rejected | None = None
+        try:
+            _check_samples(want_samples, Limits())
+        except Rejected as e:
+            want = e
+        if want is not None:
+            got_e = reject(raw)
+            assert (got_e.code, got_e.reason) == (want.code, want.reason)
+            return
+        got = decode_metric_batch(raw, NOW)
+        assert orjson.dumps(got["samples"]) == orjson.dumps(want_samples)
+        assert all(type(s["value"]) is float for s in got["samples"])
