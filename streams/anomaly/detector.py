@@ -34,13 +34,14 @@ and its age; sc the latest score (returned again for a sample that cannot be use
 from __future__ import annotations
 
 import math
+from math import exp, expm1, floor, inf, log10
 from typing import Any
 
 from streams.anomaly.params import DEFAULT_PARAMS, AnomalyParams
-from streams.anomaly.seasonal import WEEK_MS, profile_at, profile_learn
-from streams.anomaly.tails import new_tail, tail_log10p, tail_push
+from streams.anomaly.seasonal import WEEK_MS, profile_learn
+from streams.anomaly.tails import new_tail, tail_close, tail_log10p
 
-__all__ = ["STATE_VERSION", "new_state", "update"]
+__all__ = ["STATE_VERSION", "new_state", "round6", "update"]
 
 STATE_VERSION = 1
 _TESTS = 4  # spike up, spike down, level up, level down
@@ -50,6 +51,8 @@ _REL_RESOLUTION = 1e-9  # relative to the level: below this a change is float no
 _MAX_ABS = 1e300  # larger values would overflow the arithmetic; they are skipped
 _SEASON_OFF = 1.25  # hysteresis factor on season_gain for dropping the profile
 _SEASON_CLIP = 4.0  # a profile bin learns from at most 4 mean deviations away
+_MIN_WEIGHT = 0.25  # seasonal: a bin answers once a quarter of a visit has been seen
+_LOG10E = math.log10(math.e)
 
 
 def new_state(params: AnomalyParams | None = None) -> dict[str, Any]:
@@ -74,9 +77,15 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     used as if it were the latest (it moves no clock backwards). A value that is not
     a finite number (or beyond 1e300 in size) is not folded in: the previous score is
     returned.
+
+    It runs for every sample of every anomaly-watched series, so the tail and profile
+    steps are written out here rather than called (`tails.tail_log10p`,
+    `tails.tail_push`, `seasonal.profile_at`, `seasonal.profile_learn` are the same
+    arithmetic, operation for operation).
     """
     p = params or DEFAULT_PARAMS
-    if state.get("v") != STATE_VERSION or len(state["prof"]) != (p.season_bins if p.seasonal
+    seasonal = p.seasonal
+    if state.get("v") != STATE_VERSION or len(state["prof"]) != (p.season_bins if seasonal
                                                                  else 0):
         _adapt(state, p)
     x = float(value)
@@ -87,65 +96,166 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     if n == 1:
         state["t0"] = state["t"] = ts_ms
         state["xf"] = state["ms"] = state["c"] = x
-        if p.seasonal:
+        if seasonal:
             profile_learn(state["prof"], state["pw"], ts_ms, x, 0, p.season_rate)
         return 0.0
-    dt = ts_ms - state["t"]
+    t = state["t"]
+    dt = ts_ms - t
     if dt < 0:
         dt = 0
     else:
-        state["t"] = ts_ms
-    t = state["t"]
+        state["t"] = t = ts_ms
 
     # one-step error, short-window level, and the level's deviation from the profile
     e = x - state["xf"]
-    ms = state["ms"] + (x - state["ms"]) / p.window
+    window = p.window
+    ms = state["ms"]
+    ms = ms + (x - ms) / window
     state["ms"] = ms
     c = state["c"]
     a_long = 1.0 / n if n < p.baseline else 1.0 / p.baseline
-    if p.seasonal:
-        expected = profile_at(state["prof"], state["pw"], t)
-        resid = x - (c if expected is None else expected)
-        mr = state["mr"] + (resid - state["mr"]) / p.window
+    if seasonal:
+        prof: list[float | None] = state["prof"]
+        pw: list[float] = state["pw"]
+        bins = len(prof)
+        pos = (t % WEEK_MS) * bins / WEEK_MS - 0.5  # seasonal._position
+        i0 = int(pos // 1)
+        f = pos - i0
+        i0 %= bins
+        i1 = (i0 + 1) % bins
+        pa, pb = prof[i0], prof[i1]
+        if pa is None or pb is None or pw[i0] < _MIN_WEIGHT or pw[i1] < _MIN_WEIGHT:
+            resid = x - c
+        else:
+            resid = x - (pa + f * (pb - pa))
+        mr = state["mr"]
+        mr = mr + (resid - mr) / window
         state["mr"] = mr
-        dp = state["dp"] + a_long * (abs(x - c) - state["dp"])
-        ds = state["ds"] + a_long * (abs(resid) - state["ds"])
+        dp = state["dp"]
+        dp = dp + a_long * (abs(x - c) - dp)
+        ds = state["ds"]
+        ds = ds + a_long * (abs(resid) - ds)
         state["dp"], state["ds"] = dp, ds
         level = mr if state["so"] else ms
     else:
         level = ms
 
     # stage 1: how rare is this sample, by its most surprising test
+    # (tails.tail_log10p of each of the four tests, written out)
     block = p.block
     floor = p.min_scale
     tiny = _REL_RESOLUTION * (1.0 + abs(c))
     if floor < tiny:
         floor = tiny
     ep, en, lp, ln = state["ep"], state["en"], state["lp"], state["ln"]
-    lg = min(tail_log10p(ep, e, block, floor), tail_log10p(en, -e, block, floor),
-             tail_log10p(lp, level, block, floor), tail_log10p(ln, -level, block, floor))
+    lg = 0.0
+    mu = ep["mu"]
+    if mu is not None:
+        b = ep["b"]
+        z = (e - mu) / (floor if b < floor else b)
+        if z > 30.0:
+            lg = -z * _LOG10E - log10(block)
+        else:
+            q = exp(-z) / block if z > -700.0 else inf
+            lg = 0.0 if q > 40.0 else log10(-expm1(-q))
+    mu = en["mu"]
+    if mu is not None:
+        b = en["b"]
+        z = (-e - mu) / (floor if b < floor else b)
+        if z > 30.0:
+            r = -z * _LOG10E - log10(block)
+        else:
+            q = exp(-z) / block if z > -700.0 else inf
+            r = 0.0 if q > 40.0 else log10(-expm1(-q))
+        if r < lg:
+            lg = r
+    mu = lp["mu"]
+    if mu is not None:
+        b = lp["b"]
+        z = (level - mu) / (floor if b < floor else b)
+        if z > 30.0:
+            r = -z * _LOG10E - log10(block)
+        else:
+            q = exp(-z) / block if z > -700.0 else inf
+            r = 0.0 if q > 40.0 else log10(-expm1(-q))
+        if r < lg:
+            lg = r
+    mu = ln["mu"]
+    if mu is not None:
+        b = ln["b"]
+        z = (-level - mu) / (floor if b < floor else b)
+        if z > 30.0:
+            r = -z * _LOG10E - log10(block)
+        else:
+            q = exp(-z) / block if z > -700.0 else inf
+            r = 0.0 if q > 40.0 else log10(-expm1(-q))
+        if r < lg:
+            lg = r
     surprise = -(lg + _LOG10_TESTS)
 
     # stage 2: how rare is that surprise for this series
     score = 0.0
+    blocks, min_blocks = p.blocks, p.min_blocks
     if ep["mu"] is not None:
         rt = state["r"]
         score = -tail_log10p(rt, surprise, block, _MIN_SURPRISE_SCALE) / 10.0
         if score > 1.0:
             score = 1.0
-        tail_push(rt, surprise, block, p.blocks, p.min_blocks)
+        _push(rt, surprise, block, blocks, min_blocks)
 
-    # learn from the sample only after it was judged
-    blocks, min_blocks = p.blocks, p.min_blocks
-    closed = tail_push(ep, e, block, blocks, min_blocks)
-    tail_push(en, -e, block, blocks, min_blocks)
-    tail_push(lp, level, block, blocks, min_blocks)
-    tail_push(ln, -level, block, blocks, min_blocks)
+    # learn from the sample only after it was judged (tails.tail_push, written out;
+    # the four tests' blocks open and close together)
+    me = -e
+    ml = -level
+    cur = ep["cur"]
+    if cur is None or e > cur:
+        ep["cur"] = e
+    cur = en["cur"]
+    if cur is None or me > cur:
+        en["cur"] = me
+    cur = lp["cur"]
+    if cur is None or level > cur:
+        lp["cur"] = level
+    cur = ln["cur"]
+    if cur is None or ml > cur:
+        ln["cur"] = ml
+    k = ep["k"] + 1
+    closed = k >= block
+    if closed:
+        tail_close(ep, blocks, min_blocks)
+    else:
+        ep["k"] = k
+    for tail in (en, lp, ln):
+        k = tail["k"] + 1
+        if k >= block:
+            tail_close(tail, blocks, min_blocks)
+        else:
+            tail["k"] = k
     state["xf"] += p.fast * e
     state["c"] = c + a_long * (x - c)
-    if p.seasonal:
-        profile_learn(state["prof"], state["pw"], t, x, dt, p.season_rate,
-                      _SEASON_CLIP * state["ds"])
+    if seasonal:
+        # seasonal.profile_learn at the position found above
+        span = dt * bins / WEEK_MS
+        if span > 1.0:
+            span = 1.0
+        cap = 1.0 / p.season_rate
+        clip = _SEASON_CLIP * state["ds"]
+        for i, share in ((i0, 1.0 - f), (i1, f)):
+            w = share * span
+            old_w = pw[i]
+            total = old_w + w
+            if total > cap:
+                total = cap
+            old = prof[i]
+            if old is None:
+                prof[i] = x
+            elif w > 0.0:
+                d = x - old
+                if clip > 0.0 and old_w >= 1.0:
+                    d = clip if d > clip else -clip if d < -clip else d
+                prof[i] = old + (w / total) * d
+            if total != old_w:  # an unchanged weight is already rounded
+                pw[i] = round6(total)
         if closed:
             _choose_baseline(state, p, t)
 
@@ -158,6 +268,36 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
         score = state["hv"]
     state["sc"] = score
     return score
+
+
+def _push(tail: dict[str, Any], v: float, block: int, blocks: int, min_blocks: int) -> bool:
+    """tails.tail_push, with the rare block close out of line."""
+    cur = tail["cur"]
+    if cur is None or v > cur:
+        tail["cur"] = v
+    k = tail["k"] + 1
+    if k < block:
+        tail["k"] = k
+        return False
+    tail_close(tail, blocks, min_blocks)
+    return True
+
+
+def round6(x: float) -> float:
+    """round(x, 6), exactly, mostly without round's decimal conversion.
+
+    x * 1e6 is within half an ulp of the exact product, so unless its fraction is
+    within a hair of one half, it rounds to the same integer N as the exact decimal
+    rounding would; N / 1e6 (both exact doubles, one correctly rounded division) is
+    then the double nearest to N * 10**-6, which is what round returns.
+    """
+    if 0.0 < x < 1e8:
+        y = x * 1e6
+        n = floor(y)
+        frac = y - n
+        if not 0.4999999 < frac < 0.5000001:
+            return (n + 1 if frac > 0.5 else n) / 1e6
+    return round(x, 6)
 
 
 def _adapt(state: dict[str, Any], p: AnomalyParams) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["new_tail", "tail_log10p", "tail_push"]
+__all__ = ["new_tail", "tail_close", "tail_log10p", "tail_push"]
 
 Tail = dict[str, Any]
 
@@ -70,6 +70,13 @@ def tail_push(tail: Tail, v: float, block: int, blocks: int, min_blocks: int) ->
     if k < block:
         tail["k"] = k
         return False
+    tail_close(tail, blocks, min_blocks)
+    return True
+
+
+def tail_close(tail: Tail, blocks: int, min_blocks: int) -> None:
+    """Close the open block (its maximum joins the ring) and refit: the rare part of
+    `tail_push`, which the detector inlines for speed."""
     m: list[float] = tail["m"]
     m.append(float(f"{tail['cur']:.9g}"))  # 9 digits: a third shorter in JSON, and enough
     if len(m) > blocks:
@@ -78,7 +85,6 @@ def tail_push(tail: Tail, v: float, block: int, blocks: int, min_blocks: int) ->
     tail["k"] = 0
     if len(m) >= min_blocks:
         _fit(tail, m)
-    return True
 
 
 def _fit(tail: Tail, maxima: list[float]) -> None:

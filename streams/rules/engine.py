@@ -83,8 +83,8 @@ def series_key(labels: Mapping[str, str]) -> str:
 class _Hook:
     """One (rule, selector) pair reached from a metric name; fields copied for speed."""
 
-    __slots__ = ("clear", "cond", "fire", "fn", "key", "kind", "matchers", "op_index", "rule",
-                 "sel_index", "selector", "source")
+    __slots__ = ("clear", "cond", "fire", "fn", "key", "kind", "matchers", "op_index", "params",
+                 "rule", "sel_index", "selector", "source")
 
     def __init__(self, rule: Rule, kind: int, selector: Selector, source: int = RAW,
                  op_index: int = 0, sel_index: int = 0) -> None:
@@ -105,6 +105,7 @@ class _Hook:
         self.fn: Callable[[float, float], bool] = cmp.fn
         self.fire = cmp.fire
         self.clear = cmp.clear
+        self.params: object = None  # the anomaly detector's parameters (anomaly hooks)
 
 
 def _hooks(rule: Rule) -> list[_Hook]:
@@ -289,6 +290,7 @@ class RuleEngine:
         globs: list[_Hook] = []
         for rule in rules.rules:
             for hook in _hooks(rule):
+                hook.params = params.get(rule.key)
                 if hook.selector.exact is not None:
                     exact.setdefault(hook.selector.exact, []).append(hook)
                 else:
@@ -504,11 +506,11 @@ class RuleEngine:
             store = call.detector(h.rule)
             slot = store.get(key)
             if slot is None:
-                slot = store[key] = {"t": p.ts, "d": module.new_state(self._params.get(h.key))}
+                slot = store[key] = {"t": p.ts, "d": module.new_state(h.params)}
             elif p.ts < slot["t"]:
                 return  # late sample: the detector only moves forward in time
             slot["t"] = p.ts
-            score = float(module.update(slot["d"], p.ts, v, self._params.get(h.key)))
+            score = float(module.update(slot["d"], p.ts, v, h.params))
             if score - score != 0:
                 return
         fire_ok = h.fn(score, h.fire)
