@@ -68,19 +68,24 @@ groups:
         annotations: {summary: "CPU at {{ $value }}"}
 """
 
-# Malformed messages of every kind the decoder names, for the metrics and logs topics.
-BAD_METRICS: tuple[bytes, ...] = (
-    b"{not json",
-    b"\xff\xfe\x00garbage",
-    b'"a string, not an object"',
-    b'{"schema": "rackwatch.metrics/v1", "host": "ghost", "ts": 1, "seq": 1, "samples": []}',
-    b'{"schema": "rackwatch.metrics/v9", "host": "h", "ts": 1700000000000, "seq": 1}',
-    b'{"schema": "rackwatch.metrics/v1", "ts": 1700000000000, "seq": 1, "samples": []}',
-    b'{"schema": "rackwatch.metrics/v1", "host": "h", "ts": "soon", "seq": 1, "samples": []}',
+# Malformed messages, each with the reason the stream processors give for it.
+BAD_METRICS: tuple[tuple[str, bytes], ...] = (
+    ("bad_json", b"{not json"),
+    ("bad_json", b"\xff\xfe\x00garbage"),
+    ("bad_type", b'"a string, not an object"'),
+    ("ts_absurd", b'{"schema": "rackwatch.metrics/v1", "host": "g", "ts": 1, "seq": 1, '
+                  b'"samples": []}'),
+    ("unknown_version", b'{"schema": "rackwatch.metrics/v9", "host": "h", "ts": 1, "seq": 1}'),
+    ("missing_field", b'{"schema": "rackwatch.metrics/v1", "ts": 1700000000000, "seq": 1, '
+                      b'"samples": []}'),
+    ("bad_type", b'{"schema": "rackwatch.metrics/v1", "host": "h", "ts": "soon", "seq": 1, '
+                 b'"samples": []}'),
+    ("ts_past", b'{"schema": "rackwatch.metrics/v1", "host": "h", "ts": 1100000000000, '
+                b'"seq": 1, "samples": []}'),
 )
-BAD_LOGS: tuple[bytes, ...] = (
-    b"[1, 2, 3]",
-    b'{"schema": "rackwatch.logs/v1", "host": "h", "ts": 1700000000000, "seq": 1}',
+BAD_LOGS: tuple[tuple[str, bytes], ...] = (
+    ("bad_type", b"[1, 2, 3]"),
+    ("missing_field", b'{"schema": "rackwatch.logs/v1", "host": "h", "ts": NOW, "seq": 1}'),
 )
 
 
@@ -94,6 +99,7 @@ class FleetInput:
     samples: int = 0
     logs: int = 0
     bad: int = 0
+    bad_reasons: Counter[str] = field(default_factory=Counter)
     hosts: list[str] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
 
@@ -113,10 +119,12 @@ class FleetInput:
 
 def make_input(*, hosts: int = 12, racks: int = 3, steps: int = 40, interval_s: float = 1.0,
                faults: str = "", seed: int = 1, start_ms: int | None = None,
-               log_every: int = 4, bad_every: int = 0, gpus_per_host: int = 2) -> FleetInput:
+               log_every: int = 4, bad_every: int = 0, bad_copies: int = 1,
+               bad_from: int = 0, gpus_per_host: int = 2) -> FleetInput:
     """A simulated fleet near the wall clock (so the plausibility check passes), with a
-    log line per host every `log_every` steps and, every `bad_every` steps, one malformed
-    message per kind."""
+    log line per host every `log_every` steps and, every `bad_every` steps, `bad_copies`
+    malformed messages of each kind (from step `bad_from` on), interleaved with the good
+    ones."""
     interval_ms = round(interval_s * 1000)
     if start_ms is None:
         start_ms = int(time.time() * 1000) - steps * interval_ms - 10_000
@@ -147,14 +155,27 @@ def make_input(*, hosts: int = 12, racks: int = 3, steps: int = 40, interval_s: 
                 out.logs += 1
                 out.events.append(dict(lg))
                 step.append(("logs", spec.name.encode(), orjson.dumps(lg)))
-        if bad_every and k % bad_every == bad_every - 1:
-            for raw in BAD_METRICS:
-                step.append(("metrics", f"bad-{bad_i}".encode(), raw))
-                bad_i += 1
-            for raw in BAD_LOGS:
-                step.append(("logs", f"bad-{bad_i}".encode(), raw))
-                bad_i += 1
-            out.bad += len(BAD_METRICS) + len(BAD_LOGS)
+        if bad_every and k >= bad_from and k % bad_every == bad_every - 1:
+            bad: list[Message] = []
+            for _ in range(bad_copies):
+                for reason, raw in BAD_METRICS:
+                    bad.append(("metrics", f"bad-{bad_i}".encode(), raw))
+                    out.bad_reasons[reason] += 1
+                    bad_i += 1
+                for reason, raw in BAD_LOGS:
+                    raw = raw.replace(b"NOW", str(fleet.step_time(k)).encode())
+                    bad.append(("logs", f"bad-{bad_i}".encode(), raw))
+                    out.bad_reasons[reason] += 1
+                    bad_i += 1
+            out.bad += len(bad)
+            # spread through the step: good, bad, good, bad...
+            every = max(1, len(bad) // max(1, len(step)))
+            mixed: list[Message] = []
+            for i, m in enumerate(step):
+                mixed.append(m)
+                mixed.extend(bad[i * every:(i + 1) * every])
+            mixed.extend(bad[len(step) * every:])
+            step = mixed
         out.steps.append(step)
     return out
 
