@@ -13,17 +13,34 @@ state is a different object (restored from the changelog, say), and it is bounde
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from streams.core.normalise import Canonical
 
-__all__ = ["ArrayCache", "Layout"]
+__all__ = ["ArrayCache", "Layout", "Shape", "Signature", "signature"]
 
 # canonical name/scale/bounds, series key, canonical series labels, windowed?, watched?
 Shape = tuple[Canonical, str, dict[str, str], bool, bool]
+# the samples' names and labels, as JSON: two contiguous buffers, cheap to compare
+Signature = tuple[bytes, bytes]
+_NAME = itemgetter("name")
+_get: Callable[[Any, str], Any] = dict.get
+
+
+def signature(samples: list[Any]) -> Signature | None:
+    """What makes a batch's shape: its names and labels, in order (None: not JSON)."""
+    try:
+        return (orjson.dumps(list(map(_NAME, samples))),
+                orjson.dumps(list(map(_get, samples, repeat("labels")))))
+    except (TypeError, KeyError, orjson.JSONEncodeError):
+        return None
 
 
 class ArrayCache:
@@ -71,15 +88,13 @@ class Layout:
     """The shape of one host's batches and what follows from it (see module doc)."""
 
     __slots__ = ("arrays", "bounded", "canon_names", "clabels", "div", "fast", "full", "hi",
-                 "idx", "klen", "kref", "labels", "lo", "mul", "n", "names", "raw_topo",
-                 "row_labels", "scaled", "series_keys", "topo", "watch_pos", "wfull",
-                 "win_keys", "win_np", "win_pos", "wj", "wkref", "wlen")
+                 "idx", "klen", "kref", "lo", "mul", "n", "raw_topo", "row_labels", "scaled",
+                 "series_keys", "sig", "topo", "watch_pos", "wfull", "win_keys", "win_np",
+                 "win_pos", "wj", "wkref", "wlen")
 
-    def __init__(self, names: list[str], labels: list[dict[str, str] | None],
-                 shapes: list[Shape]) -> None:
-        self.names = names
-        self.labels = labels
-        self.n = len(names)
+    def __init__(self, sig: Signature | None, shapes: list[Shape]) -> None:
+        self.sig = sig
+        self.n = len(shapes)
         self.canon_names = [sh[0].name for sh in shapes]
         self.series_keys = [sh[1] for sh in shapes]
         self.clabels = [sh[2] for sh in shapes]
@@ -112,8 +127,8 @@ class Layout:
         self.wfull = False
         self.arrays = ArrayCache()
 
-    def matches(self, names: list[str], labels: list[dict[str, str] | None]) -> bool:
-        return names == self.names and labels == self.labels
+    def matches(self, sig: Signature | None) -> bool:
+        return sig is not None and sig == self.sig
 
     def bind(self, keys: list[str]) -> bool:
         """Positions of the batch's series in the state's columns; False if some series

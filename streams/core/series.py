@@ -7,7 +7,9 @@ state serialises compactly (no per-series lists, no repeated keys):
 
     {"v": 2, "w": wma_n, "k": [series key, ...],   -- entry i is series k[i]
      "t": [last ts], "m": [ewma], "q": [ew variance], "a": [ew mean abs deviation],
-     "n": [samples seen],
+     "n": [samples seen, counted up to max(outlier_min_count, wma_n): all that
+            matters of it is whether a series is old enough to flag outliers and how
+            full its buffer is, and small counts cost nothing to keep or store],
      "b": [[...], ..., [...]]}  -- wma_n columns of the last values, oldest first;
                                  -- b[-1][i] is series i's last value
 
@@ -115,7 +117,8 @@ def fold_one(s: Store, i: int, ts: int, value: float, p: SmoothingParams,
         a[i] = (1.0 - al) * mad + al * abs(diff)
         t[i] = ts
     count += 1
-    cnt[i] = count
+    cap = _cap(p)
+    cnt[i] = count if count < cap else cap
     w = len(b)
     for c in range(w - 1):
         b[c][i] = b[c + 1][i]
@@ -129,6 +132,11 @@ def fold_one(s: Store, i: int, ts: int, value: float, p: SmoothingParams,
             num += k * col[i]
         wma = num / (nb * (nb + 1) / 2)
     return mean, var, wma, outlier, prev_value, prev_ts
+
+
+def _cap(p: SmoothingParams) -> int:
+    """Where sample counts stop: past it, no test on a count changes its answer."""
+    return max(p.outlier_min_count, p.wma_n, 1)
 
 
 @dataclass(slots=True)
@@ -175,9 +183,13 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
         ewvar = q0.tolist()
         last = s["b"][-1]
         prev_value = [last[i] for i in il]
+    cap = _cap(p)
+    grown = int(n0.min()) >= cap  # every series past every count threshold: the usual case
     diff = v - m0
     ad = np.abs(diff)
-    out = (n0 >= p.outlier_min_count) & (ad > p.outlier_k * a0) & (a0 > 0)
+    out = (ad > p.outlier_k * a0) & (a0 > 0)
+    if not grown:
+        out &= n0 >= p.outlier_min_count
     dt = ts - t0
     moved = dt > 0
     if moved:
@@ -188,7 +200,7 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
         a1 = (1.0 - al) * a0 + al * ad
     else:  # same instant or late: the averages stay, time does not move back
         m1, q1, a1 = m0, q0, a0
-    n1 = n0 + 1
+    n1 = n0 if grown else np.minimum(n0 + 1, cap)
     w = len(s["b"])
     old = s["b"]
     if idx is None:
@@ -200,7 +212,7 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
         wma_l = list(values)
     else:
         num: Floats
-        if int(n1.min()) >= w:  # full buffers: weights 1..w
+        if grown or int(n1.min()) >= w:  # full buffers: weights 1..w
             num = 0.0 + cols[0]
             for k in range(1, w):
                 num = num + (k + 1) * cols[k]
@@ -222,12 +234,13 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
             s["t"] = [ts] * len(t_list)
         else:
             ewma_l = m_list
-        s["n"] = n1.tolist()
+        if not grown:
+            s["n"] = n1.tolist()
         s["b"] = [*old[1:], values]
         _remember(as_array, s, m1, q1, a1, n1, v)
     else:
         ewma_l = m1.tolist()
-        _scatter(s, idx, il, ts, moved, m1, q1, a1, n1, cols, as_array)
+        _scatter(s, idx, il, ts, moved, m1, q1, a1, None if grown else n1, cols, as_array)
     return Folded(ewma_l, wma_l, out.tolist(), int(np.count_nonzero(out)), ewvar,
                   prev_value, t0)
 
@@ -245,11 +258,11 @@ def _remember(as_array: AsArray, s: Store, m: Floats, q: Floats, a: Floats,
 
 
 def _scatter(s: Store, idx: npt.NDArray[np.intp], il: list[int], ts: int, moved: bool,
-             m1: Floats, q1: Floats, a1: Floats, n1: npt.NDArray[np.int64],
+             m1: Floats, q1: Floats, a1: Floats, n1: npt.NDArray[np.int64] | None,
              cols: list[Floats], as_array: AsArray) -> None:
-    """Write a fold of some series back into the full columns."""
+    """Write a fold of some series back into the full columns (n1 None: counts stay)."""
     for name, new in (("m", m1), ("q", q1), ("a", a1), ("n", n1)):
-        if name != "n" and not moved:
+        if new is None or (name != "n" and not moved):
             continue
         full = as_array(s[name]).copy()
         full[idx] = new

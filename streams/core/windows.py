@@ -209,6 +209,10 @@ def add_many(state: WindowState, spec: WindowSpec, starts: list[int],
         cols[1] = mx.tolist()
         cols[2] = sm.tolist()
         cols[3] = cnt.tolist()
+        remember = getattr(as_array, "remember", None)
+        if remember is not None:  # the next batch finds these arrays without converting
+            for col, arr in zip(cols, (mn, mx, sm, cnt), strict=False):
+                remember(col, arr)
         if with_values:
             vl = _pad(cols[4], n, None)
             for j, x in zip(range(n) if js is None else js.tolist(), values, strict=True):

@@ -40,7 +40,8 @@ class TestFoldOne:
                 [sm.ewma, sm.ewvar, sm.outlier, sm.prev_value, sm.prev_ts])
             if p.wma_n > 1:  # one value: the definition's float division turns -0.0 to 0.0
                 assert orjson.dumps(wma) == orjson.dumps(sm.wma)
-            assert [s["t"][0], s["m"][0], s["q"][0], s["a"][0], s["n"][0]] == ref[:1] + ref[2:6]
+            assert [s["t"][0], s["m"][0], s["q"][0], s["a"][0]] == ref[:1] + ref[2:5]
+            assert s["n"][0] == min(ref[5], max(p.outlier_min_count, p.wma_n, 1))
             assert orjson.dumps(recent(s, 0)) == orjson.dumps(ref[6:])
 
     def test_state_is_plain_json(self) -> None:
