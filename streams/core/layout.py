@@ -89,8 +89,8 @@ class Layout:
 
     __slots__ = ("arrays", "bounded", "canon_names", "clabels", "div", "fast", "full", "hi",
                  "idx", "klen", "kref", "lo", "mul", "n", "raw_topo", "row_labels", "scaled",
-                 "series_keys", "sig", "topo", "watch_pos", "wfull", "win_keys", "win_np",
-                 "win_pos", "wj", "wkref", "wlen")
+                 "series_keys", "sig", "topo", "watch_pos", "wfull", "win_np", "win_pos",
+                 "win_series", "wj", "wkref", "wlen")
 
     def __init__(self, sig: Signature | None, shapes: list[Shape]) -> None:
         self.sig = sig
@@ -100,7 +100,7 @@ class Layout:
         self.clabels = [sh[2] for sh in shapes]
         self.win_pos = [i for i, sh in enumerate(shapes) if sh[3]]
         self.win_np: npt.NDArray[np.intp] = np.array(self.win_pos, dtype=np.intp)
-        self.win_keys = [self.series_keys[i] for i in self.win_pos]
+        self.win_series: list[int] = []  # the windowed samples' series positions (bind)
         self.watch_pos = [i for i, sh in enumerate(shapes) if sh[4]]
         # a series twice in one batch folds sample by sample (the second sees the first)
         self.fast = self.n > 0 and len(set(self.series_keys)) == self.n
@@ -121,7 +121,7 @@ class Layout:
         self.klen = -1
         self.idx: npt.NDArray[np.intp] | None = None
         self.full = False
-        self.wkref: list[str] | None = None
+        self.wkref: list[int] | None = None
         self.wlen = -1
         self.wj: npt.NDArray[np.intp] | None = None
         self.wfull = False
@@ -142,23 +142,26 @@ class Layout:
         self.klen = len(keys)
         self.full = pos == list(range(len(keys)))
         self.idx = None if self.full else np.array(pos, dtype=np.intp)
+        self.win_series = [pos[i] for i in self.win_pos]
+        self.wkref = None
         return True
 
-    def bind_windows(self, keys: list[str]) -> bool:
-        """As `bind`, for the windowed series and the host's window columns."""
-        if keys is self.wkref and len(keys) == self.wlen:
+    def bind_windows(self, columns: list[int]) -> bool:
+        """As `bind`, for the windowed series and the host's window columns (which hold
+        series positions); after `bind`."""
+        if columns is self.wkref and len(columns) == self.wlen:
             return True
-        pos = _positions(keys, self.win_keys)
+        pos = _positions(columns, self.win_series)
         if pos is None:
             return False
-        self.wkref = keys
-        self.wlen = len(keys)
-        self.wfull = pos == list(range(len(keys)))
+        self.wkref = columns
+        self.wlen = len(columns)
+        self.wfull = pos == list(range(len(columns)))
         self.wj = None if self.wfull else np.array(pos, dtype=np.intp)
         return True
 
 
-def _positions(keys: list[str], wanted: list[str]) -> list[int] | None:
+def _positions(keys: list[Any], wanted: list[Any]) -> list[int] | None:
     where = {k: i for i, k in enumerate(keys)}
     pos = [where.get(k, -1) for k in wanted]
     return None if -1 in pos else pos

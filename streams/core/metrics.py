@@ -9,8 +9,9 @@ host, replay in a dict.
 Host state (plain JSON data, one dict per host):
   "d": dedup state, "s": smoothing state of every series (streams.core.series),
   "r": rule engine state, "t": newest event time seen, "l": topology labels of the
-  newest batch, "w": event-time windows of the windowed metrics (streams.core.windows),
-  "wc": when the next window closes, "f": recent log faults.
+  newest batch, "w": event-time windows of the windowed metrics (streams.core.windows;
+  its columns are named by the series' positions in "s"), "wc": when the next window
+  closes, "f": recent log faults.
 
 A batch of the shape the host's previous batches had (the usual case) is processed
 as columns with numpy (`streams.core.layout` remembers the shape); anything else --
@@ -221,7 +222,10 @@ class MetricsCore:
         st["t"] = max(ts, st.get("t") or ts)
         watermark: int = st["t"]
         store = series.ensure_store(st.get("s"), self.smoothing)
-        st["s"] = store
+        if store is not st.get("s"):
+            st["s"] = store
+            if st.pop("w", None) is not None:  # its columns name series of the old store
+                st.pop("wc", None)
         with np.errstate(all="ignore"):  # overflow to inf is as with Python floats, silent
             points = self._fast(st, store, lay, batch, samples, res, watermark)
         if points is None:
@@ -310,7 +314,7 @@ class MetricsCore:
         keys = store["k"]
         where = {k: i for i, k in enumerate(keys)}
         wstate: dict[str, Any] | None = st.get("w")
-        wwhere: dict[str, int] | None = None
+        wwhere: dict[int, int] | None = None
         starts: list[int] | None = None
         topo = lay.topo
         tkey = tuple(topo.items())
@@ -330,7 +334,7 @@ class MetricsCore:
                     continue
             i = where.get(key)
             if i is None:
-                where[key] = series.add_series(store, key, ts, value)
+                i = where[key] = series.add_series(store, key, ts, value)
                 ewma = wma = value
                 ewvar = 0.0
                 outlier = False
@@ -346,10 +350,10 @@ class MetricsCore:
                     wstate = st["w"] = windows.new_state()
                 if wwhere is None:
                     wwhere = {k: j for j, k in enumerate(wstate["k"])}
-                j = wwhere.get(key)
+                j = wwhere.get(i)
                 if j is None:
-                    j = wwhere[key] = len(wstate["k"])
-                    wstate["k"].append(key)
+                    j = wwhere[i] = len(wstate["k"])
+                    wstate["k"].append(i)
                 if starts is None:
                     starts = windows.accepting_starts(spec, ts, watermark)
                 if starts:
@@ -407,20 +411,12 @@ def host_context(state: HostState) -> dict[str, Any]:
     smoothing state "last", "ewma" and "recent" (the last few values, oldest first).
     """
     store = state.get("s")
-    where: dict[str, int] = {}
-    if isinstance(store, dict) and store.get("v") == series.STORE_VERSION:
-        where = {k: i for i, k in enumerate(store["k"])}
     out: dict[str, Any] = {}
     ws = state.get("w")
-    if ws:
-        for j, key in enumerate(ws["k"]):
-            entry: dict[str, Any] = {"minutes": windows.minutes(ws, j)}
-            i = where.get(key)
-            if i is not None:
-                assert store is not None
-                entry["last"] = store["b"][-1][i]
-                entry["ewma"] = store["m"][i]
-                entry["recent"] = series.recent(store, i)
-            out[key] = entry
+    if ws and isinstance(store, dict) and store.get("v") == series.STORE_VERSION:
+        keys = store["k"]
+        for j, i in enumerate(ws["k"]):
+            out[keys[i]] = {"minutes": windows.minutes(ws, j), "last": store["b"][-1][i],
+                            "ewma": store["m"][i], "recent": series.recent(store, i)}
     faults = {fc: len(ts) for fc, ts in (state.get("f") or {}).items()}
     return {"series": out, "recent_faults": faults}

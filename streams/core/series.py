@@ -6,7 +6,8 @@ handful of array operations instead of a Python loop over its samples, and so th
 state serialises compactly (no per-series lists, no repeated keys):
 
     {"v": 2, "w": wma_n, "k": [series key, ...],   -- entry i is series k[i]
-     "t": [last ts], "m": [ewma], "q": [ew variance], "a": [ew mean abs deviation],
+     "t": [last ts] -- or one number when all series last saw the same time (usual),
+     "m": [ewma], "q": [ew variance], "a": [ew mean abs deviation],
      "n": [samples seen, counted up to max(outlier_min_count, wma_n): all that
             matters of it is whether a series is old enough to flag outliers and how
             full its buffer is, and small counts cost nothing to keep or store],
@@ -41,7 +42,7 @@ import numpy.typing as npt
 from streams.core.smoothing import SmoothingParams
 
 __all__ = ["STORE_VERSION", "Folded", "add_series", "ensure_store", "fold_many", "fold_one",
-           "new_store", "recent"]
+           "new_store", "recent", "times"]
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,9 @@ def ensure_store(s: Any, p: SmoothingParams) -> Store:
 
 def add_series(s: Store, key: str, ts: int, value: float) -> int:
     """Append a series seen for the first time (its first sample folded in)."""
+    t = times(s)
     s["k"].append(key)
-    s["t"].append(ts)
+    t.append(ts)
     s["m"].append(value)
     s["q"].append(0.0)
     s["a"].append(0.0)
@@ -79,6 +81,14 @@ def add_series(s: Store, key: str, ts: int, value: float) -> int:
         col.append(0.0)
     b[-1].append(value)
     return len(s["k"]) - 1
+
+
+def times(s: Store) -> list[int]:
+    """The last-seen times as a list, one per series (expanded if kept as one number)."""
+    t = s["t"]
+    if isinstance(t, int):
+        t = s["t"] = [t] * len(s["k"])
+    return t  # type: ignore[no-any-return]
 
 
 def recent(s: Store, i: int) -> list[float]:
@@ -93,7 +103,7 @@ def fold_one(s: Store, i: int, ts: int, value: float, p: SmoothingParams,
              ) -> tuple[float, float, float, bool, float, int]:
     """Fold one sample into series i, in place. Returns (ewma, ewvar before this sample,
     wma, outlier, previous value, previous ts); the arithmetic of `update_series`."""
-    t = s["t"]
+    t = times(s)
     m = s["m"]
     q = s["q"]
     a = s["a"]
@@ -157,13 +167,16 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
     """Fold one sample into each series idx[j] (idx None: every series, in order), all
     at once. None, with nothing changed, unless all those series last saw the same
     timestamp. `values` is `v` as a list (it becomes the newest buffer column)."""
-    t_list: list[int] = s["t"]
+    t_all: int | list[int] = s["t"]
     if idx is None:
-        if not t_list:
-            return None
-        t0 = t_list[0]
-        if t_list.count(t0) != len(t_list):
-            return None
+        if isinstance(t_all, int):
+            t0 = t_all
+        else:
+            if not t_all:
+                return None
+            t0 = t_all[0]
+            if t_all.count(t0) != len(t_all):
+                return None
         m_list, q_list = s["m"], s["q"]
         m0: Floats = as_array(m_list)
         q0: Floats = as_array(q_list)
@@ -173,9 +186,12 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
         prev_value = s["b"][-1]
     else:
         il = idx.tolist()
-        t0 = t_list[il[0]]
-        if any(t_list[i] != t0 for i in il):
-            return None
+        if isinstance(t_all, int):
+            t0 = t_all
+        else:
+            t0 = t_all[il[0]]
+            if any(t_all[i] != t0 for i in il):
+                return None
         m0 = as_array(s["m"])[idx]
         q0 = as_array(s["q"])[idx]
         a0 = as_array(s["a"])[idx]
@@ -231,7 +247,7 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
             s["m"] = ewma_l
             s["q"] = q1.tolist()
             s["a"] = a1.tolist()
-            s["t"] = [ts] * len(t_list)
+            s["t"] = ts
         else:
             ewma_l = m_list
         if not grown:
@@ -268,7 +284,7 @@ def _scatter(s: Store, idx: npt.NDArray[np.intp], il: list[int], ts: int, moved:
         full[idx] = new
         s[name] = full.tolist()
     if moved:
-        t = list(s["t"])
+        t = list(times(s))
         for i in il:
             t[i] = ts
         s["t"] = t

@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.core.layout import ArrayCache
-from streams.core.series import add_series, ensure_store, fold_many, fold_one, new_store, recent
+from streams.core.series import (
+    add_series,
+    ensure_store,
+    fold_many,
+    fold_one,
+    new_store,
+    recent,
+    times,
+)
 from streams.core.smoothing import SmoothingParams, update_series
 
 VALUES = st.floats(-1e9, 1e9, allow_subnormal=False) | st.sampled_from([0.0, -0.0, 1.0])
@@ -67,9 +75,9 @@ def _grown(p: SmoothingParams, n: int, ages: list[int], vals: list[float]) -> di
         add_series(s, f"s{i}", 1000, vals[i % len(vals)])
         for a in range(1, ages[i % len(ages)]):
             fold_one(s, i, 1000 + a, vals[(i + a) % len(vals)], p)
-    top = max(s["t"])
+    top = max(times(s))
     for i in range(n):  # bring every series to the same last timestamp
-        if s["t"][i] != top:
+        if times(s)[i] != top:
             fold_one(s, i, top, vals[i % len(vals)], p)
     return s
 
@@ -90,7 +98,7 @@ class TestFoldMany:
             dtype=np.intp)
         order = list(range(n)) if idx is None else idx.tolist()
         values = [new[j] for j in range(len(order))]
-        ts = s["t"][0] + dt
+        ts = times(s)[0] + dt
         cache = ArrayCache()
         cache.next_batch()
         got = fold_many(s, idx, ts, np.array(values), values, p, cache)
@@ -103,6 +111,7 @@ class TestFoldMany:
         assert got.outliers == sum(w[3] for w in want)
         assert orjson.dumps(got.prev_value) == orjson.dumps([w[4] for w in want])
         assert all(got.prev_ts == w[5] for w in want)
+        times(s)  # (one number or a list: the same times)
         assert orjson.dumps(s) == orjson.dumps(one)
 
     def test_declines_mixed_previous_times(self) -> None:
@@ -124,8 +133,8 @@ class TestFoldMany:
         for k in range(1, 8):
             vals = [float(k * j) for j in range(4)]
             cache.next_batch()
-            fa = fold_many(a, None, a["t"][0] + 10_000, np.array(vals), vals, p, cache)
-            fb = fold_many(b, None, b["t"][0] + 10_000, np.array(vals), list(vals), p,
+            fa = fold_many(a, None, times(a)[0] + 10_000, np.array(vals), vals, p, cache)
+            fb = fold_many(b, None, times(b)[0] + 10_000, np.array(vals), list(vals), p,
                            ArrayCache())
             assert fa is not None and fb is not None
             assert (fa.ewma, fa.wma) == (fb.ewma, fb.wma)
