@@ -2,18 +2,20 @@
 
 An agent sends the same metrics with the same labels in the same order every interval.
 Everything that follows from names and labels alone -- canonical names, unit scales,
-bounds, series keys, which series are windowed or watched by a rule, the label sets
-of the output rows -- is computed for the first batch of that shape and reused while
-the host's batches keep it. So are the positions of the series in the host's state
-columns, and the numpy arrays of the state's lists (see `ArrayCache`).
+bounds, series keys, which series are windowed or watched by a rule -- is computed for
+the first batch of that shape (`BatchShape`, shared by all hosts that send it). Per
+host (`Layout`) are the output rows' label sets, the positions of the batch's series
+in the host's state columns, and the numpy arrays of the state's lists (`ArrayCache`),
+reused while the host's batches keep their shape.
 
-This is process memory, never state: it is rebuilt whenever a batch differs or the
-state is a different object (restored from the changelog, say), and it is bounded.
+This is process memory, never state: it is rebuilt whenever a batch differs, the
+state is a different object (restored from the changelog, say) or the rules change,
+and it is bounded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -24,7 +26,7 @@ import orjson
 
 from streams.core.normalise import Canonical
 
-__all__ = ["ArrayCache", "Layout", "Shape", "Signature", "signature"]
+__all__ = ["ArrayCache", "BatchShape", "Layout", "Shape", "Signature", "signature"]
 
 # canonical name/scale/bounds, series key, canonical series labels, windowed?, watched?
 Shape = tuple[Canonical, str, dict[str, str], bool, bool]
@@ -50,47 +52,43 @@ class ArrayCache:
     each new list holds, so the next batch needs no list-to-array conversion. A list is
     only ever matched by identity (the cache holds a reference, so an id is never
     reused while cached), and anything that mutates state lists in place must `clear`
-    the cache: the sample-by-sample path does. Entries unused for a batch are dropped.
+    the cache: the sample-by-sample path does. After each batch, `keep_only` the lists
+    the state still holds, so that replaced lists are not kept alive.
     """
 
-    __slots__ = ("_new", "_old")
+    __slots__ = ("_m",)
 
     def __init__(self) -> None:
-        self._new: dict[int, tuple[list[Any], npt.NDArray[Any]]] = {}
-        self._old: dict[int, tuple[list[Any], npt.NDArray[Any]]] = {}
+        self._m: dict[int, tuple[list[Any], npt.NDArray[Any]]] = {}
 
     def __call__(self, lst: list[Any]) -> npt.NDArray[Any]:
-        key = id(lst)
-        hit = self._new.get(key)
-        if hit is None:
-            hit = self._old.get(key)
-            if hit is None or hit[0] is not lst:
-                hit = (lst, np.array(lst))
-            self._new[key] = hit
-        elif hit[0] is not lst:
-            hit = self._new[key] = (lst, np.array(lst))
+        hit = self._m.get(id(lst))
+        if hit is None or hit[0] is not lst:
+            hit = self._m[id(lst)] = (lst, np.array(lst))
         return hit[1]
 
     def remember(self, lst: list[Any], arr: npt.NDArray[Any]) -> None:
-        self._new[id(lst)] = (lst, arr)
+        self._m[id(lst)] = (lst, arr)
 
-    def next_batch(self) -> None:
-        """Start a batch: what the previous batch did not use is forgotten."""
-        self._old = self._new
-        self._new = {}
+    def keep_only(self, lists: Iterable[list[Any]]) -> None:
+        m = self._m
+        kept = {}
+        for lst in lists:
+            hit = m.get(id(lst))
+            if hit is not None and hit[0] is lst:
+                kept[id(lst)] = hit
+        self._m = kept
 
     def clear(self) -> None:
-        self._new.clear()
-        self._old.clear()
+        self._m.clear()
 
 
-class Layout:
-    """The shape of one host's batches and what follows from it (see module doc)."""
+class BatchShape:
+    """What follows from a batch's names and labels alone; shared by every host whose
+    agent sends batches of that shape."""
 
-    __slots__ = ("arrays", "bounded", "canon_names", "clabels", "div", "fast", "full", "hi",
-                 "idx", "klen", "kref", "lo", "mul", "n", "raw_topo", "row_labels", "scaled",
-                 "series_keys", "sig", "topo", "watch_pos", "wfull", "win_np", "win_pos",
-                 "win_series", "wj", "wkref", "wlen")
+    __slots__ = ("bounded", "canon_names", "clabels", "div", "fast", "hi", "lo", "mul", "n",
+                 "scaled", "series_keys", "sig", "watch_pos", "win_np", "win_pos")
 
     def __init__(self, sig: Signature | None, shapes: list[Shape]) -> None:
         self.sig = sig
@@ -100,7 +98,6 @@ class Layout:
         self.clabels = [sh[2] for sh in shapes]
         self.win_pos = [i for i, sh in enumerate(shapes) if sh[3]]
         self.win_np: npt.NDArray[np.intp] = np.array(self.win_pos, dtype=np.intp)
-        self.win_series: list[int] = []  # the windowed samples' series positions (bind)
         self.watch_pos = [i for i, sh in enumerate(shapes) if sh[4]]
         # a series twice in one batch folds sample by sample (the second sees the first)
         self.fast = self.n > 0 and len(set(self.series_keys)) == self.n
@@ -113,6 +110,17 @@ class Layout:
         self.lo = np.array([sh[0].lo for sh in shapes])
         self.hi = np.array([sh[0].hi for sh in shapes])
         self.bounded = bool(np.isfinite(self.lo).any() or np.isfinite(self.hi).any())
+
+
+class Layout:
+    """One host's memo: the shape of its batches, its topology labels and the output
+    rows' label sets, and where the batch's series sit in its state's columns."""
+
+    __slots__ = ("arrays", "full", "idx", "klen", "kref", "raw_topo", "row_labels", "shape",
+                 "topo", "wfull", "win_series", "wj", "wkref", "wlen")
+
+    def __init__(self, shape: BatchShape) -> None:
+        self.shape = shape
         self.raw_topo: dict[str, str] | None = None
         self.topo: dict[str, str] = {}
         self.row_labels: list[dict[str, str]] = []
@@ -121,6 +129,7 @@ class Layout:
         self.klen = -1
         self.idx: npt.NDArray[np.intp] | None = None
         self.full = False
+        self.win_series: list[int] = []  # the windowed samples' series positions
         self.wkref: list[int] | None = None
         self.wlen = -1
         self.wj: npt.NDArray[np.intp] | None = None
@@ -128,21 +137,21 @@ class Layout:
         self.arrays = ArrayCache()
 
     def matches(self, sig: Signature | None) -> bool:
-        return sig is not None and sig == self.sig
+        return sig is not None and sig == self.shape.sig
 
     def bind(self, keys: list[str]) -> bool:
         """Positions of the batch's series in the state's columns; False if some series
         is not there yet."""
         if keys is self.kref and len(keys) == self.klen:
             return True
-        pos = _positions(keys, self.series_keys)
+        pos = _positions(keys, self.shape.series_keys)
         if pos is None:
             return False
         self.kref = keys
         self.klen = len(keys)
         self.full = pos == list(range(len(keys)))
         self.idx = None if self.full else np.array(pos, dtype=np.intp)
-        self.win_series = [pos[i] for i in self.win_pos]
+        self.win_series = [pos[i] for i in self.shape.win_pos]
         self.wkref = None
         return True
 

@@ -39,7 +39,7 @@ from schemas.events import Alert, MetricBatch, MetricRow
 from schemas.ids import METRIC_ROW
 from streams.core import dedup, series, windows
 from streams.core.deadletter import Rejected
-from streams.core.layout import Layout, Shape, Signature, signature
+from streams.core.layout import BatchShape, Layout, Shape, Signature, signature
 from streams.core.normalise import canonical_labels, canonical_name, check_value
 from streams.core.smoothing import SmoothingParams
 from streams.core.windows import WindowSpec
@@ -76,7 +76,8 @@ def make_point(name: str, labels: dict[str, str], ts: int, value: float, ewma: f
     _p_prev_value(p, prev_value)
     _p_prev_ts(p, prev_ts)
     return p
-_LAYOUTS_MAX = 50_000  # hosts whose batch shape is remembered
+_LAYOUTS_MAX = 50_000  # hosts whose memo is kept (about 25 KB each)
+_SHAPES_MAX = 10_000  # distinct batch shapes remembered
 _MERGED_MAX = 100_000  # distinct row label sets remembered
 
 
@@ -132,7 +133,9 @@ class MetricsCore:
         self.windowed = windowed
         self._windowed_cache: dict[str, bool] = {}
         self._shapes: dict[object, Shape] = {}
+        self._batch_shapes: dict[Signature | None, BatchShape] = {}
         self._layouts: dict[str, Layout] = {}
+        self._rules = engine.rules  # what "watched" was worked out for
         self._merged: dict[tuple[tuple[tuple[str, str], ...], int],
                            tuple[dict[str, str], dict[str, str]]] = {}
         self.counters = CoreCounters()
@@ -163,7 +166,19 @@ class MetricsCore:
         return shape
 
     def _layout(self, host: str, sig: Signature | None, samples: list[Any]) -> Layout:
-        lay = Layout(sig, [self._shape(s["name"], s.get("labels")) for s in samples])
+        if self.engine.rules is not self._rules:  # reloaded: other metrics may be watched
+            self._rules = self.engine.rules
+            self._shapes.clear()
+            self._batch_shapes.clear()
+            self._layouts.clear()
+        shape = self._batch_shapes.get(sig) if sig is not None else None
+        if shape is None:
+            shape = BatchShape(sig, [self._shape(s["name"], s.get("labels")) for s in samples])
+            if sig is not None:
+                if len(self._batch_shapes) >= _SHAPES_MAX:
+                    self._batch_shapes.clear()
+                self._batch_shapes[sig] = shape
+        lay = Layout(shape)
         layouts = self._layouts
         layouts.pop(host, None)
         if len(layouts) >= _LAYOUTS_MAX:
@@ -207,7 +222,7 @@ class MetricsCore:
         samples = batch["samples"]
         sig = signature(samples)
         lay = self._layouts.get(host)
-        if lay is None or not lay.matches(sig):
+        if lay is None or not lay.matches(sig) or self.engine.rules is not self._rules:
             lay = self._layout(host, sig, samples)
         raw_topo = batch["labels"]
         if raw_topo != lay.raw_topo:
@@ -216,7 +231,7 @@ class MetricsCore:
             lay.raw_topo = dict(raw_topo)
             lay.topo = topo
             tkey = tuple(topo.items())
-            lay.row_labels = [self._row_labels(tkey, topo, cl) for cl in lay.clabels]
+            lay.row_labels = [self._row_labels(tkey, topo, cl) for cl in lay.shape.clabels]
         topo = lay.topo
         st["l"] = topo
         st["t"] = max(ts, st.get("t") or ts)
@@ -243,10 +258,11 @@ class MetricsCore:
               samples: list[Any], res: BatchResult, watermark: int) -> list[Point] | None:
         """The batch as columns; None (having changed nothing) when it needs the
         sample-by-sample path."""
-        if not lay.fast or not lay.bind(store["k"]):
+        sh = lay.shape
+        if not sh.fast or not lay.bind(store["k"]):
             return None
         wstate: dict[str, Any] | None = st.get("w")
-        if lay.win_pos and (wstate is None or not lay.bind_windows(wstate["k"])):
+        if sh.win_pos and (wstate is None or not lay.bind_windows(wstate["k"])):
             return None
         vals: list[float] = list(map(_VALUE, samples))
         v = np.array(vals)
@@ -254,15 +270,14 @@ class MetricsCore:
             if v.dtype.kind not in "iu":
                 return None  # not numbers: the other path fails on them as the reference does
             v = v.astype(np.float64)
-        if lay.scaled:
-            v = v * lay.mul / lay.div
+        if sh.scaled:
+            v = v * sh.mul / sh.div
             values: list[float] = v.tolist()
         else:
             values = vals
-        if lay.bounded and ((v < lay.lo) | (v > lay.hi)).any():
+        if sh.bounded and ((v < sh.lo) | (v > sh.hi)).any():
             return None  # some sample is rejected
         arrays = lay.arrays
-        arrays.next_batch()
         ts = batch["ts"]
         p = self.smoothing
         f = series.fold_many(store, lay.idx, ts, v, values, p, arrays)
@@ -270,28 +285,29 @@ class MetricsCore:
             return None
         c = self.counters
         c.outliers += f.outliers
-        if lay.win_pos:
+        if sh.win_pos:
             assert wstate is not None
             spec = self.windows
             starts = windows.accepting_starts(spec, ts, watermark)
             if not starts:
-                c.late_samples += len(lay.win_pos)
+                c.late_samples += len(sh.win_pos)
             else:
-                if len(lay.win_pos) == lay.n:
+                if len(sh.win_pos) == sh.n:
                     opened = windows.add_many(wstate, spec, starts, lay.wj, v, values, arrays)
                 else:
-                    opened = windows.add_many(wstate, spec, starts, lay.wj, v[lay.win_np],
-                                              [values[i] for i in lay.win_pos], arrays)
+                    opened = windows.add_many(wstate, spec, starts, lay.wj, v[sh.win_np],
+                                              [values[i] for i in sh.win_pos], arrays)
                 if opened:
                     st["wc"] = None  # it may close before the windows open so far
         host = batch["host"]
         seq = batch["seq"]
         ewma, wma, ewvar, prev = f.ewma, f.wma, f.ewvar, f.prev_value
         prev_ts = f.prev_ts
-        cn = lay.canon_names
-        cl = lay.clabels
+        arrays.keep_only(_state_lists(store, wstate))
+        cn = sh.canon_names
+        cl = sh.clabels
         points = [make_point(cn[i], cl[i], ts, values[i], ewma[i], wma[i], ewvar[i], prev[i],
-                             prev_ts) for i in lay.watch_pos]
+                             prev_ts) for i in sh.watch_pos]
         res.rows = [{"schema": METRIC_ROW, "host": host, "ts": ts, "seq": seq, "name": name,
                      "labels": labels, "value": value, "raw": raw, "ewma": e, "wma": w,
                      "outlier": o}
@@ -387,6 +403,15 @@ class MetricsCore:
         alerts = self.engine.tick(state.setdefault("r", {}), host, state.get("l") or {}, now_ms)
         self.counters.alerts += len(alerts)
         return alerts  # type: ignore[return-value]
+
+
+def _state_lists(store: series.Store, wstate: dict[str, Any] | None) -> list[list[Any]]:
+    """The lists of a host state that the fast path reads as arrays."""
+    lists = [store["m"], store["q"], store["a"], store["n"], *store["b"]]
+    if wstate:
+        for cols in wstate["o"].values():
+            lists.extend(cols[:4])
+    return lists
 
 
 def note_fault(state: HostState, fault_class: str, ts: int) -> None:

@@ -103,3 +103,24 @@ class TestShapeChanges:
         assert [r["name"] for r in rows] == ["gpu.temperature", "cpu.usage"]
         assert len(rejected) == 1
         assert host_context(st)["series"]["gpu.temperature{gpu=1}"]["last"] == 61.0
+
+
+class TestRulesReload:
+    def test_metric_watched_by_a_new_rule_reaches_it(self) -> None:
+        """After a hot reload, a rule on a metric no rule read before sees its samples."""
+        from streams.rules import parse_rules
+
+        engine = RuleEngine(parse_rules("groups: []"))
+        core = MetricsCore(engine)
+        st, out = run([batch(i, [60.0], extra=[{"name": "load.1m", "value": 9.0}])
+                       for i in range(1, 4)], core=core)
+        assert all(orjson.loads(o)[1] == [] for o in out)
+        engine.replace_rules(parse_rules("""
+groups:
+  - name: g
+    rules:
+      - {alert: LoadHigh, kind: threshold, metric: load.1m, above: 5}
+"""))
+        _, out = run([batch(4, [60.0], extra=[{"name": "load.1m", "value": 9.0}])], st, core)
+        alerts = orjson.loads(out[0])[1]
+        assert [a["rule"] for a in alerts] == ["LoadHigh"]

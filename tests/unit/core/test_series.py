@@ -100,7 +100,6 @@ class TestFoldMany:
         values = [new[j] for j in range(len(order))]
         ts = times(s)[0] + dt
         cache = ArrayCache()
-        cache.next_batch()
         got = fold_many(s, idx, ts, np.array(values), values, p, cache)
         assert got is not None
         want = [fold_one(one, i, ts, v, p) for i, v in zip(order, values, strict=True)]
@@ -132,7 +131,6 @@ class TestFoldMany:
         cache = ArrayCache()
         for k in range(1, 8):
             vals = [float(k * j) for j in range(4)]
-            cache.next_batch()
             fa = fold_many(a, None, times(a)[0] + 10_000, np.array(vals), vals, p, cache)
             fb = fold_many(b, None, times(b)[0] + 10_000, np.array(vals), list(vals), p,
                            ArrayCache())

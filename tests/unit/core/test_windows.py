@@ -163,7 +163,6 @@ class TestColumnsAtOnce:
             for j, x in zip(cols, values, strict=True):
                 add_one(one, spec, starts, j, x)
             full = cols == list(range(6))
-            cache.next_batch()
             add_many(many, spec, starts, None if full else np.array(cols, dtype=np.intp),
                      np.array(values), values, cache)
             assert close_due(one, spec, watermark) == close_due(many, spec, watermark)
