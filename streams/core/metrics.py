@@ -45,15 +45,20 @@ from streams.core.smoothing import SmoothingParams
 from streams.core.windows import WindowSpec
 from streams.rules import Point, RuleEngine
 
-__all__ = ["BatchResult", "CoreCounters", "MetricsCore", "host_context", "note_fault", "series_key"]
+__all__ = ["BatchResult", "CoreCounters", "MetricsCore", "host_context", "make_point",
+           "note_fault", "series_key"]
 
 log = logging.getLogger(__name__)
 
 HostState = dict[str, Any]
 
 _VALUE = itemgetter("value")
+_LAYOUTS_MAX = 20_000  # hosts whose memo is kept (about 35 KB each; others rebuild it)
+_SHAPES_MAX = 10_000  # distinct batch shapes remembered
+_MERGED_MAX = 100_000  # distinct row label sets remembered
 _POINT_FIELDS = ("name", "labels", "ts", "value", "ewma", "wma", "ewvar", "prev_value", "prev_ts")
-assert tuple(f.name for f in dataclasses.fields(Point)) == _POINT_FIELDS
+if tuple(f.name for f in dataclasses.fields(Point)) != _POINT_FIELDS:  # pragma: no cover
+    raise ImportError("streams.rules.Point changed its fields: update make_point")
 (_p_name, _p_labels, _p_ts, _p_value, _p_ewma, _p_wma, _p_ewvar, _p_prev_value,
  _p_prev_ts) = (getattr(Point, f).__set__ for f in _POINT_FIELDS)
 _new_point = object.__new__
@@ -76,9 +81,6 @@ def make_point(name: str, labels: dict[str, str], ts: int, value: float, ewma: f
     _p_prev_value(p, prev_value)
     _p_prev_ts(p, prev_ts)
     return p
-_LAYOUTS_MAX = 50_000  # hosts whose memo is kept (about 25 KB each)
-_SHAPES_MAX = 10_000  # distinct batch shapes remembered
-_MERGED_MAX = 100_000  # distinct row label sets remembered
 
 
 @dataclass
