@@ -16,6 +16,7 @@ state after the run (what the worker writes to its changelog after every batch).
     python -m benchmarks.core                       # 50 hosts x 40 batches, demo faults
     python -m benchmarks.core --hosts 20 --batches 200 --repeats 7
     python -m benchmarks.core --profile             # cProfile of one core run
+    python -m benchmarks.core --json                # + the figures as a JSON line
 """
 
 from __future__ import annotations
@@ -98,6 +99,13 @@ class Figures:
         return (f"{statistics.median(xs):{spec}}  "
                 f"[{min(xs):{spec}} .. {max(xs):{spec}}]")
 
+    def as_json(self) -> dict[str, Any]:
+        """Every repeat's figures (what `python -m benchmarks.run` reads)."""
+        return {"samples": self.samples, "batches": self.batches, "core_sps": self.core_sps,
+                "baseline_sps": self.base_sps, "ratios": self.ratio,
+                "us_per_sample": self.us_per_sample, "state_bytes": self.state_bytes,
+                "state_bytes_median": statistics.median(self.state_bytes)}
+
     def report(self) -> str:
         per_host = self.state_bytes
         return "\n".join([
@@ -121,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--profile", action="store_true", help="cProfile one core run instead")
+    p.add_argument("--json", action="store_true",
+                   help="also print the figures as one JSON line (last line of output)")
     args = p.parse_args(argv)
     raws = metric_messages(args.hosts, args.batches, args.faults, args.seed)
     if not raws:
@@ -143,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         core_s.append(dt)
         base_s.append(baseline_run(raws))
     sizes = [len(orjson.dumps(s)) for s in states.values()]
-    print(Figures(samples, len(raws), core_s, base_s, sizes).report())
+    figures = Figures(samples, len(raws), core_s, base_s, sizes)
+    print(figures.report())
+    if args.json:
+        print(orjson.dumps(figures.as_json()).decode())
     return 0
 
 
