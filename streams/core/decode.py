@@ -50,6 +50,11 @@ class Limits:
     max_name_len: int = 200
 
 
+# No instrument reads 1e100 of anything; values that large would overflow the smoothing
+# arithmetic (squares, sums) into infinities that JSON cannot carry into the changelog.
+MAX_ABS_VALUE = 1e100
+
+
 def parse_json(raw: bytes | str) -> Any:
     """orjson.loads with a dead-letter-ready error."""
     try:
@@ -150,6 +155,8 @@ def _samples_plainly_valid(samples: list[Any], max_name_len: int) -> bool:
         return False
     if not math.isfinite(sum(values)):  # a NaN or an infinity (or a finite sum that overflows)
         return False
+    if max(values) >= MAX_ABS_VALUE or min(values) <= -MAX_ABS_VALUE:
+        return False
     labels = list(filter(_NOT_NONE, map(_get, samples, repeat("labels"))))
     if labels:
         if set(map(type, labels)) != _DICT:
@@ -175,7 +182,13 @@ def _check_samples(samples: list[Any], limits: Limits) -> None:
         if tv is float:
             if not isfinite(v):  # type: ignore[arg-type]
                 raise Rejected("non_finite", f"samples[{i}].value ({name}) is {v}")
+            if abs(v) >= MAX_ABS_VALUE:  # type: ignore[arg-type]
+                raise Rejected("too_large", f"samples[{i}].value ({name}) is {v:g}, beyond "
+                                            f"+-{MAX_ABS_VALUE:g}")
         elif tv is int:
+            if abs(v) >= MAX_ABS_VALUE:  # type: ignore[arg-type]
+                raise Rejected("too_large", f"samples[{i}].value ({name}) is {v:g}, beyond "
+                                            f"+-{MAX_ABS_VALUE:g}")
             s["value"] = float(v)  # type: ignore[arg-type]
         elif v is None:
             raise Rejected("missing_field", f"samples[{i}].value ({name}) is missing")

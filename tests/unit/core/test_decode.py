@@ -58,6 +58,10 @@ class TestMetricBatch:
         (orjson.dumps(batch(ts=NOW - 30 * 86_400_000)), "ts_past", "past"),
         (orjson.dumps(batch(ts=12345)), "ts_absurd", "between 2000 and 2100"),
         (orjson.dumps(batch(labels={"rack": 5})), "bad_type", "labels.rack"),
+        (orjson.dumps(batch(samples=[{"name": "x", "value": 1e200}])), "too_large",
+         "samples[0].value"),
+        (orjson.dumps(batch(samples=[{"name": "x", "value": 0.5}])).replace(b"0.5", b"-1e120"),
+         "too_large", "samples[0].value"),
     ])
     def test_rejections_name_the_problem(self, raw: bytes, code: str, fragment: str) -> None:
         """Each kind of bad input gets its own code and a reason pointing at the field."""
