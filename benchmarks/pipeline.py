@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -273,11 +274,13 @@ def end_to_end(e: Env, msgs: list[tuple[bytes, bytes]], samples: int, workers: i
 
 
 NAIVE = '''
-import sys, time, orjson, faust
+import os, sys, time, orjson, faust
 from streams.core.metrics import MetricsCore
 from streams.rules import default_rules, RuleEngine
-bootstrap, topic, out_topic, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+bootstrap, topic = os.environ["NAIVE_BOOTSTRAP"], os.environ["NAIVE_TOPIC"]
+out_topic, n = os.environ["NAIVE_OUT"], int(os.environ["NAIVE_N"])
 app = faust.App("naive-" + topic, broker="kafka://" + bootstrap, store="memory://",
+                datadir=os.environ["NAIVE_DATADIR"],
                 value_serializer="raw", key_serializer="raw", web_enabled=False,
                 consumer_auto_offset_reset="earliest", topic_partitions=6)
 src = app.topic(topic, key_type=bytes, value_type=bytes)
@@ -301,8 +304,8 @@ async def one_at_a_time(stream):
             await dst.send(key=event.key, value=orjson.dumps(row))
         seen["n"] += 1
         if seen["n"] >= n:
-            print(n / (time.perf_counter() - seen["t0"]), flush=True)
-            raise SystemExit(0)
+            print(f"NAIVE_SPS {n / (time.perf_counter() - seen['t0'])}", flush=True)
+            os._exit(0)
 app.main()
 '''
 
@@ -322,16 +325,23 @@ def naive(e: Env, msgs: list[tuple[bytes, bytes]], limit: int) -> float:
                 break
         if len(singles) >= limit:
             break
+    cfg = load_config(Path(env["RACKWATCH_HOME"]) / "rackwatch.toml", env=env)
+    asyncio.run(ensure_topics(cfg, ("naive", "naive.out")))
     asyncio.run(_produce(e.broker.bootstrap, prefix + "naive", singles))
     script = Path(e.root) / "naive_app.py"
     script.write_text(NAIVE)
-    res = subprocess.run([sys.executable, str(script), e.broker.bootstrap, prefix + "naive",
-                          prefix + "naive.out", str(len(singles)), "worker", "-l", "error"],
+    res = subprocess.run([sys.executable, str(script), "worker", "-l", "warn"],
                          capture_output=True, text=True, timeout=600, check=False,
-                         cwd=str(Path(__file__).resolve().parents[1]))
-    lines = [x for x in res.stdout.splitlines() if x.strip()]
+                         cwd=str(Path(__file__).resolve().parents[1]),
+                         env={**os.environ, "NAIVE_BOOTSTRAP": e.broker.bootstrap,
+                              "NAIVE_TOPIC": prefix + "naive", "NAIVE_OUT": prefix + "naive.out",
+                              "NAIVE_N": str(len(singles)),
+                              "NAIVE_DATADIR": str(e.root / "naive-data"),
+                              "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    # faust redirects stdout into its log, so the figure may come with a log prefix
+    found = re.findall(r"NAIVE_SPS ([0-9.eE+-]+)", res.stdout + res.stderr)
     try:
-        return float(lines[-1])
+        return float(found[-1])
     except (IndexError, ValueError):
         raise RuntimeError(f"naive agent failed: {res.stdout[-1500:]}"
                            f"{res.stderr[-1500:]}") from None
