@@ -8,23 +8,30 @@ Kafka producer applies to the host-keyed inputs, so a host's state always lands 
 changelog partition of its input partition.
 
 Exactly once in effect, without Kafka transactions. Messages are processed in small
-batches (`take_events`), one batch at a time per worker, and a batch is acknowledged
-(so its offsets may be committed) only once it is durable, in this order:
+batches (`take_events`), one batch at a time per worker, and a batch counts as done
+only once it is durable, in this order:
 
 1. its outputs are delivered (an idempotent producer; every delivery awaited);
 2. then the host states it changed are delivered to the changelog;
-3. then its events are acked.
+3. then the offsets may be committed.
 
 So a state in the changelog implies its outputs landed, and a committed offset implies
-both. A worker that dies anywhere in between leaves a batch whose events the next owner
-reads again: where the state landed, the dedup step drops them; where only the outputs
-landed, the next owner knows it because every processed record carries the input offset
-it came from (header `rackwatch-source-offset`). Before it processes a partition it has
-just been given, it reads the tail of that partition of `processed.metrics` /
-`processed.logs` (co-partitioned with the inputs) back to its resume offset, and for the
-input offsets found there it rebuilds the state but does not send the records again.
-Alerts, correlation events and dead letters of such a batch are sent again, identical
-(an alert re-send is part of the alert contract).
+both. The input offsets are tracked and committed here, not by faust's acks: each input
+partition is processed in offset order from the group's committed offset on, every
+offset once; one that the stream did not deliver (faust drops fetched messages around a
+rebalance, and counts a jump in offsets as a compacted gap it may commit past) is read
+from the topic directly. Commits happen every second, when partitions are revoked, and
+at shutdown, always up to the first offset not yet durable.
+
+A worker that dies anywhere in between leaves messages that the next owner reads again:
+where the state landed, the dedup step drops them; where only the outputs landed, the
+next owner knows it because every processed record carries the input offset it came from
+(header `rackwatch-source-offset`). Before it processes a partition it has just been
+given, it reads the tail of that partition of `processed.metrics` / `processed.logs`
+(co-partitioned with the inputs) back to the resume offset, and for the input offsets
+found there it rebuilds the state but does not send the records again. Alerts,
+correlation events and dead letters of such messages are sent again, identical (an
+alert re-send is part of the alert contract).
 
 faust's own `send_soon` is not used for any of this: its buffer's flush gives up after
 100 ms, so a stop or a commit could overtake messages still queued there.
@@ -45,6 +52,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +61,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
+from faust.types import TP
 
 from rackwatch.config import Config
 from streams.core.decode import Limits
@@ -61,7 +70,8 @@ from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleSet
 from streams.runtime import Outputs, Runtime, StreamClock
 
-__all__ = ["SOURCE_HEADER", "Outbox", "build_app", "landed_offsets", "partition_of"]
+__all__ = ["SOURCE_HEADER", "Outbox", "Record", "build_app", "landed_offsets", "partition_of",
+           "read_range", "resume_offsets"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +84,7 @@ SESSION_TIMEOUT_S = 10.0
 HEARTBEAT_INTERVAL_S = 2.0
 TAKE_MAX = 500  # messages per processing batch
 TAKE_WITHIN_S = 0.05  # longest a message waits for its batch to fill
+COMMIT_INTERVAL_S = 1.0
 # Header on processed records: the offset of the input message they came from.
 SOURCE_HEADER = "rackwatch-source-offset"
 RECONCILE_CHUNK = 500  # processed records read per step when scanning a partition's tail
@@ -158,45 +169,107 @@ class Outbox:
             await producer.stop()
 
 
-async def landed_offsets(bootstrap: str, topic: str, partition: int, resume: int) -> set[int]:
-    """Input offsets >= `resume` whose processed records already landed on this partition
-    of `topic` (a worker processed them and died before committing).
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One input message as processed."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+async def resume_offsets(bootstrap: str, group: str, tps: set[tuple[str, int]]
+                         ) -> dict[tuple[str, int], int]:
+    """Where the group resumes each partition: its committed offset, else the earliest."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t, p) for t, p in tps]
+        begins = await consumer.beginning_offsets(parts)
+        out = {}
+        for tp in parts:
+            c = await consumer.committed(tp)
+            out[(tp.topic, tp.partition)] = begins[tp] if c is None else max(c, begins[tp])
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def read_range(bootstrap: str, tp: tuple[str, int], start: int, end: int
+                     ) -> list[Record]:
+    """The messages at offsets [start, end) of one partition, read directly."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    part = TopicPartition(*tp)
+    out: list[Record] = []
+    try:
+        consumer.assign([part])
+        consumer.seek(part, start)
+        idle = 0
+        while await consumer.position(part) < end:
+            got = await consumer.getmany(part, timeout_ms=1000)
+            idle = 0 if got else idle + 1
+            if idle > 30:
+                raise RuntimeError(f"{tp[0]}:{tp[1]} unreadable from offset {start}")
+            out.extend(Record(m.topic, m.partition, m.offset, m.key, m.value or b"")
+                       for m in got.get(part, ()) if m.offset < end)
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def landed_offsets(bootstrap: str, wanted: dict[tuple[str, int], int]
+                         ) -> dict[tuple[str, int], set[int]]:
+    """For each (output topic, partition) -> resume offset: the input offsets >= resume
+    whose processed records already landed there (a worker processed them and died, or
+    lost the partition, before committing).
 
     Records carry their input offset in a header and a partition's records are written
-    in input order, so the tail is read backwards, chunk by chunk, until a record from
-    before `resume` (or one without the header) shows that the rest is older."""
+    in input order, so each tail is read backwards, chunk by chunk, until a record from
+    before the resume offset (or one without the header) shows that the rest is older."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
-    tp = TopicPartition(topic, partition)
-    found: set[int] = set()
+    found: dict[tuple[str, int], set[int]] = {}
     try:
-        consumer.assign([tp])
-        begin = (await consumer.beginning_offsets([tp]))[tp]
-        hi = (await consumer.end_offsets([tp]))[tp]
-        while hi > begin:
-            lo = max(begin, hi - RECONCILE_CHUNK)
-            consumer.seek(tp, lo)
-            older = False
-            idle = 0
-            while await consumer.position(tp) < hi:
-                got = await consumer.getmany(tp, timeout_ms=1000)
-                idle = 0 if got else idle + 1
-                if idle > 30:
-                    raise RuntimeError(f"{topic}:{partition} unreadable from offset {lo}")
-                for m in got.get(tp, ()):
-                    if m.offset >= hi:
-                        break
-                    src = _source_offset(m.headers)
-                    if src is None or src < resume:
-                        older = True
-                    else:
-                        found.add(src)
-            if older:
-                break
-            hi = lo
+        for (topic, partition), resume in wanted.items():
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            found[(topic, partition)] = await _scan_back(consumer, tp, resume)
     finally:
         await consumer.stop()
+    return found
+
+
+async def _scan_back(consumer: AIOKafkaConsumer, tp: TopicPartition, resume: int) -> set[int]:
+    found: set[int] = set()
+    begin = (await consumer.beginning_offsets([tp]))[tp]
+    hi = (await consumer.end_offsets([tp]))[tp]
+    while hi > begin:
+        lo = max(begin, hi - RECONCILE_CHUNK)
+        consumer.seek(tp, lo)
+        older = False
+        idle = 0
+        while await consumer.position(tp) < hi:
+            got = await consumer.getmany(tp, timeout_ms=1000)
+            idle = 0 if got else idle + 1
+            if idle > 30:
+                raise RuntimeError(f"{tp.topic}:{tp.partition} unreadable from offset {lo}")
+            for m in got.get(tp, ()):
+                if m.offset >= hi:
+                    break
+                src = _source_offset(m.headers)
+                if src is None or src < resume:
+                    older = True
+                else:
+                    found.add(src)
+        if older:
+            break
+        hi = lo
     return found
 
 
@@ -230,9 +303,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         table_standby_replicas=cfg.worker.standby_replicas,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        broker_commit_interval=1.0,
-        # A rebalance waits until the events a worker has taken are processed (and
-        # committed), so no batch of a revoked partition is left to run afterwards.
+        broker_commit_interval=COMMIT_INTERVAL_S,
+        # A rebalance lets the events a worker has taken be processed first.
         stream_wait_empty=True,
         table_cleanup_interval=60.0,
         broker_session_timeout=session_timeout,
@@ -242,18 +314,21 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         broker_client_id=f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}",
     )
 
-    def topic(name: str) -> Any:
-        return app.topic(prefix + name, key_type=bytes, value_type=bytes,
+    def topic(name: str, *, acks: bool = True) -> Any:
+        return app.topic(prefix + name, key_type=bytes, value_type=bytes, acks=acks,
                          partitions=partitions, key_serializer="raw", value_serializer="raw")
 
-    metrics_topic = topic("metrics")
-    logs_topic = topic("logs")
+    # The offsets of these inputs are tracked and committed here, not by faust: its acks
+    # treat a jump in fetched offsets as a compacted gap, and it acks the events a stream
+    # skips around a rebalance; either can commit past a message never processed.
+    metrics_topic = topic("metrics", acks=False)
+    logs_topic = topic("logs", acks=False)
     ticks_topic = topic("ticks")
     rows_topic = topic("processed.metrics")
     log_rows_topic = topic("processed.logs")
     alerts_topic = topic("alerts")
     dead_topic = topic("deadletter")
-    correlate_topic = topic("correlate")
+    correlate_topic = topic("correlate", acks=False)
     incidents_topic = topic("incidents")
 
     def table(name: str) -> Any:
@@ -282,26 +357,50 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     # The table stays the source of truth: the cache is dropped on every rebalance.
     live: dict[bytes, HostState] = {}
     outbox = Outbox(cfg.bootstrap, f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
-    # One batch (or tick, or correlation event) at a time: its outputs, then its state,
-    # are delivered before the next one starts, and a rebalance waits for it.
+    # One batch (or tick) at a time: its outputs, then its state, are delivered before
+    # the next one starts, and a rebalance waits for it.
     busy = asyncio.Lock()
     output_of = {metrics_topic.get_topic_name(): rows_topic.get_topic_name(),
                  logs_topic.get_topic_name(): log_rows_topic.get_topic_name()}
-    # Per input partition given to this worker: checked for records that landed before
-    # their batch was committed (None once checked), and the input offsets found.
-    checked: set[tuple[str, int]] = set()
+    # Per input partition owned in this generation: the next offset to process (from the
+    # group's committed offset on), what is committed, and the input offsets whose
+    # processed records the previous owner already delivered.
+    next_offset: dict[tuple[str, int], int] = {}
+    committed: dict[tuple[str, int], int] = {}
     landed: dict[tuple[str, int], set[int]] = {}
-    stats = {"resent_suppressed": 0, "stale_skipped": 0}
+    last_commit = [time.monotonic()]
+    stats = {"resent_suppressed": 0, "stale_skipped": 0, "refetched": 0}
     app.rackwatch_stats = stats  # type: ignore[attr-defined]  # for inspection
 
     def forget_partitions() -> None:
         live.clear()
-        checked.clear()
+        next_offset.clear()
+        committed.clear()
         landed.clear()
+
+    async def commit_processed() -> None:
+        """Commit, for each input partition, the offset up to which every message was
+        processed and is durable (they are processed in offset order, without gaps)."""
+        due = {TP(t, p): o for (t, p), o in next_offset.items() if committed.get((t, p)) != o}
+        last_commit[0] = time.monotonic()
+        if not due:
+            return
+        try:
+            # faust's own commit path for the group member (its public commit() commits
+            # what faust acked, which is what these inputs must not rely on)
+            consumer: Any = app.consumer
+            ok = await asyncio.wait_for(consumer._commit(due), 30.0)
+        except Exception as e:  # the next commit (or the next owner) makes up for it
+            log.warning("committing %d offsets failed: %r", len(due), e)
+            return
+        if ok:
+            for tp, o in due.items():
+                committed[(tp.topic, tp.partition)] = o
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         async with busy:  # a batch in flight becomes durable before the partitions go
+            await commit_processed()
             forget_partitions()
 
     @app.on_partitions_assigned.connect
@@ -313,7 +412,15 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     @app.on_before_shutdown.connect
     async def _shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         async with busy:
+            await commit_processed()
             await outbox.stop()
+
+    @app.timer(interval=COMMIT_INTERVAL_S)
+    async def _commit_timer() -> None:
+        """Commits for a quiet worker (a busy one commits after its batches)."""
+        if not busy.locked() and time.monotonic() - last_commit[0] >= COMMIT_INTERVAL_S:
+            async with busy:
+                await commit_processed()
 
     def state_of(host: str) -> HostState | None:
         key = host.encode()
@@ -348,67 +455,76 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         for key, value in out.correlate:
             await send(correlate_topic.get_topic_name(), key, value)
 
-    async def check_landed(events: list[Any]) -> None:
-        """For partitions this worker has just been given: which input offsets already
+    async def take_over(tps: set[tuple[str, int]]) -> None:
+        """Partitions seen for the first time in this generation: where to resume (the
+        group's committed offset), and which of the input offsets from there on already
         have their processed records in the output topic."""
-        resume: dict[tuple[str, int], int] = {}
-        for event in events:
-            msg = event.message
-            tp = (msg.topic, msg.partition)
-            if tp not in checked:
-                resume[tp] = min(resume.get(tp, msg.offset), msg.offset)
-        for (topic, partition), first in resume.items():
-            found = await landed_offsets(cfg.bootstrap, output_of[topic], partition, first)
-            checked.add((topic, partition))
-            if found:
-                landed[(topic, partition)] = found
+        starts = await resume_offsets(cfg.bootstrap, app.conf.id, tps)
+        wanted = {(output_of[t], p): starts[(t, p)] for t, p in tps if t in output_of}
+        found = await landed_offsets(cfg.bootstrap, wanted) if wanted else {}
+        for t, p in tps:
+            next_offset[(t, p)] = committed[(t, p)] = starts[(t, p)]
+            offsets = found.get((output_of.get(t, ""), p))
+            if offsets:
+                landed[(t, p)] = offsets
                 log.info("%s:%d: %d input message(s) from offset %d were processed but "
                          "not committed by the previous owner; their records are not sent "
-                         "again", topic, partition, len(found), first)
+                         "again", t, p, len(offsets), starts[(t, p)])
 
-    def current(events: list[Any]) -> list[Any]:
-        """The events of partitions this worker still owns in this generation. Others
-        are left unacked (never committed here): their partitions' owners read them."""
+    async def admit(events: list[Any]) -> list[Record]:
+        """The batch as records to process: in offset order per partition, each offset
+        once, none missing. Events of partitions not owned in this generation are left
+        to their owners; offsets the stream skipped are read from the topic directly."""
         actives = app.assignor.assigned_actives()
         generation = app.consumer_generation_id
-        keep = [e for e in events
+        mine = [e for e in events
                 if e.message.tp in actives and e.message.generation_id == generation]
-        if len(keep) != len(events):
-            stats["stale_skipped"] += len(events) - len(keep)
-        return keep
+        stats["stale_skipped"] += len(events) - len(mine)
+        new = {(e.message.topic, e.message.partition) for e in mine} - next_offset.keys()
+        if new:
+            await take_over(new)
+        out: list[Record] = []
+        for e in mine:
+            msg = e.message
+            tp = (msg.topic, msg.partition)
+            expected = next_offset[tp]
+            if msg.offset < expected:
+                continue  # delivered again after a seek: already processed
+            if msg.offset > expected:
+                missed = await read_range(cfg.bootstrap, tp, expected, msg.offset)
+                stats["refetched"] += len(missed)
+                log.warning("%s:%d: offsets %d-%d were not delivered to the stream; read "
+                            "them from the topic", tp[0], tp[1], expected, msg.offset - 1)
+                out.extend(missed)
+            out.append(Record(msg.topic, msg.partition, msg.offset, e.key, e.value))
+            next_offset[tp] = msg.offset + 1
+        return out
 
     async def run_batch(events: list[Any], handle: Callable[..., Outputs]) -> None:
-        # Held by this function until the batch is durable: the ack that `take_events`
-        # gives in its `finally` (also when this task is cancelled) cannot then release
-        # an offset whose batch was not delivered.
-        for event in events:
-            event.message.incref()
         async with busy:
-            todo = current(events)
-            await check_landed(todo)
+            records = await admit(events)
             dirty: dict[bytes, HostState] = {}
             wall = _wall_ms()
-            for event in todo:
-                msg = event.message
-                out = handle(event.value, state_of, wall_ms=wall, topic=msg.topic,
-                             partition=msg.partition, offset=msg.offset, key=event.key)
+            for r in records:
+                out = handle(r.value, state_of, wall_ms=wall, topic=r.topic,
+                             partition=r.partition, offset=r.offset, key=r.key)
                 if out.state is not None and out.host is not None:
                     key = out.host.encode()
                     live[key] = dirty[key] = out.state
                     t = out.state.get("t")
                     if t is not None:
                         clock.observe(t, wall)
-                seen = landed.get((msg.topic, msg.partition))
-                resent = seen is not None and msg.offset in seen
+                seen = landed.get((r.topic, r.partition))
+                resent = seen is not None and r.offset in seen
                 if resent:
                     stats["resent_suppressed"] += 1
-                await emit(out, msg.offset, rows=not resent)
+                await emit(out, r.offset, rows=not resent)
             await outbox.delivered()
             for key, st in dirty.items():
                 await put_state(hosts, key, orjson.dumps(st))
             await outbox.delivered()
-            for event in todo:
-                event.message.decref()
+            if time.monotonic() - last_commit[0] >= COMMIT_INTERVAL_S:
+                await commit_processed()
 
     @app.agent(metrics_topic)
     async def process_metrics(stream: Any) -> None:
@@ -422,20 +538,20 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
 
     @app.agent(correlate_topic)
     async def correlate(stream: Any) -> None:
-        async for event in stream.events():
-            event.message.incref()
+        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
             async with busy:
-                if current([event]):
-                    key = event.key
-                    raw = scopes.get(key)
+                changed: dict[bytes, bytes] = {}
+                for r in await admit(events):
+                    key = r.key or b""
+                    raw = changed.get(key) or scopes.get(key)
                     st = {} if raw is None else orjson.loads(raw)
-                    incidents = runtime.on_correlate(st, event.value)
-                    for iid, msg in incidents:
+                    for iid, msg in runtime.on_correlate(st, r.value):
                         await outbox.send(incidents_topic.get_topic_name(), iid, msg)
-                    await outbox.delivered()
-                    await put_state(scopes, key, orjson.dumps(st))
-                    await outbox.delivered()
-                    event.message.decref()
+                    changed[key] = orjson.dumps(st)
+                await outbox.delivered()
+                for key, value in changed.items():
+                    await put_state(scopes, key, value)
+                await outbox.delivered()
 
     part_of: dict[bytes, int] = {}
 
@@ -455,7 +571,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     async def process_ticks(stream: Any) -> None:
         async for event in stream.events():
             async with busy:
-                if current([event]):
+                if event.message.tp in app.assignor.assigned_actives():
                     await run_tick(event.message.partition, orjson.loads(event.value)["now"])
 
     async def run_tick(partition: int, now_ms: int) -> None:
