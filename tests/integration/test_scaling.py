@@ -9,7 +9,6 @@ once, and the alerts must be those `rackwatch replay` raises over the same event
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import orjson
@@ -17,15 +16,14 @@ import pytest
 
 from rackwatch.broker import free_port
 from tests.integration.books import (
-    BOOKS_SQL,
     RULES,
-    Books,
     alert_problems,
     consume_values,
     make_input,
     produce_messages,
     repeats,
     replay_alerts,
+    wait_books,
     wait_group,
 )
 from tests.integration.harness import Pipeline
@@ -37,24 +35,6 @@ PARTITIONS = 6
 # partitions move.
 FAULTS = ("cpu_saturation(host=r00-gpu02)@4s:20s, cpu_saturation(host=r01-gpu03)@10s:22s, "
           "cpu_saturation(host=r02-gpu01)@18s:14s")
-
-
-def wait_books(pipe: Pipeline, fin: object, timeout: float = 90.0) -> Books:
-    """Poll the store until everything produced has arrived, then once more after the
-    sink's next flushes (a duplicate would land then)."""
-    from tests.integration.books import FleetInput
-
-    assert isinstance(fin, FleetInput)
-    deadline = time.monotonic() + timeout
-    books = Books.of(fin, {})
-    while time.monotonic() < deadline:
-        rows = pipe.wait_for(BOOKS_SQL, lambda r: bool(r), timeout=30)
-        books = Books.of(fin, rows[0])
-        if books.complete:
-            time.sleep(2.5)
-            return Books.of(fin, pipe.query(BOOKS_SQL)[0])
-        time.sleep(1.0)
-    return books
 
 
 def test_two_then_three_workers_match_a_single_replay(tmp_path: Path, kafka_broker: str,
@@ -84,7 +64,7 @@ def test_two_then_three_workers_match_a_single_replay(tmp_path: Path, kafka_brok
         three = wait_group(kafka_broker, group, metrics, 3, PARTITIONS, alive=alive)
         for k in range(20, len(fin.steps)):
             produce_messages(kafka_broker, topic_prefix, fin.messages(k, k + 1))
-        books = wait_books(pipe, fin)
+        books = wait_books(pipe.query, fin)
         alive()
     finally:
         pipe.stop_all()
