@@ -350,7 +350,11 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                     max_past_age_ms=int(cfg.worker.max_past_age_s * 1000))
     runtime = Runtime(rules, smoothing=smoothing, limits=limits, check_wall_clock=True)
     runtime.miner_state_of = lambda p: miners.get(miner_key[p])
-    clock = StreamClock()
+    # One stream clock per input partition: a partition still catching up on a backlog
+    # must not see its hosts as silent because another partition is further ahead. The
+    # correlator's scopes (keyed by rack or job) get the clocks of their own partitions.
+    clocks: dict[int, StreamClock] = {}
+    scope_clocks: dict[int, StreamClock] = {}
     app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection
 
     # Deserialised host states, so a host's state is parsed once, not once per message.
@@ -513,7 +517,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                     live[key] = dirty[key] = out.state
                     t = out.state.get("t")
                     if t is not None:
-                        clock.observe(t, wall)
+                        clocks.setdefault(r.partition, StreamClock()).observe(t, wall)
                 seen = landed.get((r.topic, r.partition))
                 resent = seen is not None and r.offset in seen
                 if resent:
@@ -545,6 +549,10 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                     key = r.key or b""
                     raw = changed.get(key) or scopes.get(key)
                     st = {} if raw is None else orjson.loads(raw)
+                    ts = orjson.loads(r.value).get("ts")
+                    if isinstance(ts, int):
+                        scope_clocks.setdefault(r.partition, StreamClock()).observe(
+                            ts, _wall_ms())
                     for iid, msg in runtime.on_correlate(st, r.value):
                         await outbox.send(incidents_topic.get_topic_name(), iid, msg)
                     changed[key] = orjson.dumps(st)
@@ -572,13 +580,15 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         async for event in stream.events():
             async with busy:
                 if event.message.tp in app.assignor.assigned_actives():
-                    await run_tick(event.message.partition, orjson.loads(event.value)["now"])
+                    tick = orjson.loads(event.value)
+                    await run_tick(event.message.partition, tick.get("now"),
+                                   tick.get("scopes_now"))
 
-    async def run_tick(partition: int, now_ms: int) -> None:
+    async def run_tick(partition: int, now_ms: int | None, scopes_now: int | None) -> None:
         changed: list[tuple[Any, bytes, bytes]] = []
-        for key in keys_in(hosts, partition):
+        for key in (keys_in(hosts, partition) if now_ms is not None else []):
             st = state_of(key.decode())
-            if st is None:
+            if st is None or now_ms is None:
                 continue
             before = hosts.get(key)
             out = runtime.on_tick(st, key.decode(), now_ms)
@@ -590,12 +600,12 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         lp = runtime.log_processors.get(partition)
         if lp is not None and lp.dirty:
             changed.append((miners, miner_key[partition], lp.snapshot()))
-        for key in keys_in(scopes, partition):
+        for key in (keys_in(scopes, partition) if scopes_now is not None else []):
             raw = scopes.get(key)
-            if raw is None:
+            if raw is None or scopes_now is None:
                 continue
             st = orjson.loads(raw)
-            incidents = runtime.on_correlate_tick(st, now_ms)
+            incidents = runtime.on_correlate_tick(st, scopes_now)
             new = orjson.dumps(st)
             if new != raw:
                 changed.append((scopes, key, new))
@@ -606,16 +616,33 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
             await put_state(table, key, value)
         await outbox.delivered()
 
+    def lagging(tp: Any) -> bool:
+        """Are there messages in `tp` this worker has not processed yet?"""
+        try:
+            high = app.consumer.highwater(tp)
+        except Exception:  # not fetched yet, or no consumer: cannot tell
+            return False
+        nxt = next_offset.get((tp.topic, tp.partition))
+        return high is not None and nxt is not None and nxt < high
+
     @app.timer(interval=TICK_INTERVAL_S)
     async def send_ticks() -> None:
-        now = clock.now(_wall_ms())
-        if now is None:
-            return
-        value = orjson.dumps({"now": now})
+        wall = _wall_ms()
         name = metrics_topic.get_topic_name()
         for tp in app.assignor.assigned_actives():
-            if tp.topic == name:
-                await ticks_topic.send(key=b"tick", value=value, partition=tp.partition)
+            if tp.topic != name:
+                continue
+            hc, sc = clocks.get(tp.partition), scope_clocks.get(tp.partition)
+            # A partition still working through a backlog has no "now" beyond its newest
+            # event: extrapolating by wall time would make its hosts look silent.
+            now = (hc.event_ms if lagging(tp) else hc.now(wall)) if hc is not None else None
+            ctp = TP(correlate_topic.get_topic_name(), tp.partition)
+            scopes_now = ((sc.event_ms if lagging(ctp) else sc.now(wall))
+                          if sc is not None else None)
+            if now is None and scopes_now is None:
+                continue
+            value = orjson.dumps({"now": now, "scopes_now": scopes_now})
+            await ticks_topic.send(key=b"tick", value=value, partition=tp.partition)
 
     if rules_path:
         import signal
