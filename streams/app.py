@@ -63,6 +63,7 @@ from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 from faust.types import TP
 
+from producers.publisher import pick_compression
 from rackwatch.config import Config
 from streams.core.decode import Limits
 from streams.core.metrics import HostState
@@ -139,7 +140,8 @@ class Outbox:
                 raise RuntimeError("the worker is stopping: no more outputs")
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all",
-                enable_idempotence=True, linger_ms=2, request_timeout_ms=DELIVERY_TIMEOUT_MS)
+                enable_idempotence=True, linger_ms=2, request_timeout_ms=DELIVERY_TIMEOUT_MS,
+                compression_type=pick_compression())
             await self._producer.start()
         fut = await self._producer.send(topic, value, key=key, partition=partition,
                                         headers=headers)
