@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,7 +230,7 @@ class LocalBroker:
         if not (self.data_dir / "kafka-logs" / "meta.properties").is_file():
             cluster_id = _cluster_id(self.data_dir)
             proc = subprocess.run(
-                self._java(lib, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+                self._java(lib, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                            "-c", str(props), "--ignore-formatted", heap="256m"),
                 capture_output=True, text=True, check=False,
             )
@@ -316,9 +315,14 @@ def _cluster_id(data_dir: Path) -> str:
     """A KRaft cluster id (22-char base64 of a UUID), stable for one data directory."""
     import base64
 
-    seed = hashlib.sha256(str(data_dir).encode()).digest()[:16]
-    raw = uuid.UUID(bytes=seed).bytes if data_dir else uuid.uuid4().bytes
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    seed = str(data_dir).encode()
+    while True:
+        # An id that starts with "-" reads as an option to Kafka's argument parser (Kafka's
+        # own Uuid.randomUuid() skips those for the same reason), so re-hash until it doesn't.
+        seed = hashlib.sha256(seed).digest()
+        cid = base64.urlsafe_b64encode(seed[:16]).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def _broker_answers(bootstrap: str) -> bool:
