@@ -37,10 +37,17 @@ faust's own `send_soon` is not used for any of this: its buffer's flush gives up
 100 ms, so a stop or a commit could overtake messages still queued there.
 
 Time-driven work (a host that went silent, `for` timers, re-sends) must happen even
-when no event arrives, which faust's stream-driven model does not give for free. Each
-worker's timer therefore publishes a small tick to every partition it owns on the
-`ticks` topic, co-partitioned with the inputs; the ticks agent then runs the tick for
-the hosts of that partition, ordered with the partition's other work.
+when no event arrives, which faust's stream-driven model does not give for free. It
+runs in two ways, both at the partition's event time:
+- in-stream: whenever a partition's event time has advanced by the tick interval, its
+  hosts (or scopes) are ticked right there, between two messages, as `replay` does.
+  A backlog (a worker catching up after an outage, a simulator replaying a past hour)
+  is therefore judged exactly as it was lived: a rack that was dark for two minutes of
+  it is seen dark, however fast those minutes are read;
+- on a timer, for a partition that has gone quiet: each worker publishes a small tick
+  to every partition it owns on the `ticks` topic, co-partitioned with the inputs, with
+  the partition's event time extrapolated by wall time (never while the partition still
+  has unread messages); the ticks agent runs it, ordered with the partition's other work.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ __all__ = ["SOURCE_HEADER", "Outbox", "Record", "build_app", "landed_offsets", "
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0
+TICK_MS = int(TICK_INTERVAL_S * 1000)  # event time between two ticks of a partition
 # A worker killed without leaving the group (SIGKILL, power loss) is noticed after the
 # session timeout; only then do its partitions move. faust's default (60 s) stalls those
 # hosts for a minute; Kafka clients used 10 s for years. `[worker] session_timeout_s`
@@ -357,6 +365,13 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     # correlator's scopes (keyed by rack or job) get the clocks of their own partitions.
     clocks: dict[int, StreamClock] = {}
     scope_clocks: dict[int, StreamClock] = {}
+    # The event time each partition's hosts (scopes) were last ticked at, in-stream or
+    # by the timer: a tick is due when the partition's clock is TICK_MS past it.
+    ticked: dict[int, int] = {}
+    scopes_ticked: dict[int, int] = {}
+    # Host keys per input partition owned in this generation (built from the table on
+    # first use, then kept up to date), so a tick does not scan every host of the worker.
+    part_hosts: dict[int, dict[bytes, None]] = {}
     app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection
 
     # Deserialised host states, so a host's state is parsed once, not once per message.
@@ -380,6 +395,9 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
 
     def forget_partitions() -> None:
         live.clear()
+        part_hosts.clear()
+        ticked.clear()
+        scopes_ticked.clear()
         next_offset.clear()
         committed.clear()
         landed.clear()
@@ -506,7 +524,32 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
             next_offset[tp] = msg.offset + 1
         return out
 
-    async def run_batch(events: list[Any], handle: Callable[..., Outputs]) -> None:
+    def hosts_in(partition: int) -> dict[bytes, None]:
+        idx = part_hosts.get(partition)
+        if idx is None:
+            idx = part_hosts[partition] = dict.fromkeys(keys_in(hosts, partition))
+        return idx
+
+    async def tick_in_stream(partition: int, now: int, dirty: dict[bytes, HostState]) -> None:
+        """The partition's hosts at event time `now`, between two of its messages. A
+        host whose tick changed what matters (an alert, a window closed) is stored with
+        the batch; other tick-only changes are stored by the next timer tick's diff."""
+        ticked[partition] = now
+        for key in list(hosts_in(partition)):
+            host = key.decode()
+            st = state_of(host)
+            if st is None:
+                continue
+            closes = st.get("wc")
+            out = runtime.on_tick(st, host, now)
+            if out.alerts or st.get("wc") != closes:
+                dirty[key] = st
+            if out.alerts:
+                out.host = None  # nothing but alerts and correlation events to send
+                await emit(out)
+
+    async def run_batch(events: list[Any], handle: Callable[..., Outputs], *,
+                        ticks: bool = False) -> None:
         async with busy:
             records = await admit(events)
             dirty: dict[bytes, HostState] = {}
@@ -514,17 +557,24 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
             for r in records:
                 out = handle(r.value, state_of, wall_ms=wall, topic=r.topic,
                              partition=r.partition, offset=r.offset, key=r.key)
+                clock = None
                 if out.state is not None and out.host is not None:
                     key = out.host.encode()
                     live[key] = dirty[key] = out.state
+                    hosts_in(r.partition)[key] = None
                     t = out.state.get("t")
                     if t is not None:
-                        clocks.setdefault(r.partition, StreamClock()).observe(t, wall)
+                        clock = clocks.setdefault(r.partition, StreamClock())
+                        clock.observe(t, wall)
                 seen = landed.get((r.topic, r.partition))
                 resent = seen is not None and r.offset in seen
                 if resent:
                     stats["resent_suppressed"] += 1
                 await emit(out, r.offset, rows=not resent)
+                if ticks and clock is not None and clock.event_ms is not None:
+                    last = ticked.setdefault(r.partition, clock.event_ms)
+                    if clock.event_ms - last >= TICK_MS:
+                        await tick_in_stream(r.partition, clock.event_ms, dirty)
             await outbox.delivered()
             for key, st in dirty.items():
                 await put_state(hosts, key, orjson.dumps(st))
@@ -535,7 +585,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     @app.agent(metrics_topic)
     async def process_metrics(stream: Any) -> None:
         async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
-            await run_batch(events, runtime.on_metrics)
+            await run_batch(events, runtime.on_metrics, ticks=True)
 
     @app.agent(logs_topic)
     async def process_logs(stream: Any) -> None:
@@ -552,12 +602,17 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                     raw = changed.get(key) or scopes.get(key)
                     st = {} if raw is None else orjson.loads(raw)
                     ts = orjson.loads(r.value).get("ts")
-                    if isinstance(ts, int):
-                        scope_clocks.setdefault(r.partition, StreamClock()).observe(
-                            ts, _wall_ms())
                     for iid, msg in runtime.on_correlate(st, r.value):
                         await outbox.send(incidents_topic.get_topic_name(), iid, msg)
                     changed[key] = orjson.dumps(st)
+                    if isinstance(ts, int):
+                        clock = scope_clocks.setdefault(r.partition, StreamClock())
+                        clock.observe(ts, _wall_ms())
+                        now = clock.event_ms
+                        assert now is not None
+                        last = scopes_ticked.setdefault(r.partition, now)
+                        if now - last >= TICK_MS:
+                            await tick_scopes(r.partition, now, changed)
                 await outbox.delivered()
                 for key, value in changed.items():
                     await put_state(scopes, key, value)
@@ -586,9 +641,31 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                     await run_tick(event.message.partition, tick.get("now"),
                                    tick.get("scopes_now"))
 
+    async def tick_scopes(partition: int, now: int, changed: dict[bytes, bytes]) -> None:
+        """The partition's correlation scopes at event time `now`, in-stream."""
+        scopes_ticked[partition] = now
+        keys = dict.fromkeys(keys_in(scopes, partition))
+        keys.update((k, None) for k in changed if partition_of(k, partitions) == partition)
+        for key in keys:
+            raw = changed.get(key) or scopes.get(key)
+            if raw is None:
+                continue
+            st = orjson.loads(raw)
+            incidents = runtime.on_correlate_tick(st, now)
+            new = orjson.dumps(st)
+            if new != raw:
+                changed[key] = new
+            for iid, msg in incidents:
+                await outbox.send(incidents_topic.get_topic_name(), iid, msg)
+
     async def run_tick(partition: int, now_ms: int | None, scopes_now: int | None) -> None:
         changed: list[tuple[Any, bytes, bytes]] = []
-        for key in (keys_in(hosts, partition) if now_ms is not None else []):
+        if now_ms is not None:
+            ticked[partition] = max(ticked.get(partition, now_ms), now_ms)
+        if scopes_now is not None:
+            scopes_ticked[partition] = max(scopes_ticked.get(partition, scopes_now),
+                                           scopes_now)
+        for key in (list(hosts_in(partition)) if now_ms is not None else []):
             st = state_of(key.decode())
             if st is None or now_ms is None:
                 continue
@@ -636,12 +713,13 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                 continue
             hc, sc = clocks.get(tp.partition), scope_clocks.get(tp.partition)
             # A partition still working through a backlog has no "now" beyond its newest
-            # event: extrapolating by wall time would make its hosts look silent.
-            now = (hc.event_ms if lagging(tp) else hc.now(wall)) if hc is not None else None
+            # event (extrapolating by wall time would make its hosts look silent): it is
+            # ticked in-stream as its messages are read, and its timer tick only stores
+            # what changed meanwhile (e.g. the template miner).
+            now = hc.now(wall) if hc is not None and not lagging(tp) else None
             ctp = TP(correlate_topic.get_topic_name(), tp.partition)
-            scopes_now = ((sc.event_ms if lagging(ctp) else sc.now(wall))
-                          if sc is not None else None)
-            if now is None and scopes_now is None:
+            scopes_now = sc.now(wall) if sc is not None and not lagging(ctp) else None
+            if hc is None and sc is None:
                 continue
             value = orjson.dumps({"now": now, "scopes_now": scopes_now})
             await ticks_topic.send(key=b"tick", value=value, partition=tp.partition)
