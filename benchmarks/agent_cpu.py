@@ -44,8 +44,8 @@ def _codec() -> tuple[str, Callable[[bytes], bytes]]:
     from aiokafka import codec
 
     name = pick_compression()
-    if name == "lz4":
-        return name, codec.lz4_encode
+    if name == "zstd":
+        return name, codec.zstd_encode
     return name, codec.gzip_encode
 
 

@@ -97,6 +97,11 @@ COMMIT_INTERVAL_S = 1.0
 # Header on processed records: the offset of the input message they came from.
 SOURCE_HEADER = "rackwatch-source-offset"
 RECONCILE_CHUNK = 500  # processed records read per step when scanning a partition's tail
+# Records per partition that one produce request may carry (before compression). With
+# idempotence, aiokafka has one request in flight per broker and puts one batch per
+# partition in it; at its 16 KiB default a processed-metrics message (~40 KB) filled a
+# batch on its own, so a take batch of 500 inputs cost hundreds of round trips.
+OUTBOX_BATCH_BYTES = 512 * 1024
 # How long an output may wait for the broker before the worker gives up and exits (its
 # batch is then neither acked nor committed; the next owner takes over from there).
 DELIVERY_TIMEOUT_MS = 300_000
@@ -149,7 +154,7 @@ class Outbox:
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all",
                 enable_idempotence=True, linger_ms=2, request_timeout_ms=DELIVERY_TIMEOUT_MS,
-                compression_type=pick_compression())
+                compression_type=pick_compression(), max_batch_size=OUTBOX_BATCH_BYTES)
             await self._producer.start()
         fut = await self._producer.send(topic, value, key=key, partition=partition,
                                         headers=headers)
