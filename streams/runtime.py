@@ -104,7 +104,7 @@ class Runtime:
         # (a kernel XID line knows no job), so the job's scope sees the culprit host too.
         labels = {**(st.get("l") or {}), **(st.get("job") or {})}
         event: dict[str, Any] = {"kind": kind, "ts": ts, "host": host, "labels": labels,
-                                 **payload, "context": host_context(st)}
+                                 **payload, "context": host_context(st, ts)}
         for key in routes_for(event):
             out.correlate.append((key.encode(), orjson.dumps(route_event(event, key))))
 

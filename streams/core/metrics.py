@@ -430,12 +430,15 @@ def note_fault(state: HostState, fault_class: str, ts: int) -> None:
             del faults[fc]
 
 
-def host_context(state: HostState) -> dict[str, Any]:
+def host_context(state: HostState, now_ms: int | None = None) -> dict[str, Any]:
     """What the correlator needs to explain a fault: recent history of the key series.
 
     Per windowed series: "minutes", its closed windows oldest first as [start, min,
     max, avg, count] (plus a percentile where the windows keep one), and from its
     smoothing state "last", "ewma" and "recent" (the last few values, oldest first).
+    "recent_faults" counts the host's log faults of the FAULT_MEMORY_MS before `now_ms`
+    (the event being explained), as training counts them: counted back from the newest
+    fault instead, an alert an hour after a fault would still see it as recent.
     """
     store = state.get("s")
     out: dict[str, Any] = {}
@@ -445,5 +448,10 @@ def host_context(state: HostState) -> dict[str, Any]:
         for j, i in enumerate(ws["k"]):
             out[keys[i]] = {"minutes": windows.minutes(ws, j), "last": store["b"][-1][i],
                             "ewma": store["m"][i], "recent": series.recent(store, i)}
-    faults = {fc: len(ts) for fc, ts in (state.get("f") or {}).items()}
+    faults: dict[str, int] = {}
+    for fc, times in (state.get("f") or {}).items():
+        n = len(times) if now_ms is None else sum(
+            1 for t in times if now_ms - FAULT_MEMORY_MS < t <= now_ms)
+        if n:
+            faults[fc] = n
     return {"series": out, "recent_faults": faults}

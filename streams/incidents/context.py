@@ -103,10 +103,9 @@ class ContextFolder:
     def context(self, host: str, now_ms: int | None = None) -> dict[str, Any]:
         """The host context as the worker would build it now.
 
-        With `now_ms`, the fault counts are those of the `fault_window_ms` before it. The
-        worker counts back from the host's newest fault, which is the same thing at the
-        moment of a fault event (when the stream scores) but not at an arbitrary moment,
-        when a fault from long ago would still be counted.
+        With `now_ms`, the fault counts are those of the `fault_window_ms` before it, as
+        the worker counts them for the event it is explaining (this folder also keeps
+        faults older than the worker's state does, hence its own count).
         """
         st = self.states.get(host)
         if st is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from streams.core.metrics import MetricsCore, host_context, make_point
+from streams.core.metrics import FAULT_MEMORY_MS, MetricsCore, host_context, make_point, note_fault
 from streams.core.series import STORE_VERSION
 from streams.rules import Point, RuleEngine, default_rules
 
@@ -79,6 +79,20 @@ class TestState:
         assert [m[0] for m in s["minutes"]] == [T0]
         assert set(ctx["series"]) == {"gpu.temperature{gpu=0}", "gpu.temperature{gpu=1}",
                                       "cpu.usage"}
+
+    def test_recent_faults_count_back_from_the_event(self) -> None:
+        """Faults count as recent for the FAULT_MEMORY_MS before the event being
+        explained, not before the host's newest fault."""
+        st: dict[str, Any] = {}
+        note_fault(st, "gpu_xid_79", T0)
+        note_fault(st, "gpu_xid_79", T0 + 60_000)
+        note_fault(st, "mce", T0 + 120_000)
+        assert host_context(st)["recent_faults"] == {"gpu_xid_79": 2, "mce": 1}
+        assert host_context(st, T0 + 120_000)["recent_faults"] == {"gpu_xid_79": 2, "mce": 1}
+        assert host_context(st, T0 + 30_000)["recent_faults"] == {"gpu_xid_79": 1}
+        later = T0 + 60_000 + FAULT_MEMORY_MS
+        assert host_context(st, later)["recent_faults"] == {"mce": 1}
+        assert host_context(st, T0 + 3_600_000)["recent_faults"] == {}
 
 
 class TestShapeChanges:
