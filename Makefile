@@ -40,16 +40,18 @@ bench: setup
 	$(BIN)/python -m benchmarks.run
 
 # The failure tests and the multi-worker equivalence test, RUNS times in a row (each run
-# starts its own broker); stops at the first failure and says which run it was.
+# starts its own broker); stops at the first failure and says which run and test it was.
+# Each run's whole output is kept in .rackwatch/reliability/.
 reliability: setup
+	@mkdir -p .rackwatch/reliability
 	@for i in $$(seq 1 $(RUNS)); do \
-	  start=$$(date +%s); \
-	  $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_failures.py \
+	  log=.rackwatch/reliability/run-$$i.log; start=$$(date +%s); \
+	  $(BIN)/pytest -q -p no:cacheprovider -rfE tests/integration/test_failures.py \
 	    tests/integration/test_failures_broker.py tests/integration/test_failures_malformed.py \
 	    tests/integration/test_failures_store.py tests/integration/test_scaling.py \
-	    | tail -1 | sed "s/^/run $$i of $(RUNS): /" ; \
-	  test $${PIPESTATUS[0]} -eq 0 || { echo "run $$i failed"; exit 1; }; \
-	  echo "run $$i took $$(( $$(date +%s) - start )) s"; \
+	    > $$log 2>&1; rc=$$?; \
+	  echo "run $$i of $(RUNS): $$(tail -1 $$log) ($$(( $$(date +%s) - start )) s)"; \
+	  if [ $$rc -ne 0 ]; then grep -E "^(FAILED|ERROR) " $$log; echo "output: $$log"; exit 1; fi; \
 	done
 
 clean:

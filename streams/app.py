@@ -145,6 +145,11 @@ class Outbox:
         self._closed = False
         self.sent = 0
 
+    @property
+    def closed(self) -> bool:
+        """Stopped for the worker's shutdown: batches still queued must not start."""
+        return self._closed
+
     async def send(self, topic: str, key: bytes | None, value: bytes, *,
                    partition: int | None = None,
                    headers: list[tuple[str, bytes]] | None = None) -> None:
@@ -449,7 +454,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         """Commits for a quiet worker (a busy one commits after its batches)."""
         if not busy.locked() and time.monotonic() - last_commit[0] >= COMMIT_INTERVAL_S:
             async with busy:
-                await commit_processed()
+                if not outbox.closed:
+                    await commit_processed()
 
     def state_of(host: str) -> HostState | None:
         key = host.encode()
@@ -556,6 +562,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     async def run_batch(events: list[Any], handle: Callable[..., Outputs], *,
                         ticks: bool = False) -> None:
         async with busy:
+            if outbox.closed:
+                return  # shutting down: left unacked for the partition's next owner
             records = await admit(events)
             dirty: dict[bytes, HostState] = {}
             wall = _wall_ms()
@@ -601,6 +609,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     async def correlate(stream: Any) -> None:
         async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
             async with busy:
+                if outbox.closed:
+                    return  # shutting down: left unacked for the partition's next owner
                 changed: dict[bytes, bytes] = {}
                 for r in await admit(events):
                     key = r.key or b""
@@ -641,6 +651,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     async def process_ticks(stream: Any) -> None:
         async for event in stream.events():
             async with busy:
+                if outbox.closed:
+                    return
                 if event.message.tp in app.assignor.assigned_actives():
                     tick = orjson.loads(event.value)
                     await run_tick(event.message.partition, tick.get("now"),
