@@ -535,6 +535,10 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
             next_offset[tp] = msg.offset + 1
         return out
 
+    def tick_due(marks: dict[int, int], partition: int, now: int) -> bool:
+        """Has the partition's event time moved a tick interval past its last tick?"""
+        return now - marks.setdefault(partition, now) >= TICK_MS
+
     def hosts_in(partition: int) -> dict[bytes, None]:
         idx = part_hosts.get(partition)
         if idx is None:
@@ -584,10 +588,9 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                 if resent:
                     stats["resent_suppressed"] += 1
                 await emit(out, r.offset, rows=not resent)
-                if ticks and clock is not None and clock.event_ms is not None:
-                    last = ticked.setdefault(r.partition, clock.event_ms)
-                    if clock.event_ms - last >= TICK_MS:
-                        await tick_in_stream(r.partition, clock.event_ms, dirty)
+                if (ticks and clock is not None and clock.event_ms is not None
+                        and tick_due(ticked, r.partition, clock.event_ms)):
+                    await tick_in_stream(r.partition, clock.event_ms, dirty)
             await outbox.delivered()
             for key, st in dirty.items():
                 await put_state(hosts, key, orjson.dumps(st))
@@ -625,8 +628,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                         clock.observe(ts, _wall_ms())
                         now = clock.event_ms
                         assert now is not None
-                        last = scopes_ticked.setdefault(r.partition, now)
-                        if now - last >= TICK_MS:
+                        if tick_due(scopes_ticked, r.partition, now):
                             await tick_scopes(r.partition, now, changed)
                 await outbox.delivered()
                 for key, value in changed.items():
@@ -658,22 +660,25 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                     await run_tick(event.message.partition, tick.get("now"),
                                    tick.get("scopes_now"))
 
+    async def tick_scope(raw: bytes, now: int) -> bytes | None:
+        """One correlation scope at event time `now`: its incidents sent, its new state
+        returned when the tick changed it."""
+        st = orjson.loads(raw)
+        for iid, msg in runtime.on_correlate_tick(st, now):
+            await outbox.send(incidents_topic.get_topic_name(), iid, msg)
+        new = orjson.dumps(st)
+        return new if new != raw else None
+
     async def tick_scopes(partition: int, now: int, changed: dict[bytes, bytes]) -> None:
-        """The partition's correlation scopes at event time `now`, in-stream."""
+        """The partition's correlation scopes at event time `now`, in-stream (those the
+        batch created, not yet in the table, included)."""
         scopes_ticked[partition] = now
         keys = dict.fromkeys(keys_in(scopes, partition))
         keys.update((k, None) for k in changed if partition_of(k, partitions) == partition)
         for key in keys:
             raw = changed.get(key) or scopes.get(key)
-            if raw is None:
-                continue
-            st = orjson.loads(raw)
-            incidents = runtime.on_correlate_tick(st, now)
-            new = orjson.dumps(st)
-            if new != raw:
+            if raw is not None and (new := await tick_scope(raw, now)) is not None:
                 changed[key] = new
-            for iid, msg in incidents:
-                await outbox.send(incidents_topic.get_topic_name(), iid, msg)
 
     async def run_tick(partition: int, now_ms: int | None, scopes_now: int | None) -> None:
         changed: list[tuple[Any, bytes, bytes]] = []
@@ -700,13 +705,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
             raw = scopes.get(key)
             if raw is None or scopes_now is None:
                 continue
-            st = orjson.loads(raw)
-            incidents = runtime.on_correlate_tick(st, scopes_now)
-            new = orjson.dumps(st)
-            if new != raw:
-                changed.append((scopes, key, new))
-            for iid, msg in incidents:
-                await outbox.send(incidents_topic.get_topic_name(), iid, msg)
+            if (updated := await tick_scope(raw, scopes_now)) is not None:
+                changed.append((scopes, key, updated))
         await outbox.delivered()
         for table, key, value in changed:
             await put_state(table, key, value)
