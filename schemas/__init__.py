@@ -11,8 +11,10 @@ from schemas.ids import (
     INCIDENT,
     LOG_RECORD,
     LOGS,
+    METRIC_BLOCK,
     METRIC_ROW,
     METRICS,
 )
 
-__all__ = ["ALERT", "DEADLETTER", "INCIDENT", "LOGS", "LOG_RECORD", "METRICS", "METRIC_ROW"]
+__all__ = ["ALERT", "DEADLETTER", "INCIDENT", "LOGS", "LOG_RECORD", "METRICS", "METRIC_BLOCK",
+           "METRIC_ROW"]

@@ -10,6 +10,7 @@ on the hot path.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -300,11 +301,18 @@ def table_specs() -> dict[str, TableSpec]:
     return {s.topic: s for s in specs}
 
 
+_BLOCK_N = re.compile(rb'^\{"schema":"rackwatch\.metric_block/v1","n":(\d{1,9})[,}]')
+
+
 def estimate_records(value: bytes) -> int:
-    """About how many records a JSON array message holds, without decoding it (for
-    batch sizes and back-pressure only: a string containing '},{' counts extra)."""
+    """About how many records a message holds, without decoding it (for batch sizes and
+    back-pressure only): a metric block's "n" (the worker writes it first, after the
+    schema), else the objects of a JSON array (a string containing '},{' counts extra)."""
     if len(value) <= 2:
         return 0
+    if value[:1] == b"{":
+        m = _BLOCK_N.match(value)
+        return int(m.group(1)) if m is not None else 1
     return value.count(b"},{") + 1
 
 

@@ -480,8 +480,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         if out.host is not None and rows:
             hkey = out.host.encode()
             headers = None if offset is None else [(SOURCE_HEADER, str(offset).encode())]
-            if out.metric_rows is not None:
-                await send(rows_topic.get_topic_name(), hkey, out.metric_rows, headers=headers)
+            if out.metric_block is not None:
+                await send(rows_topic.get_topic_name(), hkey, out.metric_block, headers=headers)
             if out.log_rows is not None:
                 await send(log_rows_topic.get_topic_name(), hkey, out.log_rows,
                            headers=headers)

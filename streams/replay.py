@@ -19,6 +19,7 @@ from typing import IO, Any
 import orjson
 
 from schemas.ids import LOGS
+from streams.core.block import block_rows
 from streams.core.metrics import HostState
 from streams.rules import RuleSet
 from streams.runtime import Outputs, Runtime
@@ -68,8 +69,8 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
         if "deadletter" in emit:
             for _, dl in out.deadletters:
                 yield dl
-        if "metrics" in emit and out.metric_rows is not None:
-            yield from (orjson.dumps(r) for r in orjson.loads(out.metric_rows))
+        if "metrics" in emit and out.metric_block is not None:
+            yield from (orjson.dumps(r) for r in block_rows(orjson.loads(out.metric_block)))
         if "logs" in emit and out.log_rows is not None:
             yield from (orjson.dumps(r) for r in orjson.loads(out.log_rows))
         if "alerts" in emit:

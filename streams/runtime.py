@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class Outputs:
     """Messages to publish for one input, already serialised. Topic short names as keys."""
 
-    metric_rows: bytes | None = None  # JSON array of metric rows, key = host
+    metric_block: bytes | None = None  # the rows as one metric_block/v1, key = host
     log_rows: bytes | None = None  # JSON array of log records, key = host
     alerts: list[tuple[bytes, bytes]] = field(default_factory=list)  # (fingerprint, alert)
     deadletters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
@@ -141,8 +141,8 @@ class Runtime:
         for sample_raw, why in res.rejected:
             self._dead(out, sample_raw, why, wall_ms, topic=topic, partition=partition,
                        offset=offset, key=key)
-        if res.rows:
-            out.metric_rows = orjson.dumps(res.rows)
+        if res.block:
+            out.metric_block = res.block.to_json()
         out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in res.alerts]
         for a in res.alerts:
             self._correlate(out, "alert", host, batch["ts"], new_state, {"alert": a})

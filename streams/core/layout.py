@@ -113,17 +113,16 @@ class BatchShape:
 
 
 class Layout:
-    """One host's memo: the shape of its batches, its topology labels and the output
-    rows' label sets, and where the batch's series sit in its state's columns."""
+    """One host's memo: the shape of its batches, its topology labels, and where the
+    batch's series sit in its state's columns."""
 
-    __slots__ = ("arrays", "full", "idx", "klen", "kref", "raw_topo", "row_labels", "shape",
+    __slots__ = ("arrays", "full", "idx", "klen", "kref", "raw_topo", "shape",
                  "topo", "wfull", "win_series", "wj", "wkref", "wlen")
 
     def __init__(self, shape: BatchShape) -> None:
         self.shape = shape
         self.raw_topo: dict[str, str] | None = None
         self.topo: dict[str, str] = {}
-        self.row_labels: list[dict[str, str]] = []
         # binding to the state's columns (see bind)
         self.kref: list[str] | None = None
         self.klen = -1

@@ -36,8 +36,8 @@ import numpy as np
 import orjson
 
 from schemas.events import Alert, MetricBatch, MetricRow
-from schemas.ids import METRIC_ROW
 from streams.core import dedup, series, windows
+from streams.core.block import MetricBlock
 from streams.core.deadletter import Rejected
 from streams.core.layout import BatchShape, Layout, Shape, Signature, signature
 from streams.core.normalise import canonical_labels, canonical_name, check_value
@@ -55,7 +55,6 @@ HostState = dict[str, Any]
 _VALUE = itemgetter("value")
 _LAYOUTS_MAX = 20_000  # hosts whose memo is kept (about 35 KB each; others rebuild it)
 _SHAPES_MAX = 10_000  # distinct batch shapes remembered
-_MERGED_MAX = 100_000  # distinct row label sets remembered
 _POINT_FIELDS = ("name", "labels", "ts", "value", "ewma", "wma", "ewvar", "prev_value", "prev_ts")
 if tuple(f.name for f in dataclasses.fields(Point)) != _POINT_FIELDS:  # pragma: no cover
     raise ImportError("streams.rules.Point changed its fields: update make_point")
@@ -100,13 +99,19 @@ class CoreCounters:
 
 @dataclass
 class BatchResult:
-    """Outputs of one batch. Rows share their label dicts (with each other, with later
-    batches' rows and with the state): treat them as read-only."""
+    """Outputs of one batch. The block's lists and label dicts are shared (with later
+    batches and with the core's memo): treat them as read-only."""
 
-    rows: list[MetricRow] = field(default_factory=list)
+    block: MetricBlock | None = None  # the normalised rows, as columns
     alerts: list[Alert] = field(default_factory=list)
     rejected: list[tuple[bytes, Rejected]] = field(default_factory=list)
     duplicate: bool = False
+
+    @property
+    def rows(self) -> list[MetricRow]:
+        """The block as metric_row/v1 records (built on demand: the worker sends the
+        block itself)."""
+        return self.block.rows() if self.block is not None else []
 
 
 def series_key(name: str, labels: dict[str, str] | None) -> str:
@@ -138,8 +143,6 @@ class MetricsCore:
         self._batch_shapes: dict[Signature | None, BatchShape] = {}
         self._layouts: dict[str, Layout] = {}
         self._rules = engine.rules  # what "watched" was worked out for
-        self._merged: dict[tuple[tuple[tuple[str, str], ...], int],
-                           tuple[dict[str, str], dict[str, str]]] = {}
         self.counters = CoreCounters()
 
     # ------------------------------------------------------------------ shapes
@@ -188,22 +191,6 @@ class MetricsCore:
         layouts[host] = lay
         return lay
 
-    def _row_labels(self, tkey: tuple[tuple[str, str], ...], topo: dict[str, str],
-                    clabels: dict[str, str]) -> dict[str, str]:
-        """topo + series labels: one dict per distinct pair, shared by the rows of every
-        host with that topology (rows only read their labels)."""
-        if not clabels:
-            return topo
-        key = (tkey, id(clabels))
-        hit = self._merged.get(key)
-        if hit is not None and hit[0] is clabels:
-            return hit[1]
-        merged = {**topo, **clabels}
-        if len(self._merged) >= _MERGED_MAX:
-            self._merged.clear()
-        self._merged[key] = (clabels, merged)
-        return merged
-
     # ------------------------------------------------------------------ batches
     def process(self, state: HostState | None, batch: MetricBatch) -> tuple[HostState, BatchResult]:
         """Process one decoded batch for its host; returns the new state and the outputs."""
@@ -232,8 +219,6 @@ class MetricsCore:
             topo.setdefault("rack", "unknown")
             lay.raw_topo = dict(raw_topo)
             lay.topo = topo
-            tkey = tuple(topo.items())
-            lay.row_labels = [self._row_labels(tkey, topo, cl) for cl in lay.shape.clabels]
         topo = lay.topo
         st["l"] = topo
         st["t"] = max(ts, st.get("t") or ts)
@@ -248,7 +233,8 @@ class MetricsCore:
         if points is None:
             lay.arrays.clear()
             points = self._one_by_one(st, store, lay, batch, samples, res, watermark)
-        c.samples += len(res.rows)
+        if res.block is not None:
+            c.samples += len(res.block)
         if st.get("w"):
             self._close_windows(st, watermark)
         alerts = self.engine.evaluate(st["r"], host, topo, points, ts)
@@ -310,11 +296,8 @@ class MetricsCore:
         cl = sh.clabels
         points = [make_point(cn[i], cl[i], ts, values[i], ewma[i], wma[i], ewvar[i], prev[i],
                              prev_ts) for i in sh.watch_pos]
-        res.rows = [{"schema": METRIC_ROW, "host": host, "ts": ts, "seq": seq, "name": name,
-                     "labels": labels, "value": value, "raw": raw, "ewma": e, "wma": w,
-                     "outlier": o}
-                    for name, labels, value, raw, e, w, o in zip(
-                        cn, lay.row_labels, values, vals, ewma, wma, f.outlier, strict=True)]
+        res.block = MetricBlock(host, ts, seq, lay.topo, cn, cl, values, vals, ewma, wma,
+                                f.outlier)
         return points
 
     def _one_by_one(self, st: HostState, store: series.Store, lay: Layout,
@@ -327,15 +310,15 @@ class MetricsCore:
         seq = batch["seq"]
         p = self.smoothing
         spec = self.windows
-        rows = res.rows
+        block = res.block = MetricBlock(host, ts, seq, lay.topo)
+        names, slabels_of, values, raws = block.name, block.series_labels, block.value, block.raw
+        ewmas, wmas, outliers = block.ewma, block.wma, block.outlier
         points: list[Point] = []
         keys = store["k"]
         where = {k: i for i, k in enumerate(keys)}
         wstate: dict[str, Any] | None = st.get("w")
         wwhere: dict[int, int] | None = None
         starts: list[int] | None = None
-        topo = lay.topo
-        tkey = tuple(topo.items())
         for sample in samples:
             raw = sample["value"]
             slabels = sample.get("labels")
@@ -382,11 +365,13 @@ class MetricsCore:
             if watched:
                 points.append(make_point(canon.name, clabels, ts, value, ewma, wma, ewvar,
                                          prev_value, prev_ts))
-            rows.append({
-                "schema": METRIC_ROW, "host": host, "ts": ts, "seq": seq,
-                "name": canon.name, "labels": self._row_labels(tkey, topo, clabels),
-                "value": value, "raw": raw, "ewma": ewma, "wma": wma, "outlier": outlier,
-            })
+            names.append(canon.name)
+            slabels_of.append(clabels)
+            values.append(value)
+            raws.append(raw)
+            ewmas.append(ewma)
+            wmas.append(wma)
+            outliers.append(outlier)
         return points
 
     def _close_windows(self, st: HostState, watermark: int) -> None:

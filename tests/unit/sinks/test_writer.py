@@ -100,7 +100,7 @@ class TestBadData:
         stored = store.rows("SELECT source_offset, reason_code FROM deadletter "
                             "ORDER BY source_offset, reason_code")
         assert stored == [(70, "missing_field"), (70, "missing_field"), (71, "bad_json"),
-                          (72, "bad_type"), (73, "bad_type"), (73, "bad_value"),
+                          (72, "unknown_schema"), (73, "bad_type"), (73, "bad_value"),
                           (73, "unknown_schema")]
         assert sorted((d["source_offset"], d["reason_code"]) for d in result.dead_letters) \
             == stored
