@@ -2,8 +2,10 @@
 
 Two shapes. For a table with an ingest table (metrics), the columns are the messages
 themselves: topic, partition, offset, key and the JSON text, one row per message; the
-parsing happens in ClickHouse. For the others, each record is converted by its
-sinks.rows converter, which names the records it refuses, and the rows are pivoted.
+parsing happens in ClickHouse (metric blocks and arrays of rows go to an ingest table
+each, so that an insert plans only the views its messages need). For the others, each
+record is converted by its sinks.rows converter, which names the records it refuses,
+and the rows are pivoted.
 """
 
 from __future__ import annotations
@@ -56,14 +58,35 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _messages(batch: Batch) -> Columns:
-    n = len(batch.records)
-    keys = [k.decode("utf-8", "replace") if k is not None else "" for k in batch.record_keys]
-    data: list[list[Any]] = [[batch.topic] * n, [batch.partition] * n,
-                             list(batch.record_offsets), keys, list(batch.records)]
-    assert batch.spec.ingest is not None
-    return Columns(batch.spec.ingest, INGEST_COLUMNS, data, list(batch.record_offsets),
-                   list(batch.record_keys), list(batch.rejected))
+def _message_columns(batch: Batch, table: str, idx: list[int]) -> Columns:
+    recs, offs, keys = batch.records, batch.record_offsets, batch.record_keys
+    n = len(idx)
+    picked = [keys[i] for i in idx]
+    skeys = [k.decode("utf-8", "replace") if k is not None else "" for k in picked]
+    offsets = [offs[i] for i in idx]
+    data: list[list[Any]] = [[batch.topic] * n, [batch.partition] * n, offsets, skeys,
+                             [recs[i] for i in idx]]
+    return Columns(table, INGEST_COLUMNS, data, list(offsets), picked)
+
+
+def _messages(batch: Batch) -> list[Columns]:
+    """Message rows: JSON objects (metric blocks) for the block ingest table, everything
+    else (arrays of records, and what is not JSON) for the array ingest table."""
+    spec = batch.spec
+    assert spec.ingest is not None
+    if spec.block_ingest is None:
+        groups = [(spec.ingest, list(range(len(batch.records))))]
+    else:
+        arrays: list[int] = []
+        blocks: list[int] = []
+        for i, doc in enumerate(batch.records):
+            (blocks if doc[:1] == "{" or doc.lstrip()[:1] == "{" else arrays).append(i)
+        groups = [(spec.ingest, arrays), (spec.block_ingest, blocks)]
+    out = [_message_columns(batch, table, idx) for table, idx in groups if idx]
+    if not out:
+        out = [_message_columns(batch, spec.ingest, [])]
+    out[0].rejected = list(batch.rejected)
+    return out
 
 
 def _rows(batch: Batch, lim: Limits) -> Columns:
@@ -92,8 +115,9 @@ def _rows(batch: Batch, lim: Limits) -> Columns:
     return Columns(spec.table, spec.columns, data, offsets, keys, rejected)
 
 
-def to_columns(batch: Batch, lim: Limits) -> Columns:
-    """The batch as the columns of the table it goes to, with its rejected records."""
+def to_columns(batch: Batch, lim: Limits) -> list[Columns]:
+    """The batch as the columns of the tables it goes to (one, or for metrics one per
+    ingest table that has messages), the batch's rejected records with the first."""
     if batch.spec.ingest is not None:
         return _messages(batch)
-    return _rows(batch, lim)
+    return [_rows(batch, lim)]

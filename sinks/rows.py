@@ -283,6 +283,7 @@ class TableSpec:
     convert: Callable[[Mapping[str, Any], Limits], Row]
     batched: bool  # the message value is a JSON array of records
     ingest: str | None = None  # Null table taking the raw messages
+    block_ingest: str | None = None  # ... and the messages that are JSON objects
 
 
 INGEST_COLUMNS = ("topic", "partition", "offset", "key", "doc")
@@ -292,7 +293,7 @@ def table_specs() -> dict[str, TableSpec]:
     """The sink's routing, keyed by short topic name (prefix it with cfg.topic)."""
     specs = [
         TableSpec("processed.metrics", "metrics", METRIC_COLUMNS, metric_row, True,
-                  ingest="metrics_ingest"),
+                  ingest="metrics_ingest", block_ingest="metric_blocks_ingest"),
         TableSpec("processed.logs", "logs", LOG_COLUMNS, log_row, True),
         TableSpec("alerts", "alerts", ALERT_COLUMNS, alert_row, False),
         TableSpec("incidents", "incidents", INCIDENT_COLUMNS, incident_row, False),

@@ -135,16 +135,21 @@ class BatchWriter:
         if self.stop.is_set():
             raise StoreAborted(f"{batch.token}: sink stopping")
         rejected_at = utc_now_rfc3339(self.wall_clock())
-        cols = to_columns(batch, self.limits)
+        groups = to_columns(batch, self.limits)
         dead: list[DeadLetter] = [
             make_dead_letter(reason_code=r.error.code, reason=r.error.reason, topic=batch.topic,
                              partition=batch.partition, offset=r.offset, key=r.key, raw=r.raw,
                              rejected_at=rejected_at)
-            for r in cols.rejected]
-        written = self._insert_range(batch, cols, 0, len(cols), batch.token, dead, rejected_at)
-        if batch.spec.ingest is not None and len(cols):
+            for cols in groups for r in cols.rejected]
+        written = 0
+        for i, cols in enumerate(groups):
+            # a token per ingest table: the first keeps the batch's own
+            token = batch.token if i == 0 else f"{batch.token}@{cols.table}"
+            written += self._insert_range(batch, cols, 0, len(cols), token, dead, rejected_at)
+        messages = sum(len(cols) for cols in groups)
+        if batch.spec.ingest is not None and messages:
             # message rows went in; the records they hold is what counts (an estimate)
-            written = round(batch.size * written / len(cols))
+            written = round(batch.size * written / messages)
         if dead:
             rows = [deadletter_row(d, self._dl_limits, origin="sink") for d in dead]
             self._retrying(f"dead letters of {batch.token}", lambda: self.store.insert_rows(
@@ -217,7 +222,7 @@ class BatchWriter:
                 log.warning("%s: row %d refused by the store: %s", batch.token, lo, e)
                 return 0
             mid = (lo + hi) // 2
-            base = batch.token
+            base = token.partition("#")[0]
             return (self._insert_range(batch, cols, lo, mid, f"{base}#{lo}-{mid}", dead,
                                        rejected_at)
                     + self._insert_range(batch, cols, mid, hi, f"{base}#{mid}-{hi}", dead,

@@ -141,7 +141,7 @@ class TestRawPath:
         b = _batcher()
         b.add(M, 4, 9, b"h1", MSG, now=0.0)
         b.add(M, 4, 10, None, MSG, now=0.0)
-        cols = to_columns(b.drain()[0], Limits())
+        cols = to_columns(b.drain()[0], Limits())[0]
         assert cols.table == "metrics_ingest" and cols.names == INGEST_COLUMNS
         assert cols.data[:4] == [[M, M], [4, 4], [9, 10], ["h1", ""]]
         assert orjson.loads(cols.data[4][0]) == FLEET.metrics[:10]
@@ -168,7 +168,7 @@ class TestDecodedPath:
         b.add(L, 0, 0, b"k", b"{oops", now=0.0)
         b.add(L, 0, 1, b"k", orjson.dumps([good, bad_rec, 5]), now=0.0)
         batch = b.drain()[0]
-        cols = to_columns(batch, Limits())
+        cols = to_columns(batch, Limits())[0]
         assert len(cols) == 1 and cols.offsets == [1] and cols.table == "logs"
         assert [(r.offset, r.error.code) for r in cols.rejected] == [
             (0, "bad_json"), (1, "bad_type"), (1, "bad_type")]
@@ -180,7 +180,7 @@ class TestDecodedPath:
         rec = dict(FLEET.logs[0])
         del rec["message"]
         b.add(L, 0, 0, None, orjson.dumps([rec]), now=0.0)
-        assert to_columns(b.drain()[0], Limits()).rejected[0].error.code == "missing_field"
+        assert to_columns(b.drain()[0], Limits())[0].rejected[0].error.code == "missing_field"
 
     def test_skip_advances_offsets_only(self) -> None:
         """A skipped message (already stored) extends the batch without rows."""

@@ -10,7 +10,8 @@ import pytest
 
 from schemas.events import MetricRow
 from sinks.batch import Batcher
-from sinks.rows import estimate_records, table_specs
+from sinks.columns import to_columns
+from sinks.rows import Limits, estimate_records, table_specs
 from sinks.samples import Fleet
 from sinks.store import Store
 from sinks.writer import BatchWriter
@@ -155,3 +156,26 @@ class TestStoredAsRows:
         dead = sorted(tuple(r) for r in store.rows(
             "SELECT source_offset, reason_code FROM deadletter"))
         assert dead == [(0, "unknown_schema"), (1, "bad_type"), (2, "bad_json")]
+
+
+class TestMixedBatches:
+    def test_arrays_and_blocks_in_one_batch_each_go_in_once(self, store: Store,
+                                                           fleet: Fleet) -> None:
+        """A batch holding both forms is inserted into both ingest tables, each under a
+        token of its own: all rows stored once, and writing the same batch again (a
+        retry after a crash) adds nothing."""
+        rows = list(fleet.metrics)
+        half = len(rows) // 2
+        messages = [orjson.dumps(rows[i:min(i + 50, half)]) for i in range(0, half, 50)]
+        messages += [b.to_json() for b in blocks_of(rows[half:])]
+        b = Batcher(table_specs(), batch_rows=10**6, batch_interval_s=1.0)
+        for off, value in enumerate(messages):
+            b.add(M, 0, off, b"h", value, 0.0)
+        (batch,) = b.drain()
+        groups = to_columns(batch, Limits())
+        assert [g.table for g in groups] == ["metrics_ingest", "metric_blocks_ingest"]
+        writer = BatchWriter(store)
+        writer.write_all([batch])
+        assert counts(store) == (len(rows), len(rows), 0)
+        writer.write_all([batch])
+        assert counts(store) == (len(rows), len(rows), 0)
