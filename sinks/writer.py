@@ -5,8 +5,9 @@ batches into columns (sinks.columns). The order of a round is fixed:
 1. journal the offset ranges of its batches in `sink_batches`, in one insert (so a
    restart cuts them the same way);
 2. insert each batch with its token (a repeat is dropped by ClickHouse): metrics as
-   message rows into `metrics_ingest`, whose views parse, store or dead-letter each
-   record; the other tables as rows converted in Python;
+   message rows, metric blocks into `metric_blocks_ingest` and arrays of rows into
+   `metrics_ingest` (each with a token of its own), whose views parse, store or
+   dead-letter each record; the other tables as rows converted in Python;
 3. insert what Python rejected into `deadletter`, with a token of its own;
 4. read back the dead letters of the round's metrics batches (one query), to publish.
 Only when a batch got through may the caller commit its offsets. Transient errors are
