@@ -9,7 +9,8 @@ because absolute rates on a shared 2-core machine mean little:
 - R2: our worker over a naive faust agent that handles one sample per message with
   the same processing core.
 - R6: p50/p99 from a sample's event time to its alert on the alerts topic, at 70 % of
-  the worker's sustained rate, over the p99 produce-to-consume round trip.
+  the worker's sustained rate on that same workload (measured first, from a backlog),
+  over the p99 produce-to-consume round trip.
 - R7: two workers over one on the same input (the broker's CPU reported beside it).
 - memory: worker RSS holding the state of many hosts.
 
@@ -347,6 +348,43 @@ def naive(e: Env, msgs: list[tuple[bytes, bytes]], limit: int) -> float:
                            f"{res.stderr[-1500:]}") from None
 
 
+def _latency_batch(host: str, seq: int, ts: int) -> bytes:
+    """One batch of the latency workload: 100 samples, the first toggling 0/1 with seq,
+    so that every batch is an alert state change of its host."""
+    return orjson.dumps({
+        "schema": "rackwatch.metrics/v1", "host": host, "ts": ts, "seq": seq,
+        "labels": {"rack": "r1"},
+        "samples": [{"name": "bench.value", "value": float(seq % 2)}] +
+                   [{"name": f"bench.pad{j}", "value": 1.0} for j in range(99)]})
+
+
+async def _capacity(bootstrap: str, prefix: str, hosts: int, n: int,
+                    worker: Callable[[], subprocess.Popen[bytes]]) -> float:
+    """The worker's sustained rate on the latency workload itself (batches/s): a backlog
+    of `n` alerting batches, timed from the first alert out to the n-th."""
+    now = int(time.time() * 1000)
+    msgs = [(f"cap-{i % hosts}".encode(), _latency_batch(f"cap-{i % hosts}", i // hosts + 1,
+                                                          now + i // hosts))
+            for i in range(n)]
+    await _produce(bootstrap, prefix + "metrics", msgs)
+    proc = worker()
+    try:
+        async with Watch(bootstrap) as w:
+            deadline = time.monotonic() + 300
+            while await w.end(prefix + "alerts") == 0:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the worker produced no alert")
+                await asyncio.sleep(0.02)
+            t0, first = time.perf_counter(), await w.end(prefix + "alerts")
+            while (done := await w.end(prefix + "alerts")) < n:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {done} of {n} alerts within 300 s")
+                await asyncio.sleep(0.02)
+            return (n - first) / (time.perf_counter() - t0)
+    finally:
+        _stop(proc)
+
+
 async def _latency(bootstrap: str, prefix: str, hosts: int, rate: float, seconds: float
                    ) -> list[float]:
     """Produce alternating values at `rate` batches/s; latency of each alert change."""
@@ -379,12 +417,8 @@ async def _latency(bootstrap: str, prefix: str, hosts: int, rate: float, seconds
         h = i % hosts
         seq[h] = seq.get(h, 0) + 1
         host = f"lat-{h}"
-        value = float(seq[h] % 2)  # toggles: every batch is an alert state change
-        batch = {"schema": "rackwatch.metrics/v1", "host": host, "ts": int(time.time() * 1000),
-                 "seq": seq[h], "labels": {"rack": "r1"},
-                 "samples": [{"name": "bench.value", "value": value}] +
-                            [{"name": f"bench.pad{j}", "value": 1.0} for j in range(99)]}
-        await producer.send(prefix + "metrics", orjson.dumps(batch), key=host.encode())
+        batch = _latency_batch(host, seq[h], int(time.time() * 1000))
+        await producer.send(prefix + "metrics", batch, key=host.encode())
         i += 1
         delay = t0 + i / rate - time.monotonic()
         if delay > 0:
@@ -432,7 +466,16 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(q * len(s) + 0.5) - 1))]
 
 
-def latency(e: Env, sustained_bps: float, seconds: float) -> dict[str, float]:
+def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7) -> dict[str, float]:
+    """R6: first the worker's sustained rate on this very workload (every batch an
+    alert), then latency at 70 % of it, with a worker of its own."""
+    home, env = e.fresh()
+    rules = home / "bench-rules.yaml"
+    rules.write_text(LATENCY_RULES)
+    prefix = env["RACKWATCH_TOPIC_PREFIX"]
+    sustained = asyncio.run(_capacity(
+        e.broker.bootstrap, prefix, 200, backlog,
+        lambda: _start(env, home, "capacity", "worker", "--rules", str(rules))))
     home, env = e.fresh()
     rules = home / "bench-rules.yaml"
     rules.write_text(LATENCY_RULES)
@@ -440,13 +483,13 @@ def latency(e: Env, sustained_bps: float, seconds: float) -> dict[str, float]:
     worker = _start(env, home, "worker", "worker", "--rules", str(rules))
     try:
         asyncio.run(_latency(e.broker.bootstrap, prefix, 50, 10.0, 8.0))  # warm-up / join
-        rate = 0.7 * sustained_bps
+        rate = fraction * sustained
         lat = asyncio.run(_latency(e.broker.bootstrap, prefix, 200, rate, seconds))
     finally:
         _stop(worker)
     rt = asyncio.run(_round_trip(e.broker.bootstrap, prefix + "rt", 300, 200.0))
-    return {"rate_bps": rate, "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99),
-            "rt_p99_ms": _pct(rt, 0.99), "alerts": float(len(lat))}
+    return {"rate_bps": rate, "sustained_bps": sustained, "p50_ms": _pct(lat, 0.5),
+            "p99_ms": _pct(lat, 0.99), "rt_p99_ms": _pct(rt, 0.99), "alerts": float(len(lat))}
 
 
 async def _wait_output(bootstrap: str, topic: str, target: int) -> None:
@@ -512,17 +555,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             msgs = _batches(hosts, per_host, samples, int(time.time() * 1000) - 600_000)
             n_samples = sum(len(orjson.loads(v)["samples"]) for _, v in msgs)
-            sustained = 0.0
-            if {"r1", "r2", "r6", "r7"} & only:
-                r1 = _repeat(lambda: end_to_end(e, msgs, n_samples), repeats)
-                results["r1"] = r1
-                sustained = _med(r1, "pipeline_sps")[0] / samples
+            if {"r1", "r2", "r7"} & only:
+                results["r1"] = _repeat(lambda: end_to_end(e, msgs, n_samples), repeats)
             if "r2" in only:
                 results["r2_naive"] = [{"naive_sps": naive(e, msgs, 4000 if args.quick
                                                           else 10_000)} for _ in range(repeats)]
             if "r6" in only:
-                results["r6"] = _repeat(lambda: latency(e, sustained, 8.0 if args.quick
-                                                        else 12.0), repeats)
+                results["r6"] = _repeat(lambda: latency(e, 8.0 if args.quick else 12.0,
+                                                        3000 if args.quick else 6000),
+                                        repeats)
             if "r7" in only:
                 results["r7"] = _repeat(lambda: end_to_end(e, msgs, n_samples, workers=2),
                                         repeats)

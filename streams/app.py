@@ -91,8 +91,7 @@ TICK_MS = int(TICK_INTERVAL_S * 1000)  # event time between two ticks of a parti
 # overrides it where the configuration declares it.
 SESSION_TIMEOUT_S = 10.0
 HEARTBEAT_INTERVAL_S = 2.0
-TAKE_MAX = 500  # messages per processing batch
-TAKE_WITHIN_S = 0.05  # longest a message waits for its batch to fill
+TAKE_MAX = 500  # messages per processing batch (each waits at most [worker] batch_wait_ms)
 COMMIT_INTERVAL_S = 1.0
 # Header on processed records: the offset of the input message they came from.
 SOURCE_HEADER = "rackwatch-source-offset"
@@ -364,6 +363,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     miners = table("miners")
     miner_key = _miner_keys(partitions)
 
+    take_within_s = max(0.001, cfg.worker.batch_wait_ms / 1000.0)
     smoothing = SmoothingParams(tau_ms=cfg.worker.ewma_tau_s * 1000.0,
                                 wma_n=max(1, cfg.worker.wma_window))
     limits = Limits(max_future_skew_ms=int(cfg.worker.max_future_skew_s * 1000),
@@ -600,17 +600,17 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
 
     @app.agent(metrics_topic)
     async def process_metrics(stream: Any) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
+        async for events in stream.take_events(TAKE_MAX, within=take_within_s):
             await run_batch(events, runtime.on_metrics, ticks=True)
 
     @app.agent(logs_topic)
     async def process_logs(stream: Any) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
+        async for events in stream.take_events(TAKE_MAX, within=take_within_s):
             await run_batch(events, runtime.on_log)
 
     @app.agent(correlate_topic)
     async def correlate(stream: Any) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
+        async for events in stream.take_events(TAKE_MAX, within=take_within_s):
             async with busy:
                 if outbox.closed:
                     return  # shutting down: left unacked for the partition's next owner

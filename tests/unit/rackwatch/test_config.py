@@ -53,6 +53,12 @@ class TestLoadConfig:
         assert cfg.agent.log_paths == ("/var/log/*.log",)
         assert cfg.agent.labels == {"rack": "r1"}
 
+    def test_worker_batch_wait(self, tmp_path: Path) -> None:
+        """The worker's batch wait (the floor of alert latency) is 10 ms unless set."""
+        assert load_config(env={}).worker.batch_wait_ms == 10.0
+        cfg = load_config(write(tmp_path, "[worker]\nbatch_wait_ms = 50\n"), env={})
+        assert cfg.worker.batch_wait_ms == 50.0
+
     def test_negative_numbers_rejected(self, tmp_path: Path) -> None:
         """A negative size or interval cannot be expressed."""
         with pytest.raises(ConfigError, match="negative"):
