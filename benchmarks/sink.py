@@ -1,8 +1,8 @@
 """Sustained sink throughput against single bulk inserts, measured in the same run.
 
 Two ceilings, each one insert of all the rows into the same engine (views included):
-- `bulk messages`: every message in one insert into metrics_ingest, the very path the
-  sink uses (ClickHouse parses, validates and routes the records);
+- `bulk messages`: every message in one insert into its ingest table, the very path
+  the sink uses (ClickHouse parses, validates and routes the records);
 - `bulk columns`: the rows already decoded and pivoted in Python, one Native insert
   straight into `metrics` (no parsing, no validation): the engine's raw capacity.
 The sink figure is the real batcher and writer as the sink runs them: messages cut into
@@ -13,7 +13,8 @@ stored by the sink service, timed from its start to the last row stored.
 
 Each figure is the median of `--repeats` runs on a fresh database, with its spread.
 
-    python -m benchmarks.sink                      # 200k rows, batches of 5000
+    python -m benchmarks.sink                      # 200k rows as blocks, batches of 5000
+    python -m benchmarks.sink --form rows          # the same as arrays of metric rows
     python -m benchmarks.sink --rows 500000 --batch-rows 20000 --partitions 4
     python -m benchmarks.sink --bootstrap 127.0.0.1:9092
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import random
 import statistics
 import sys
 import tempfile
@@ -41,6 +43,7 @@ from sinks.rows import INGEST_COLUMNS, METRIC_COLUMNS, Limits, metric_row, table
 from sinks.samples import metric_rows
 from sinks.store import Store, open_store
 from sinks.writer import BatchWriter
+from streams.core.block import MetricBlock
 
 __all__ = ["main"]
 
@@ -70,7 +73,31 @@ def bulk_columns(cfg: Config, rows: list[dict[str, Any]]) -> float:
     return len(rows) / elapsed
 
 
-def bulk_messages(cfg: Config, messages: list[tuple[int, bytes]], n_rows: int) -> float:
+def block_messages(n_rows: int, per: int, partitions: int, now_ms: int, seed: int = 0
+                   ) -> tuple[list[tuple[int, bytes]], list[dict[str, Any]]]:
+    """The worker's form: one metric block per host batch of `per` rows (100 hosts, 10 s
+    apart, a GPU label on a quarter of the series); returns the messages and the rows
+    they stand for."""
+    rng = random.Random(seed)
+    names = [f"bench.m{j}" for j in range(per)]
+    series = [{"gpu": str(j % 8)} if j % 4 == 3 else {} for j in range(per)]
+    n_msgs = n_rows // per
+    messages: list[tuple[int, bytes]] = []
+    rows: list[dict[str, Any]] = []
+    for k in range(n_msgs):
+        h = k % 100
+        values = [rng.random() for _ in range(per)]
+        block = MetricBlock(f"r{h // 10:02d}-h{h % 10:02d}",
+                            now_ms - (n_msgs - k) // 100 * 10_000, k // 100,
+                            {"rack": f"r{h // 10:02d}", "cluster": "c1"}, names, series,
+                            values, values, values, values, [False] * per)
+        messages.append((k % partitions, block.to_json()))
+        rows.extend(dict(r) for r in block.rows())
+    return messages, rows
+
+
+def bulk_messages(cfg: Config, messages: list[tuple[int, bytes]], n_rows: int,
+                  table: str = "metrics_ingest") -> float:
     """Rows per second of one insert of all the messages into the ingest table."""
     docs = [v.decode() for _, v in messages]
     n = len(docs)
@@ -78,7 +105,7 @@ def bulk_messages(cfg: Config, messages: list[tuple[int, bytes]], n_rows: int) -
                                 [""] * n, docs]
     with open_store(_fresh(cfg)) as store:
         t0 = time.perf_counter()
-        store.insert_columns("metrics_ingest", columns, INGEST_COLUMNS, "bulk")
+        store.insert_columns(table, columns, INGEST_COLUMNS, "bulk")
         elapsed = time.perf_counter() - t0
         assert store.scalar("SELECT count() FROM metrics") == n_rows
         _drop(store)
@@ -188,7 +215,10 @@ def _rounds(figures: dict[str, Callable[[], float]], repeats: int) -> dict[str, 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--rows", type=int, default=200_000)
-    p.add_argument("--rows-per-message", type=int, default=50)
+    p.add_argument("--rows-per-message", type=int, default=100)
+    p.add_argument("--form", choices=("blocks", "rows"), default="blocks",
+                   help="messages as the worker sends them (metric blocks, default) or "
+                        "as arrays of metric_row/v1 records")
     p.add_argument("--batch-rows", type=int, default=SinkConfig().batch_rows)
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
@@ -197,10 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     now = int(time.time() * 1000)
-    rows = [dict(r) for r in metric_rows(args.rows, now_ms=now)]
     per = args.rows_per_message
-    messages = [(i // per % args.partitions, orjson.dumps(rows[i:i + per]))
-                for i in range(0, len(rows), per)]
+    if args.form == "blocks":
+        messages, rows = block_messages(args.rows, per, args.partitions, now)
+        ingest = "metric_blocks_ingest"
+    else:
+        rows = [dict(r) for r in metric_rows(args.rows, now_ms=now)]
+        messages = [(i // per % args.partitions, orjson.dumps(rows[i:i + per]))
+                    for i in range(0, len(rows), per)]
+        ingest = "metrics_ingest"
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         store_dir = Path(args.store) if args.store else home / "store"
@@ -210,13 +245,15 @@ def main(argv: list[str] | None = None) -> int:
                      sink=SinkConfig(batch_rows=args.batch_rows, serve_port=0))
         with open_store(cfg):  # warm the engine once, outside every measurement
             pass
-        print(f"sink benchmark: {len(rows):,} metric rows in {len(messages):,} messages, "
+        print(f"sink benchmark: {len(rows):,} metric rows in {len(messages):,} messages "
+              f"({args.form}), "
               f"{args.partitions} partitions, batches of {args.batch_rows:,} rows",
               file=sys.stderr)
-        result: dict[str, Any] = {"rows": len(rows), "batch_rows": args.batch_rows,
+        result: dict[str, Any] = {"rows": len(rows), "form": args.form,
+                                  "batch_rows": args.batch_rows,
                                   "partitions": args.partitions}
         figures: dict[str, Callable[[], float]] = {
-            "bulk_messages": lambda: bulk_messages(cfg, messages, len(rows)),
+            "bulk_messages": lambda: bulk_messages(cfg, messages, len(rows), ingest),
             "bulk_columns": lambda: bulk_columns(cfg, rows),
             "sink_writer": lambda: sink_path(cfg, messages, len(rows), args.batch_rows),
         }
