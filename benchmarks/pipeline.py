@@ -469,18 +469,18 @@ def _pct(xs: list[float], q: float) -> float:
 def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7) -> dict[str, float]:
     """R6: first the worker's sustained rate on this very workload (every batch an
     alert), then latency at 70 % of it, with a worker of its own."""
-    home, env = e.fresh()
-    rules = home / "bench-rules.yaml"
-    rules.write_text(LATENCY_RULES)
-    prefix = env["RACKWATCH_TOPIC_PREFIX"]
-    sustained = asyncio.run(_capacity(
-        e.broker.bootstrap, prefix, 200, backlog,
-        lambda: _start(env, home, "capacity", "worker", "--rules", str(rules))))
-    home, env = e.fresh()
-    rules = home / "bench-rules.yaml"
-    rules.write_text(LATENCY_RULES)
-    prefix = env["RACKWATCH_TOPIC_PREFIX"]
-    worker = _start(env, home, "worker", "worker", "--rules", str(rules))
+    def fresh_worker(name: str) -> tuple[str, Callable[[], subprocess.Popen[bytes]]]:
+        """A fresh prefix and state directory; their topic prefix and a worker starter."""
+        home, env = e.fresh()
+        rules = home / "bench-rules.yaml"
+        rules.write_text(LATENCY_RULES)
+        return env["RACKWATCH_TOPIC_PREFIX"], lambda: _start(env, home, name, "worker",
+                                                             "--rules", str(rules))
+
+    prefix, start = fresh_worker("capacity")
+    sustained = asyncio.run(_capacity(e.broker.bootstrap, prefix, 200, backlog, start))
+    prefix, start = fresh_worker("worker")
+    worker = start()
     try:
         asyncio.run(_latency(e.broker.bootstrap, prefix, 50, 10.0, 8.0))  # warm-up / join
         rate = fraction * sustained

@@ -26,7 +26,6 @@ __all__ = ["cluster_ddl", "main"]
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\S+)\.(\w+)\s*\n", re.MULTILINE)
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\S+)\.(\w+) TO (\S+)\.(\w+) AS",
                         re.MULTILINE)
-_DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\S+)\.(\w+)$")
 _ENGINE = re.compile(r"^ENGINE = (\w*MergeTree)\s*$", re.MULTILINE)
 _SHARD = re.compile(r"^-- rackwatch:shard_key (.+)$", re.MULTILINE)
 _NON_REPLICATED = re.compile(r",?\s*non_replicated_deduplication_window = \d+")
@@ -74,8 +73,6 @@ def _statements(mig: Migration, values: dict[str, str], cluster: str,
             key = _SHARD.search(stmt)
             tables.add(_CREATE_TABLE.search(stmt).group(2))  # type: ignore[union-attr]
             out.extend(_table(stmt, db, cluster, key.group(1).strip() if key else default_key))
-        elif (d := _DROP_VIEW.match(stmt.strip())) is not None:
-            out.append(f"DROP VIEW IF EXISTS {db}.{d.group(2)} ON CLUSTER '{cluster}'")
         elif _CREATE_MV.search(stmt):
             all_tables = tables | _known_tables(values)
             out.append(_view(stmt, db, cluster, all_tables))

@@ -80,7 +80,7 @@ def _messages(batch: Batch) -> list[Columns]:
         arrays: list[int] = []
         blocks: list[int] = []
         for i, doc in enumerate(batch.records):
-            (blocks if doc[:1] == "{" or doc.lstrip()[:1] == "{" else arrays).append(i)
+            (blocks if doc.lstrip()[:1] == "{" else arrays).append(i)
         groups = [(spec.ingest, arrays), (spec.block_ingest, blocks)]
     out = [_message_columns(batch, table, idx) for table, idx in groups if idx]
     if not out:

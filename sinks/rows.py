@@ -302,7 +302,8 @@ def table_specs() -> dict[str, TableSpec]:
     return {s.topic: s for s in specs}
 
 
-_BLOCK_N = re.compile(rb'^\{"schema":"rackwatch\.metric_block/v1","n":(\d{1,9})[,}]')
+_BLOCK_N = re.compile(rb'^\{"schema":"' + re.escape(ids.METRIC_BLOCK.encode())
+                      + rb'","n":(\d{1,9})[,}]')
 
 
 def estimate_records(value: bytes) -> int:
