@@ -15,9 +15,10 @@ REPO = Path(__file__).resolve().parents[3]
 NAB = REPO.parent / "shared" / "data" / "nab"
 SCORER = REPO.parent / "shared" / "tools" / "nab_score.py"
 ALERT_SCHEMA = REPO / "schemas" / "json" / "alert.v1.schema.json"
-# Achieved: 61 (standard profile, the 7 realKnownCause files, default rule settings).
-# The floor sits well below it: it catches a broken detector, not a retuned one.
-STANDARD_FLOOR = 45.0
+# Achieved: 43.7 (standard profile, all 41 files of ../shared/data/nab, default rule
+# settings; it was 61 on the 7 realKnownCause files the floor was first set on). The
+# floor sits below it: it catches a broken detector, not a retuned one.
+STANDARD_FLOOR = 40.0
 
 
 class TestEpisodes:
@@ -77,7 +78,7 @@ def test_skips_without_shared_data(monkeypatch: pytest.MonkeyPatch,
 def test_nab_standard_score_above_floor(tmp_path: Path) -> None:
     """The default detector and rule settings keep the NAB standard score above the floor."""
     files = nab.nab_files(NAB)
-    assert len(files) >= 7
+    assert len(files) >= 41
     scored, cost = nab.run_detector(NAB, files, DEFAULT_PARAMS)
     nab.write_alerts(tmp_path, scored, 0.5, 0.5, 0, 0)
     result = nab.score(tmp_path, NAB, "standard", quiet=True)
