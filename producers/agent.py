@@ -231,7 +231,7 @@ class _Agent:
         self.stats.first_seq = seq if self.stats.first_seq is None else self.stats.first_seq
         self.stats.last_seq = seq
         return metric_batch(self.host, int(snap.now * 1000), seq, self.labels, samples,
-                            round(self.opts.interval_s * 1000))
+                            round(self.opts.interval_s * 1000), epoch=self.state.epoch)
 
     def publish_metrics(self) -> None:
         assert self.publisher is not None
@@ -242,7 +242,8 @@ class _Agent:
     def _publish_log(self, ts_ms: int, message: str, source: str, labels: dict[str, str],
                      token: object) -> None:
         assert self.publisher is not None
-        ev = log_event(self.host, ts_ms, self.state.next_logs_seq(), message, source, labels)
+        ev = log_event(self.host, ts_ms, self.state.next_logs_seq(), message, source, labels,
+                       epoch=self.state.epoch)
         self.publisher.publish(self.logs_topic, self.key, encode(ev), token)
         self.stats.log_events += 1
 

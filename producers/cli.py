@@ -91,7 +91,7 @@ def _simulate(args: argparse.Namespace, cfg: Config) -> int:
                       batches=args.batches, realtime=args.realtime, rate=args.rate,
                       output=Path(args.output) if args.output else None,
                       manifest=Path(args.manifest) if args.manifest else None,
-                      start_ms=args.start_ms)
+                      start_ms=args.start_ms, epoch=args.epoch)
     problems = opts.problems()
     try:
         parse_faults(opts.faults)
@@ -154,6 +154,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.add_argument("--output", metavar="FILE.jsonl",
                    help="write events to this file instead of Kafka")
     s.add_argument("--manifest", metavar="FILE.jsonl", help="write the injected faults here")
+    s.add_argument("--epoch", help="producer epoch on every event (default: a fresh one per "
+                                   "run to Kafka, none with --output)")
     s.add_argument("--start-ms", type=int, help="event time of the first interval, epoch ms "
                                                 "(default: now realtime, a fixed epoch fast)")
     s.set_defaults(func=_simulate, realtime=False)

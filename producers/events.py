@@ -22,8 +22,10 @@ def sample(name: str, value: float, labels: dict[str, str] | None = None) -> Sam
 
 
 def metric_batch(host: str, ts_ms: int, seq: int, labels: dict[str, str],
-                 samples: list[Sample], interval_ms: int | None = None) -> MetricBatch:
-    """A `rackwatch.metrics/v1` batch: one host, one moment, all its samples."""
+                 samples: list[Sample], interval_ms: int | None = None,
+                 epoch: str | None = None) -> MetricBatch:
+    """A `rackwatch.metrics/v1` batch: one host, one moment, all its samples. `epoch`
+    names the producer's sequence state (dedup keys on host, epoch and seq)."""
     batch: MetricBatch = {
         "schema": METRICS,
         "host": host,
@@ -32,15 +34,17 @@ def metric_batch(host: str, ts_ms: int, seq: int, labels: dict[str, str],
         "labels": labels,
         "samples": samples,
     }
+    if epoch:
+        batch["epoch"] = epoch
     if interval_ms is not None:
         batch["interval_ms"] = interval_ms
     return batch
 
 
 def log_event(host: str, ts_ms: int, seq: int, message: str, source: str,
-              labels: dict[str, str]) -> LogEvent:
+              labels: dict[str, str], epoch: str | None = None) -> LogEvent:
     """A `rackwatch.logs/v1` record: one line as it was read, with topology labels."""
-    return {
+    event: LogEvent = {
         "schema": LOGS,
         "host": host,
         "ts": ts_ms,
@@ -49,6 +53,9 @@ def log_event(host: str, ts_ms: int, seq: int, message: str, source: str,
         "source": source,
         "labels": labels,
     }
+    if epoch:
+        event["epoch"] = epoch
+    return event
 
 
 def encode(event: MetricBatch | LogEvent) -> bytes:

@@ -8,6 +8,12 @@ state file is missing or unreadable, sequences start from the current epoch
 milliseconds, a number no earlier incarnation can have reached at one batch per
 interval, so a lost state file never makes new batches look like duplicates.
 
+The state also holds the agent's `epoch`: a random id chosen when the state is first
+created and kept with it. It travels on every batch and log event; the worker dedups
+on (host, epoch, seq), so an agent whose state is lost (a reimaged node) starts a new
+sequence that is never mistaken for the old one's duplicates, however its numbers
+compare.
+
 The file is JSON, written atomically (temp file, fsync, rename).
 """
 
@@ -17,11 +23,12 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AgentState", "SeqAllocator", "atomic_write_json"]
+__all__ = ["AgentState", "SeqAllocator", "atomic_write_json", "new_epoch"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,11 @@ def atomic_write_json(path: Path, data: Any) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def new_epoch() -> str:
+    """A fresh producer epoch: 16 hex digits, unique enough across a fleet's lifetime."""
+    return secrets.token_hex(8)
 
 
 @dataclass
@@ -74,6 +86,13 @@ class AgentState:
         self.files: dict[str, dict[str, Any]] = files if isinstance(files, dict) else {}
         kmsg = data.get("kmsg")
         self.kmsg: dict[str, Any] = kmsg if isinstance(kmsg, dict) else {}
+        epoch = data.get("epoch")
+        if isinstance(epoch, str) and 0 < len(epoch) <= 64:
+            self.epoch = epoch
+        else:  # a new state, or one written before epochs: a new sequence from here on
+            self.epoch = new_epoch()
+            if not fresh:
+                self.dirty = True
 
     @staticmethod
     def _seq(data: dict[str, Any], key: str, base: int) -> tuple[int, int]:
@@ -118,6 +137,7 @@ class AgentState:
         """The persisted form."""
         return {
             "version": _VERSION,
+            "epoch": self.epoch,
             "metrics_seq": self.metrics_seq.reserved,
             "logs_seq": self.logs_seq.reserved,
             "files": self.files,

@@ -42,6 +42,7 @@ class MetricBatch(TypedDict):
     labels: dict[str, str]  # topology: rack (required), cluster, zone, role, ...
     samples: list[Sample]
     interval_ms: NotRequired[int]
+    epoch: NotRequired[str]  # the producer's sequence epoch: dedup keys on (host, epoch, seq)
 
 
 class LogEvent(TypedDict):
@@ -54,6 +55,7 @@ class LogEvent(TypedDict):
     message: str
     source: NotRequired[str]  # file path, "kmsg", dataset name...
     labels: NotRequired[dict[str, str]]
+    epoch: NotRequired[str]  # the producer's sequence epoch, as on metric batches
 
 
 class MetricRow(TypedDict):

@@ -51,7 +51,7 @@ def _replay(args: argparse.Namespace, cfg: Config) -> int:
             stats = replay(args.events, rules, emit, out)
     else:
         stats = replay(args.events, rules, emit, sys.stdout.buffer)
-    print(f"replay: {stats.alerts} alert messages", file=sys.stderr)
+    print(stats.describe(), file=sys.stderr)
     return 0
 
 

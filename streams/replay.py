@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,11 +34,26 @@ TICK_MS = 1000
 
 @dataclass
 class ReplayStats:
-    lines: int = 0
-    metric_batches: int = 0
+    """What a replay read and did: the summary `rackwatch replay` prints."""
+
+    lines: int = 0  # non-empty input lines
+    metric_batches: int = 0  # processed (not rejected, not duplicates)
     log_events: int = 0
-    deadlettered: int = 0
+    deadlettered: int = 0  # messages or samples dead-lettered, by reason below
+    deadletter_reasons: dict[str, int] = field(default_factory=dict)
+    dedup: dict[str, int] = field(default_factory=dict)  # reason -> count (streams.core.dedupbook)
     alerts: int = 0
+
+    def describe(self) -> str:
+        """The one-paragraph summary for the terminal."""
+        text = (f"replay: {self.lines} lines read, {self.metric_batches} metric batches and "
+                f"{self.log_events} log events processed, {self.deadlettered} dead-lettered")
+        if self.deadletter_reasons:
+            text += " (" + ", ".join(f"{r} {n}" for r, n in
+                                     sorted(self.deadletter_reasons.items())) + ")"
+        if self.dedup:
+            text += "; dedup: " + ", ".join(f"{r} {n}" for r, n in sorted(self.dedup.items()))
+        return text + f"; {self.alerts} alert messages"
 
 
 def _schema_of(raw: bytes) -> str | None:
@@ -52,8 +67,10 @@ def _schema_of(raw: bytes) -> str | None:
 
 
 def replay_lines(lines: Iterable[bytes], rules: RuleSet,
-                 emit: set[str] = frozenset({"alerts"})) -> Iterator[bytes]:  # type: ignore[assignment]
-    """Process raw JSON lines; yield the output lines (serialised JSON, no newline)."""
+                 emit: set[str] = frozenset({"alerts"}),  # type: ignore[assignment]
+                 stats: ReplayStats | None = None) -> Iterator[bytes]:
+    """Process raw JSON lines; yield the output lines (serialised JSON, no newline).
+    `stats`, when given, is filled in as the lines are read."""
     runtime = Runtime(rules, check_wall_clock=False)
     states: dict[str, HostState] = {}
     scopes: dict[bytes, dict[str, Any]] = {}  # correlation state per scope key, as live
@@ -93,6 +110,8 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
         raw = raw.strip()
         if not raw:
             continue
+        if stats is not None:
+            stats.lines += 1
         schema = _schema_of(raw)
         if schema == LOGS:
             out = runtime.on_log(raw, state_of, wall_ms=clock, offset=lineno)
@@ -109,6 +128,13 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
         yield from collect(out)
     if states:
         yield from tick(clock)
+    if stats is not None:
+        stats.metric_batches = runtime.metrics.counters.batches
+        stats.log_events = runtime.log_records
+        stats.deadlettered = runtime.deadlettered
+        stats.deadletter_reasons = dict(runtime.deadletter_reasons)
+        for (stream, reason), n in runtime.dedup.since_last().totals.items():
+            stats.dedup[f"{stream} {reason}"] = n
 
 
 def _event_ts(out: Outputs, states: dict[str, HostState]) -> int | None:
@@ -123,7 +149,7 @@ def replay(path: str | Path, rules: RuleSet, emit: set[str], out: IO[bytes]) -> 
     stats = ReplayStats()
     src: Any = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
     try:
-        for line in replay_lines(src, rules, emit):
+        for line in replay_lines(src, rules, emit, stats):
             out.write(line + b"\n")
             if b'"rackwatch.alert/v1"' in line[:40]:
                 stats.alerts += 1

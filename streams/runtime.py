@@ -19,6 +19,7 @@ from schemas.events import DeadLetter
 from streams.core import dedup
 from streams.core.deadletter import Rejected, deadletter_record
 from streams.core.decode import Limits, decode_log_event, decode_metric_batch
+from streams.core.dedupbook import DedupBook
 from streams.core.metrics import HostState, MetricsCore, host_context, note_fault
 from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleEngine, RuleSet
@@ -74,6 +75,16 @@ def _log_processor_factory() -> Callable[[bytes | None], Any]:
     return make
 
 
+def _conflict(event: Any, windows: dedup.DedupState) -> Rejected:
+    """Why a batch of an older producer epoch is dead-lettered (streams.core.dedup)."""
+    current = windows[0][0] if windows else ""
+    return Rejected("host_conflict",
+                    f"host {event['host']!r} is claimed by two producers: epoch "
+                    f"{dedup.epoch_of(event)!r} sent seq {event['seq']} after epoch "
+                    f"{current!r} took the host over; the newest epoch owns it (rename one "
+                    f"of the hosts, or stop the stale producer)")
+
+
 class Runtime:
     """Processing for one worker (or one replay): rules, cores, counters."""
 
@@ -91,6 +102,7 @@ class Runtime:
         self.miner_state_of: Callable[[int], bytes | None] = lambda partition: None
         self.log_records = 0
         self.log_duplicates = 0
+        self.dedup = DedupBook()
         from streams.incidents import Correlator
 
         self.correlator = Correlator()
@@ -135,6 +147,12 @@ class Runtime:
         host = batch["host"]
         new_state, res = self.metrics.process(state_of(host), batch)
         out.host = host
+        self.dedup.note("metrics", res.verdict, host)
+        if res.verdict is dedup.Verdict.CONFLICT:
+            out.state = new_state  # the conflicting epoch is remembered as alive
+            self._dead(out, raw, _conflict(batch, new_state["d"]), wall_ms, topic=topic,
+                       partition=partition, offset=offset, key=key)
+            return out
         if res.duplicate:
             return out
         out.state = new_state
@@ -174,9 +192,15 @@ class Runtime:
         # Records are numbered per host like metric batches; a record seen before (a
         # producer's re-send, or a partition re-read after a crash or a rebalance) is
         # dropped before it reaches the template miner, the rules or the store.
-        verdict, st["ld"] = dedup.check(st.get("ld"), ev["seq"])
+        verdict, st["ld"] = dedup.check(st.get("ld"), ev["seq"], dedup.epoch_of(ev), ev["ts"])
+        self.dedup.note("logs", verdict, host)
         if verdict is dedup.Verdict.DUPLICATE:
             self.log_duplicates += 1
+            return out
+        if verdict is dedup.Verdict.CONFLICT:
+            out.state = st
+            self._dead(out, raw, _conflict(ev, st["ld"]), wall_ms, topic=topic,
+                       partition=partition, offset=offset, key=key)
             return out
         record = self.log_processor(partition).process(ev)
         self.log_records += 1

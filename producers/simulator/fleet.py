@@ -81,7 +81,8 @@ class Fleet:
                 samples = sim.render(t, dt_s, fx, stalled)
                 sim.metrics_seq += 1
                 batch = metric_batch(spec.name, t + spec.ts_offset_ms, sim.metrics_seq,
-                                     dict(spec.labels), samples, self.interval_ms)
+                                     dict(spec.labels), samples, self.interval_ms,
+                                     epoch=self.opts.epoch)
                 keyed.append((batch["ts"], 0, spec.index, sim.metrics_seq, batch))
                 logs = sim.logs
             if logs:
@@ -91,7 +92,8 @@ class Fleet:
                     labels = dict(spec.labels)
                     if lg.labels:
                         labels.update(lg.labels)
-                    ev = log_event(spec.name, lg.ts, sim.logs_seq, lg.message, lg.source, labels)
+                    ev = log_event(spec.name, lg.ts, sim.logs_seq, lg.message, lg.source, labels,
+                                   epoch=self.opts.epoch)
                     keyed.append((lg.ts, 1, spec.index, sim.logs_seq, ev))
             sim.logs = []
         keyed.sort(key=lambda e: e[:4])

@@ -31,6 +31,10 @@ class SimOptions:
     start_ms: int | None = None  # event-time origin
     background_logs: bool = True
     gpus_per_host: int = 8
+    # The producer epoch on every event (dedup keys on host, epoch and seq). None: a
+    # fresh one per run when publishing to Kafka (a new run is a new producer, whose
+    # numbers start again from 1), none when writing to a file (same seed, same bytes).
+    epoch: str | None = None
 
     @property
     def rack_count(self) -> int:
@@ -81,6 +85,8 @@ class SimOptions:
             out.append(f"--rate must be > 0, got {self.rate}")
         if self.start_ms is not None and self.start_ms < 0:
             out.append(f"--start-ms must not be negative, got {self.start_ms}")
+        if self.epoch is not None and len(self.epoch) > 64:
+            out.append(f"--epoch must be at most 64 characters, got {len(self.epoch)}")
         if not 0 <= self.gpus_per_host <= 16:
             out.append(f"gpus_per_host must be 0..16, got {self.gpus_per_host}")
         return out

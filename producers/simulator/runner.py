@@ -9,6 +9,7 @@ fault begins so an interrupted demo still has the truth of what it injected.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from producers.buffer import SpillBuffer
 from producers.publisher import KafkaTransport, Publisher, Transport
 from producers.simulator.fleet import Fleet
 from producers.simulator.options import SimOptions
+from producers.state import new_epoch
 from rackwatch.config import Config, ConfigError
 from schemas.ids import METRICS
 
@@ -89,6 +91,8 @@ async def run_simulator(cfg: Config, opts: SimOptions, *, stop: asyncio.Event,
     if problems:
         raise ConfigError(problems)
     origin = opts.origin_ms(int(clock() * 1000))
+    if opts.epoch is None and opts.output is None:
+        opts = dataclasses.replace(opts, epoch=new_epoch())  # a new run: a new sequence
     fleet = Fleet(opts, origin_ms=origin)
     stats = SimStats(hosts=opts.hosts, origin_ms=origin)
     manifest = _Manifest(opts.manifest, fleet)
@@ -117,9 +121,10 @@ async def run_simulator(cfg: Config, opts: SimOptions, *, stop: asyncio.Event,
         pub_task = asyncio.create_task(publisher.run(pub_stop, flush_timeout=30.0))
         where = transport.description
     n = opts.steps()
-    log.info("simulating %d hosts in %d racks every %.3gs (%s, seed %d, %d faults) to %s",
-             opts.hosts, opts.rack_count, opts.interval_s,
-             "real time" if opts.realtime else "fast", opts.seed, len(fleet.faults), where)
+    log.info("simulating %d hosts in %d racks every %.3gs (%s, seed %d, epoch %s, %d faults) "
+             "to %s", opts.hosts, opts.rack_count, opts.interval_s,
+             "real time" if opts.realtime else "fast", opts.seed, opts.epoch or "-",
+             len(fleet.faults), where)
     started = time.monotonic()
     room = 4 * opts.hosts + 1000
     k = 0

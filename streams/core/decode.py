@@ -103,6 +103,10 @@ def _check_header(obj: Any, schema_id: str, wall_ms: int | None, limits: Limits)
         if ts < wall_ms - limits.max_past_age_ms:
             raise Rejected("ts_past", f"'ts' is {(wall_ms - ts) / 1000:.0f}s in the past "
                                       f"(limit {limits.max_past_age_ms / 1000:.0f}s)")
+    epoch = obj.get("epoch")
+    if epoch is not None and (not isinstance(epoch, str) or not 0 < len(epoch) <= 64):
+        raise Rejected("bad_type", f"'epoch' must be a string of 1-64 characters, "
+                                   f"got {epoch!r:.80}")
     labels = obj.get("labels")
     if labels is None:
         obj["labels"] = {}

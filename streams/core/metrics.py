@@ -89,6 +89,8 @@ class CoreCounters:
     batches: int = 0
     duplicates: int = 0
     seq_resets: int = 0
+    new_epochs: int = 0
+    conflicts: int = 0
     samples: int = 0
     samples_rejected: int = 0
     outliers: int = 0
@@ -105,7 +107,8 @@ class BatchResult:
     block: MetricBlock | None = None  # the normalised rows, as columns
     alerts: list[Alert] = field(default_factory=list)
     rejected: list[tuple[bytes, Rejected]] = field(default_factory=list)
-    duplicate: bool = False
+    duplicate: bool = False  # nothing processed: a duplicate, or a conflict (see verdict)
+    verdict: dedup.Verdict = dedup.Verdict.NEW
 
     @property
     def rows(self) -> list[MetricRow]:
@@ -197,14 +200,21 @@ class MetricsCore:
         st: HostState = state if state is not None else {"d": None, "s": {}, "r": {}}
         res = BatchResult()
         c = self.counters
-        verdict, st["d"] = dedup.check(st.get("d"), batch["seq"])
+        verdict, st["d"] = dedup.check(st.get("d"), batch["seq"], dedup.epoch_of(batch),
+                                       batch["ts"])
+        res.verdict = verdict
         if verdict is dedup.Verdict.DUPLICATE:
             c.duplicates += 1
             res.duplicate = True
             return st, res
+        if verdict is dedup.Verdict.CONFLICT:
+            c.conflicts += 1
+            res.duplicate = True  # nothing of it is processed; the caller dead-letters it
+            return st, res
         if verdict is dedup.Verdict.RESET:
             c.seq_resets += 1
-            log.warning("host %s restarted its seq numbering at %d", batch["host"], batch["seq"])
+        elif verdict is dedup.Verdict.NEW_EPOCH:
+            c.new_epochs += 1
         c.batches += 1
         host = batch["host"]
         ts = batch["ts"]

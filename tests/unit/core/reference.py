@@ -79,8 +79,8 @@ class ReferenceCore:
         self.spec = windows or WindowSpec()
         self.windowed = windowed
         self.counters: dict[str, int] = dict.fromkeys(
-            ("batches", "duplicates", "seq_resets", "samples", "samples_rejected", "outliers",
-             "alerts", "late_samples", "windows_closed"), 0)
+            ("batches", "duplicates", "seq_resets", "new_epochs", "conflicts", "samples",
+             "samples_rejected", "outliers", "alerts", "late_samples", "windows_closed"), 0)
 
     def process(self, st: dict[str, Any] | None, batch: dict[str, Any]
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -88,12 +88,14 @@ class ReferenceCore:
         st = st if st is not None else {"d": None, "s": {}, "w": {}, "r": {}}
         c = self.counters
         out: dict[str, Any] = {"rows": [], "alerts": [], "rejected": [], "duplicate": False}
-        verdict, st["d"] = dedup.check(st["d"], batch["seq"])
-        if verdict is dedup.Verdict.DUPLICATE:
-            c["duplicates"] += 1
+        verdict, st["d"] = dedup.check(st["d"], batch["seq"], batch.get("epoch", ""),
+                                       batch["ts"])
+        if verdict in (dedup.Verdict.DUPLICATE, dedup.Verdict.CONFLICT):
+            c["duplicates" if verdict is dedup.Verdict.DUPLICATE else "conflicts"] += 1
             out["duplicate"] = True
             return st, out
         c["seq_resets"] += verdict is dedup.Verdict.RESET
+        c["new_epochs"] += verdict is dedup.Verdict.NEW_EPOCH
         c["batches"] += 1
         host, ts, seq = batch["host"], batch["ts"], batch["seq"]
         topo = canonical_labels(batch["labels"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,17 @@ class TestRun:
         run(tmp_path, options(tmp_path, duration_s=0.5), t1)
         run(tmp_path, options(tmp_path, duration_s=0.5), t2)
         assert min(b["seq"] for b in t2.events(METRICS)) > max(b["seq"] for b in t1.events(METRICS))
+
+    def test_epoch_kept_across_restarts_and_renewed_with_the_state(self, tmp_path: Path) -> None:
+        """Every batch names the agent's epoch; a wiped state directory means a new one."""
+        t1, t2, t3 = Memory(), Memory(), Memory()
+        run(tmp_path, options(tmp_path, duration_s=0.5), t1)
+        run(tmp_path, options(tmp_path, duration_s=0.5), t2)
+        epochs = {b["epoch"] for t in (t1, t2) for b in t.events(METRICS)}
+        assert len(epochs) == 1
+        shutil.rmtree(tmp_path / "state")
+        run(tmp_path, options(tmp_path, duration_s=0.5), t3)
+        assert {b["epoch"] for b in t3.events(METRICS)}.isdisjoint(epochs)
 
     def test_log_lines_shipped_once_across_restarts(self, tmp_path: Path) -> None:
         """Lines are published with host labels; a restart neither loses nor repeats them."""

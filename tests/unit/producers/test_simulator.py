@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from producers.simulator import KINDS, Fleet, SimOptions
+from producers.simulator import KINDS, Fleet, SimOptions, run_simulator
 from schemas.catalogue import CATALOGUE
 from schemas.ids import LOGS, METRICS
 
@@ -332,3 +334,22 @@ def test_each_kind_alone_runs(kind: str) -> None:
     """Every fault kind can be injected on its own with its defaults."""
     f = fleet(f"{kind}@20s", hosts=40)
     assert len(list(f.events(10))) > 0
+
+
+class TestEpoch:
+    def test_each_run_to_kafka_is_a_new_epoch(self, tmp_path: Path) -> None:
+        """Two runs of one seed publish under two epochs, so the second is not dropped as
+        duplicates of the first; a file output carries none (same seed, same bytes)."""
+        from rackwatch.config import Config
+        from tests.unit.producers.test_agent import Memory
+
+        cfg = Config(home=tmp_path)
+        opts = SimOptions(hosts=3, batches=2, seed=1)
+        runs = [Memory(), Memory()]
+        for t in runs:
+            asyncio.run(run_simulator(cfg, opts, stop=asyncio.Event(), transport=t))
+        epochs = [{e["epoch"] for e in t.events(METRICS)} for t in runs]
+        assert all(len(e) == 1 for e in epochs) and epochs[0] != epochs[1]
+        assert all("epoch" not in e for e in Fleet(opts).events())
+        pinned = SimOptions(hosts=3, batches=2, seed=1, epoch="fixed")
+        assert {e["epoch"] for e in Fleet(pinned).events()} == {"fixed"}

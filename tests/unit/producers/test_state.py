@@ -60,3 +60,30 @@ class TestAgentState:
         again = AgentState(path, now_ms=1)
         assert again.files == data["files"] == {"1:2": {"path": "/x.log", "offset": 42}}
         assert again.kmsg == {"boot_id": "b", "seq": 7}
+
+
+class TestEpoch:
+    def test_epoch_survives_restarts(self, tmp_path: Path) -> None:
+        """A restarted agent keeps its epoch: its numbers continue one sequence."""
+        path = tmp_path / "a.json"
+        first = AgentState(path, now_ms=1_000, block=10)
+        first.next_metrics_seq()
+        assert AgentState(path, now_ms=2_000).epoch == first.epoch
+
+    def test_wiped_state_gets_a_new_epoch(self, tmp_path: Path) -> None:
+        """A lost state file means a new epoch, so the new numbers are never duplicates."""
+        path = tmp_path / "a.json"
+        first = AgentState(path, now_ms=1_000, block=10)
+        first.next_metrics_seq()
+        path.unlink()
+        assert AgentState(path, now_ms=2_000).epoch != first.epoch
+
+    def test_state_from_before_epochs_gets_one_and_saves_it(self, tmp_path: Path) -> None:
+        """An older state file keeps its seqs, gains an epoch and is marked for saving."""
+        path = tmp_path / "old.json"
+        path.write_text(json.dumps({"version": 1, "metrics_seq": 5000, "logs_seq": 7000}))
+        st = AgentState(path, now_ms=1)
+        assert st.dirty and 0 < len(st.epoch) <= 64
+        assert st.next_metrics_seq() == 5000
+        st.save()
+        assert json.loads(path.read_text())["epoch"] == st.epoch
