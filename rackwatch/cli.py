@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"rackwatch {__version__}")
     p.add_argument("-c", "--config", help="config file (TOML); default $RACKWATCH_CONFIG or "
                                           "$RACKWATCH_HOME/rackwatch.toml")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config key (repeatable), e.g. --set worker.ewma_tau_s=20")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -75,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, settings=args.set)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2

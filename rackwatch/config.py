@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BrokerConfig", "Config", "ConfigError", "load_config"]
+__all__ = ["BrokerConfig", "Config", "ConfigError", "load_config", "mask_dsn", "parse_settings"]
 
 
 class ConfigError(ValueError):
@@ -86,12 +87,20 @@ class WorkerConfig:
     ewma_tau_s: float = 60.0
     wma_window: int = 5
     standby_replicas: int = 0
-    dedup_window: int = 1024
     max_future_skew_s: float = 300.0
     max_past_age_s: float = 7 * 86400.0
     # Longest a message waits for its processing batch to fill: the floor of alert
     # latency under light load. Under load batches fill before it (up to 500 messages).
     batch_wait_ms: float = 10.0
+    # A worker killed without leaving the group is noticed after this; only then do its
+    # partitions move (faust's default, 60 s, stalls those hosts for a minute).
+    session_timeout_s: float = 10.0
+    # An owned partition with input that has not moved for this long is sought back to
+    # its next offset; if that does not help within as long again, the worker exits.
+    stall_timeout_s: float = 60.0
+    stats_interval_s: float = 60.0  # the periodic "worker: ..." info line
+    metrics_host: str = "127.0.0.1"  # /metrics, /healthz, /readyz
+    metrics_port: int = 9464  # 0: no endpoint
 
 
 @dataclass(frozen=True)
@@ -181,8 +190,44 @@ def _build(section: str, cls: type[Any], raw: dict[str, Any], where: str,
     return cls(**kwargs)
 
 
-def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Read the config file (if any) and apply environment overrides."""
+_SECRET_PARAMS = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|access_key|secret_key)"
+                            r"=([^&;\s]+)")
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<pw>[^@/\s]*)@")
+
+
+def mask_dsn(text: str) -> str:
+    """`text` (a DSN, or a message that contains one) with its secrets replaced by ***:
+    the password of `scheme://user:password@host`, and `password=`/`token=`-style
+    query parameters. What operators print and log goes through this."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", text)
+    return _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+def parse_settings(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """`--set SECTION.KEY=VALUE` items as a config mapping; VALUE is read as TOML (a
+    number, true/false, "a string", [a, list]) and taken as a plain string otherwise."""
+    raw: dict[str, Any] = {}
+    problems = []
+    for item in items:
+        name, eq, text = item.partition("=")
+        section, dot, key = name.strip().partition(".")
+        if not (eq and dot and section and key):
+            problems.append(f"--set {item!r}: expected SECTION.KEY=VALUE")
+            continue
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        raw.setdefault(section, {})[key] = value
+    if problems:
+        raise ConfigError(problems)
+    return raw
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None,
+                settings: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read the config file (if any), then `settings` (`--set SECTION.KEY=VALUE`, which
+    win over the file), then apply environment overrides."""
     env = dict(os.environ) if env is None else env
     home = Path(env.get("RACKWATCH_HOME", ".rackwatch"))
     if path is None:
@@ -197,6 +242,13 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
             raw = tomllib.loads(Path(path).read_text())
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise ConfigError([f"{where}: {e}"]) from e
+    for section, values in parse_settings(settings).items():
+        if isinstance(raw.get(section), dict):
+            raw[section] = {**raw[section], **values}
+        else:
+            raw.setdefault(section, values)
+    if settings:
+        where = f"{where} + --set"
     problems: list[str] = []
     sections: dict[str, Any] = {}
     for name, value in raw.items():

@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer
 
 from rackwatch.config import Config
 
-__all__ = ["follow_alerts"]
+__all__ = ["follow_alerts", "format_alert", "format_incident"]
+
+
+def format_alert(raw: bytes) -> str:
+    """One alert message as a terminal line."""
+    a = orjson.loads(raw)
+    mark = {"firing": "FIRING  ", "resolved": "resolved"}.get(a.get("status"), a.get("status"))
+    summary = (a.get("annotations") or {}).get("summary") or ""
+    value = a.get("value")
+    val = f" value={value:.4g}" if isinstance(value, int | float) else ""
+    return (f"{a.get('updated_at', '')}  {mark} {a.get('severity', ''):8} {a.get('rule', '')}"
+            f"  host={a.get('host')}{val}  {summary}")
+
+
+def format_incident(raw: bytes | dict[str, Any]) -> str:
+    """One incident message as a terminal line: its suspect, hint and probability."""
+    m = orjson.loads(raw) if isinstance(raw, bytes) else raw
+    p = m.get("fault_probability")
+    prob = f" p={p:.2f}" if isinstance(p, int | float) else ""
+    hint = m.get("root_cause_hint") or ""
+    return (f"{m.get('updated_at', '')}  INCIDENT {m.get('status', ''):8} "
+            f"{m.get('scope')}={m.get('scope_value')}  suspect: {m.get('suspect')}{prob}  "
+            f"{hint[:120]}")
 
 
 async def follow_alerts(cfg: Config, *, from_beginning: bool = False, as_json: bool = False,
                         limit: int = 0) -> int:
     """Print alert state changes as they arrive; returns how many were printed."""
-    from streams.cli import format_alert
-
     consumer = AIOKafkaConsumer(
         cfg.topic("alerts"), bootstrap_servers=cfg.bootstrap,
         group_id=None if from_beginning else f"rackwatch-alerts-cli-{uuid.uuid4().hex[:8]}",

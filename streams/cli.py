@@ -8,8 +8,6 @@ import contextlib
 import sys
 from typing import NoReturn
 
-import orjson
-
 from rackwatch.config import Config
 
 __all__ = ["register"]
@@ -26,7 +24,7 @@ def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
     import faust
 
     from rackwatch.topics import ensure_topics
-    from streams.app import build_app
+    from streams.worker import build_app
 
     rules, rules_path = _load_rules(args.rules, cfg)
     asyncio.run(ensure_topics(cfg))
@@ -37,6 +35,7 @@ def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
 
 
 def _replay(args: argparse.Namespace, cfg: Config) -> int:
+    from streams.core.smoothing import SmoothingParams
     from streams.replay import EMITTABLE, replay
 
     emit = {e.strip() for e in args.emit.split(",") if e.strip()}
@@ -46,11 +45,12 @@ def _replay(args: argparse.Namespace, cfg: Config) -> int:
               f"(choose from {', '.join(EMITTABLE)})", file=sys.stderr)
         return 2
     rules, _ = _load_rules(args.rules, cfg)
+    smoothing = SmoothingParams.of(cfg.worker.ewma_tau_s, cfg.worker.wma_window)
     if args.output and args.output != "-":
         with open(args.output, "wb") as out:
-            stats = replay(args.events, rules, emit, out)
+            stats = replay(args.events, rules, emit, out, smoothing)
     else:
-        stats = replay(args.events, rules, emit, sys.stdout.buffer)
+        stats = replay(args.events, rules, emit, sys.stdout.buffer, smoothing)
     print(stats.describe(), file=sys.stderr)
     return 0
 
@@ -83,15 +83,3 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--json", action="store_true", help="print raw JSON lines")
     a.add_argument("--limit", type=int, default=0, help="stop after this many (0: never)")
     a.set_defaults(func=_alerts)
-
-
-def format_alert(raw: bytes) -> str:
-    """One alert message as a terminal line."""
-    a = orjson.loads(raw)
-    mark = {"firing": "FIRING  ", "resolved": "resolved"}.get(a.get("status"), a.get("status"))
-    summary = (a.get("annotations") or {}).get("summary") or ""
-    value = a.get("value")
-    val = f" value={value:.4g}" if isinstance(value, int | float) else ""
-    return (f"{a.get('updated_at', '')}  {mark} {a.get('severity', ''):8} {a.get('rule', '')}"
-            f"  host={a.get('host')}{val}  {summary}")
-

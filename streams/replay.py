@@ -21,6 +21,7 @@ import orjson
 from schemas.ids import LOGS
 from streams.core.block import block_rows
 from streams.core.metrics import HostState
+from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleSet
 from streams.runtime import Outputs, Runtime
 
@@ -68,10 +69,12 @@ def _schema_of(raw: bytes) -> str | None:
 
 def replay_lines(lines: Iterable[bytes], rules: RuleSet,
                  emit: set[str] = frozenset({"alerts"}),  # type: ignore[assignment]
-                 stats: ReplayStats | None = None) -> Iterator[bytes]:
+                 stats: ReplayStats | None = None,
+                 smoothing: SmoothingParams | None = None) -> Iterator[bytes]:
     """Process raw JSON lines; yield the output lines (serialised JSON, no newline).
-    `stats`, when given, is filled in as the lines are read."""
-    runtime = Runtime(rules, check_wall_clock=False)
+    `stats`, when given, is filled in as the lines are read; `smoothing` is the worker's
+    (`[worker] ewma_tau_s`, `wma_window`), so replay judges as the live worker does."""
+    runtime = Runtime(rules, smoothing=smoothing, check_wall_clock=False)
     states: dict[str, HostState] = {}
     scopes: dict[bytes, dict[str, Any]] = {}  # correlation state per scope key, as live
     last_tick: int | None = None
@@ -144,12 +147,13 @@ def _event_ts(out: Outputs, states: dict[str, HostState]) -> int | None:
     return None
 
 
-def replay(path: str | Path, rules: RuleSet, emit: set[str], out: IO[bytes]) -> ReplayStats:
+def replay(path: str | Path, rules: RuleSet, emit: set[str], out: IO[bytes],
+           smoothing: SmoothingParams | None = None) -> ReplayStats:
     """Replay a file (or "-" for stdin) and write the output lines."""
     stats = ReplayStats()
     src: Any = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
     try:
-        for line in replay_lines(src, rules, emit, stats):
+        for line in replay_lines(src, rules, emit, stats, smoothing):
             out.write(line + b"\n")
             if b'"rackwatch.alert/v1"' in line[:40]:
                 stats.alerts += 1

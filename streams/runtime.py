@@ -1,6 +1,6 @@
 """What one worker does with one message, independent of faust.
 
-The faust agents (streams/app.py) and the offline `replay` command (streams/replay.py)
+The faust agents (streams/worker/) and the offline `replay` command (streams/replay.py)
 both drive a `Runtime`: it decodes, dead-letters, runs the metric and log cores, and
 returns the messages to publish. Keeping this out of the faust module is what makes
 "replay gives the same alerts as the live pipeline" true by construction.
@@ -24,7 +24,7 @@ from streams.core.metrics import HostState, MetricsCore, host_context, note_faul
 from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleEngine, RuleSet
 
-__all__ = ["Outputs", "Runtime", "StreamClock"]
+__all__ = ["Outputs", "Runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -40,30 +40,6 @@ class Outputs:
     correlate: list[tuple[bytes, bytes]] = field(default_factory=list)  # (route key, event)
     state: HostState | None = None  # new host state to store (None: unchanged)
     host: str | None = None
-
-
-class StreamClock:
-    """Event time that keeps moving while the input is quiet.
-
-    A worker's notion of "now" is the newest event time it has seen plus the wall time
-    elapsed since it saw it. With live agents that is the wall clock; with a simulator
-    replaying a past day as fast as it can, it is that day's clock. Either way, a host
-    that falls silent is noticed, and windows close, without waiting for its next event.
-    """
-
-    def __init__(self) -> None:
-        self.event_ms: int | None = None
-        self.wall_at_event_ms = 0
-
-    def observe(self, event_ms: int, wall_ms: int) -> None:
-        if self.event_ms is None or event_ms > self.event_ms:
-            self.event_ms = event_ms
-            self.wall_at_event_ms = wall_ms
-
-    def now(self, wall_ms: int) -> int | None:
-        if self.event_ms is None:
-            return None
-        return self.event_ms + max(0, wall_ms - self.wall_at_event_ms)
 
 
 def _log_processor_factory() -> Callable[[bytes | None], Any]:

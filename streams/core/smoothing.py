@@ -30,6 +30,12 @@ class SmoothingParams:
     outlier_k: float = 8.0  # |x - ewma| > k * ewmad is an outlier (k=8 is about 6.4 sigma)
     outlier_min_count: int = 10  # never flag a series younger than this
 
+    @classmethod
+    def of(cls, ewma_tau_s: float, wma_window: int) -> SmoothingParams:
+        """From the worker's settings (`[worker] ewma_tau_s`, `wma_window`): the one place
+        the live worker and `replay` both take them from."""
+        return cls(tau_ms=ewma_tau_s * 1000.0, wma_n=max(1, wma_window))
+
 
 @dataclass(frozen=True, slots=True)
 class Smoothed:

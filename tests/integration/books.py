@@ -28,7 +28,7 @@ from producers.events import log_event
 from producers.simulator.fleet import Fleet
 from producers.simulator.options import SimOptions
 from schemas.ids import METRICS
-from streams.app import partition_of
+from streams.worker.offsets import partition_of
 
 __all__ = [
     "Books",

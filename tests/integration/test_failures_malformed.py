@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from rackwatch.broker import free_port
-from streams.app import SOURCE_HEADER
+from streams.worker.offsets import SOURCE_HEADER
 from tests.integration.books import (
     RULES,
     Feeder,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rackwatch.config import ConfigError, load_config
+from rackwatch.config import ConfigError, load_config, mask_dsn
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -69,3 +69,33 @@ class TestLoadConfig:
         cfg = load_config(env={"RACKWATCH_HOME": str(tmp_path)})
         assert cfg.home == tmp_path
         assert cfg.clickhouse_dsn == f"chdb://{tmp_path.resolve() / 'clickhouse'}"
+
+
+class TestSet:
+    def test_set_overrides_the_file_key_by_key(self, tmp_path: Path) -> None:
+        """--set wins over the file for its key only; values are read as TOML."""
+        f = tmp_path / "c.toml"
+        f.write_text("[worker]\newma_tau_s = 30\nwma_window = 7\n")
+        cfg = load_config(f, env={}, settings=["worker.ewma_tau_s=20", "kafka.topic_prefix=x."])
+        assert (cfg.worker.ewma_tau_s, cfg.worker.wma_window) == (20.0, 7)
+        assert cfg.kafka.topic_prefix == "x."
+
+    def test_set_is_checked_like_the_file(self, tmp_path: Path) -> None:
+        """An unknown key, a bad value or a malformed item is a config error naming it."""
+        with pytest.raises(ConfigError) as e:
+            load_config(None, env={"RACKWATCH_HOME": str(tmp_path)},
+                        settings=["worker.nope=1", "worker.ewma_tau_s=abc"])
+        text = str(e.value)
+        assert "unknown key [worker].nope" in text and "'abc'" in text
+        with pytest.raises(ConfigError, match=r"SECTION\.KEY=VALUE"):
+            load_config(None, env={}, settings=["worker=1"])
+
+
+class TestMaskDsn:
+    def test_password_in_url_and_parameters_masked(self) -> None:
+        """A DSN's password never survives masking, whatever form it takes."""
+        assert mask_dsn("https://ops:s3cr3t@ch.example:8443/db") == "https://ops:***@ch.example:8443/db"
+        assert "s3cr3t" not in mask_dsn("http://ch:8123/?user=a&password=s3cr3t&x=1")
+        assert mask_dsn("chdb:///var/lib/rackwatch/clickhouse") == \
+            "chdb:///var/lib/rackwatch/clickhouse"
+        assert "tok" not in mask_dsn("failed for http://u:tok@h:8123: refused")

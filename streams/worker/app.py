@@ -1,0 +1,248 @@
+"""The faust worker: topics, tables, agents and timers, wired to `Processing`.
+
+Per-host state (dedup, smoothing, rule and alert state) lives in the `hosts` table,
+keyed by host like the input topics, so it sits on the worker that owns the host's
+partition and moves with it on a rebalance (recovered from the changelog topic). The
+tables partition their changelog by key hash, the same murmur2 partitioning every
+Kafka producer applies to the host-keyed inputs, so a host's state always lands in the
+changelog partition of its input partition.
+
+What happens to a batch, and in which order it becomes durable, is
+streams.worker.processing; which offsets are processed and committed is
+streams.worker.partitions; when partitions are ticked is streams.worker.ticks. This
+module only connects them to faust: the input topics' offsets are tracked and
+committed by the worker, not by faust's acks (`acks=False`: faust's acks treat a jump
+in fetched offsets as a compacted gap and ack what a stream skips around a rebalance,
+either of which can commit past a message never processed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import time
+from typing import Any
+
+import faust
+import orjson
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from rackwatch.config import Config
+from rackwatch.selfmetrics import Endpoint, serve
+from streams.core.decode import Limits
+from streams.core.smoothing import SmoothingParams
+from streams.rules import RuleSet
+from streams.runtime import Runtime
+from streams.worker.faustcompat import commit_offsets
+from streams.worker.offsets import EndOffsets
+from streams.worker.outbox import Outbox
+from streams.worker.partitions import PartitionBook, TPKey
+from streams.worker.processing import COMMIT_INTERVAL_S, Processing, Topics
+from streams.worker.reload import RulesReloader
+from streams.worker.stats import StatsLine, WorkerCollector, WorkerStats
+from streams.worker.tables import StateTables
+
+__all__ = ["TAKE_MAX", "build_app"]
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL_S = 1.0
+TAKE_MAX = 500  # messages per processing batch (each waits at most [worker] batch_wait_ms)
+# A worker killed without leaving the group (SIGKILL, power loss) is noticed after the
+# session timeout; only then do its partitions move. faust's default (60 s) stalls those
+# hosts for a minute; Kafka clients used 10 s for years.
+HEARTBEAT_INTERVAL_S = 2.0
+WATCH_INTERVAL_S = 5.0  # how often the watchdog looks at partition ends
+EXIT_STALLED = 75  # exit status when a stalled partition could not be cured (EX_TEMPFAIL)
+READY_LAG = 10_000  # /readyz: ready while fewer input messages than this are unprocessed
+
+
+class FaustGroup:
+    """`processing.Group` over the faust app: the consumer group member."""
+
+    def __init__(self, app: faust.App, inputs: set[str]) -> None:
+        self.app, self.inputs = app, inputs
+
+    def owned(self) -> set[TPKey]:
+        return {(tp.topic, tp.partition) for tp in self.app.assignor.assigned_actives()
+                if tp.topic in self.inputs}
+
+    def highwater(self, tp: TPKey) -> int | None:
+        try:
+            high = self.app.consumer.highwater(TP(*tp))
+        except Exception:  # not fetched yet, or no consumer: cannot tell
+            return None
+        return None if high is None else int(high)
+
+    def settling(self) -> bool:
+        return bool(self.app.rebalancing or getattr(self.app, "in_recovery", False))
+
+    async def seek(self, tp: TPKey, offset: int) -> None:
+        await self.app.consumer.seek(TP(*tp), offset)
+
+    async def commit(self, offsets: dict[TPKey, int]) -> bool:
+        return await commit_offsets(self.app, offsets)
+
+
+def _faust_app(cfg: Config, app_id: str) -> faust.App:
+    session_timeout = cfg.worker.session_timeout_s
+    return faust.App(
+        app_id, broker=[f"kafka://{b.strip()}" for b in cfg.bootstrap.split(",")],
+        store="memory://", datadir=tempfile.mkdtemp(prefix="rackwatch-worker-"),
+        topic_partitions=cfg.kafka.partitions,
+        topic_replication_factor=cfg.kafka.replication_factor,
+        key_serializer="raw", value_serializer="raw", web_enabled=False,
+        table_standby_replicas=cfg.worker.standby_replicas,
+        consumer_auto_offset_reset="earliest", producer_acks=-1,
+        broker_commit_interval=COMMIT_INTERVAL_S,
+        stream_wait_empty=True,  # a rebalance lets the events a worker has taken finish
+        table_cleanup_interval=60.0, broker_session_timeout=session_timeout,
+        broker_heartbeat_interval=min(HEARTBEAT_INTERVAL_S, session_timeout / 3),
+        # Names the process in the group's description (which worker holds what).
+        broker_client_id=f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
+
+
+def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
+              rules_path: str | None = None) -> faust.App:
+    """A faust app wired to the configured topics. One per worker process."""
+    prefix, partitions = cfg.kafka.topic_prefix, cfg.kafka.partitions
+    app = _faust_app(cfg, app_id or f"{prefix}worker")
+
+    def topic(name: str, *, acks: bool = True) -> Any:
+        return app.topic(prefix + name, key_type=bytes, value_type=bytes, acks=acks,
+                         partitions=partitions, key_serializer="raw", value_serializer="raw")
+
+    def table(name: str) -> Any:
+        return app.Table(name, default=None, partitions=partitions, key_type=bytes,
+                         value_type=bytes, use_partitioner=True)
+
+    metrics_topic, logs_topic = topic("metrics", acks=False), topic("logs", acks=False)
+    correlate_topic, ticks_topic = topic("correlate", acks=False), topic("ticks")
+    names = Topics(metrics=prefix + "metrics", logs=prefix + "logs",
+                   correlate=prefix + "correlate", rows=prefix + "processed.metrics",
+                   log_rows=prefix + "processed.logs", alerts=prefix + "alerts",
+                   incidents=prefix + "incidents", deadletter=prefix + "deadletter")
+    for extra in ("processed.metrics", "processed.logs", "alerts", "incidents", "deadletter"):
+        topic(extra)  # declared, so that faust creates them like the others
+    # hosts: per-host state; scopes: correlation state per scope key ("rack=r07"; the
+    # correlate topic is keyed by it); miners: template-miner state per input partition.
+    outbox = Outbox(cfg.bootstrap, f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
+    tables = StateTables(table("hosts"), table("scopes"), table("miners"), outbox, partitions)
+    runtime = Runtime(rules, smoothing=SmoothingParams.of(cfg.worker.ewma_tau_s,
+                                                          cfg.worker.wma_window),
+                      limits=Limits(max_future_skew_ms=int(cfg.worker.max_future_skew_s * 1000),
+                                    max_past_age_ms=int(cfg.worker.max_past_age_s * 1000)),
+                      check_wall_clock=True)
+    runtime.miner_state_of = lambda p: tables.miners.get(tables.miner_key[p])
+    group = FaustGroup(app, {names.metrics, names.logs, names.correlate})
+    stats = WorkerStats()
+    work = Processing(bootstrap=cfg.bootstrap, group_id=app.conf.id, runtime=runtime,
+                      tables=tables, outbox=outbox, topics=names, group=group,
+                      book=PartitionBook(cfg.worker.stall_timeout_s), stats=stats,
+                      tick_ms=int(TICK_INTERVAL_S * 1000))
+    app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection
+    app.rackwatch_stats = stats  # type: ignore[attr-defined]
+    take_within_s = max(0.001, cfg.worker.batch_wait_ms / 1000.0)
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        async with work.busy:  # a batch in flight becomes durable before the partitions go
+            await work.commit()
+            work.forget()
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        async with work.busy:
+            work.forget()
+            runtime.log_processors.clear()  # rebuilt from the recovered miner state
+
+    @app.on_before_shutdown.connect
+    async def _shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        async with work.busy:
+            await work.commit()
+            await outbox.stop()
+
+    @app.agent(metrics_topic)
+    async def process_metrics(stream: Any) -> None:
+        async for events in stream.take_events(TAKE_MAX, within=take_within_s):
+            await work.run_batch(events, runtime.on_metrics, ticks=True)
+
+    @app.agent(logs_topic)
+    async def process_logs(stream: Any) -> None:
+        async for events in stream.take_events(TAKE_MAX, within=take_within_s):
+            await work.run_batch(events, runtime.on_log)
+
+    @app.agent(correlate_topic)
+    async def correlate(stream: Any) -> None:
+        async for events in stream.take_events(TAKE_MAX, within=take_within_s):
+            await work.run_correlate(events)
+
+    @app.agent(ticks_topic)
+    async def process_ticks(stream: Any) -> None:
+        async for event in stream.events():
+            async with work.busy:
+                if outbox.closed:
+                    return
+                if event.message.tp in app.assignor.assigned_actives():
+                    tick = orjson.loads(event.value)
+                    await work.run_tick(event.message.partition, tick.get("now"),
+                                        tick.get("scopes_now"))
+
+    @app.timer(interval=TICK_INTERVAL_S)
+    async def send_ticks() -> None:
+        mine = sorted(tp.partition for tp in app.assignor.assigned_actives()
+                      if tp.topic == names.metrics)
+        for partition, value in work.timer_ticks(mine):
+            await ticks_topic.send(key=b"tick", value=value, partition=partition)
+
+    @app.timer(interval=COMMIT_INTERVAL_S)
+    async def _commit_timer() -> None:
+        """Commits for a quiet worker (a busy one commits after its batches)."""
+        if not work.busy.locked() and time.monotonic() - work.last_commit >= COMMIT_INTERVAL_S:
+            async with work.busy:
+                if not outbox.closed:
+                    await work.commit()
+
+    ends = EndOffsets(cfg.bootstrap)
+    line = StatsLine(stats, runtime, every_s=cfg.worker.stats_interval_s)
+
+    @app.timer(interval=WATCH_INTERVAL_S)
+    async def _watchdog() -> None:
+        """Partitions that stopped moving: seek back, then exit for a restart."""
+        if not await work.watch(await ends.get(group.owned())):
+            log.critical("a stalled partition did not recover after a seek; exiting (%d) so "
+                         "that the worker is restarted", EXIT_STALLED)
+            logging.shutdown()
+            os._exit(EXIT_STALLED)
+        line.maybe_log(time.monotonic())
+
+    endpoint: list[Endpoint] = []
+
+    def ready() -> tuple[bool, str]:
+        owned = group.owned()
+        if group.settling() or not owned:
+            return False, "rebalancing" if group.settling() else "no partitions assigned"
+        behind = sum(stats.lag.values())
+        return behind < READY_LAG, f"{len(owned)} partitions, {behind} messages behind"
+
+    @app.task
+    async def _serve_metrics() -> None:
+        if not cfg.worker.metrics_port:
+            return
+        ep = await serve("worker", CollectorRegistry(), cfg.worker.metrics_host,
+                         cfg.worker.metrics_port, ready=ready,
+                         collectors=[WorkerCollector(stats, runtime, lambda: len(group.owned()))])
+        if ep is not None:
+            endpoint.append(ep)
+
+    if rules_path:
+        reloader = RulesReloader(rules_path, runtime)
+
+        @app.timer(interval=1.0)
+        async def reload_rules() -> None:
+            reloader.check()
+
+    return app

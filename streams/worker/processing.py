@@ -1,0 +1,361 @@
+"""The worker's processing of batches and ticks, in its delivery order.
+
+One batch (or tick) at a time per worker, and a batch counts as done only once it is
+durable, in this order (docs/architecture.md draws it):
+
+1. admit: the delivered messages become records in offset order, each offset once,
+   none missing (streams.worker.partitions; gaps are read from the topic directly);
+2. process: the runtime turns each record into outputs and a new state;
+3. outputs are sent and delivered (an idempotent producer; every delivery awaited);
+4. then the states the batch changed are delivered to their changelogs;
+5. then the offsets may be committed (every second, on revocation, at shutdown).
+
+So a state in the changelog implies its outputs landed, and a committed offset implies
+both. A worker that dies anywhere in between leaves messages that the next owner reads
+again: where the state landed, dedup drops them; where only the outputs landed, the
+next owner finds their input offsets in the output topic (header
+`rackwatch-source-offset`) and rebuilds the state without sending the records again.
+Alerts, correlation events and dead letters of such messages are sent again, identical
+(an alert re-send is part of the alert contract).
+
+faust is reached only through `Group` (the consumer group member: ownership, partition
+ends, seeks and commits), so this module can be read, and tested, without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from streams.core.metrics import HostState
+from streams.runtime import Outputs, Runtime
+from streams.worker.offsets import SOURCE_HEADER, Record, landed_offsets, read_range, resume_offsets
+from streams.worker.outbox import Outbox
+from streams.worker.partitions import Gap, PartitionBook, StallAction, TPKey
+from streams.worker.stats import WorkerStats
+from streams.worker.tables import StateTables
+from streams.worker.ticks import Ticks
+
+__all__ = ["COMMIT_INTERVAL_S", "Group", "Processing", "Topics"]
+
+log = logging.getLogger(__name__)
+
+COMMIT_INTERVAL_S = 1.0
+
+
+class Group(Protocol):
+    """What the processing needs of the consumer group member (faust, in the worker)."""
+
+    def owned(self) -> set[TPKey]: ...
+    def highwater(self, tp: TPKey) -> int | None: ...
+    def settling(self) -> bool: ...  # rebalancing, or recovering table state
+    async def seek(self, tp: TPKey, offset: int) -> None: ...
+    async def commit(self, offsets: dict[TPKey, int]) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Full names of the topics the worker reads and writes."""
+
+    metrics: str
+    logs: str
+    correlate: str
+    rows: str
+    log_rows: str
+    alerts: str
+    incidents: str
+    deadletter: str
+
+    def output_of(self, topic: str) -> str | None:
+        """Where the processed records of an input topic go (co-partitioned with it)."""
+        return {self.metrics: self.rows, self.logs: self.log_rows}.get(topic)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Processing:
+    """Batches and ticks of one worker, over its tables, outbox and partition book."""
+
+    def __init__(self, *, bootstrap: str, group_id: str, runtime: Runtime, tables: StateTables,
+                 outbox: Outbox, topics: Topics, group: Group, book: PartitionBook,
+                 stats: WorkerStats, tick_ms: int) -> None:
+        self.bootstrap, self.group_id = bootstrap, group_id
+        self.runtime, self.tables, self.outbox = runtime, tables, outbox
+        self.topics, self.group, self.book, self.stats = topics, group, book, stats
+        self.host_ticks = Ticks(tick_ms)
+        self.scope_ticks = Ticks(tick_ms)
+        # One batch (or tick) at a time: its outputs, then its state, are delivered before
+        # the next one starts, and a rebalance waits for it.
+        self.busy = asyncio.Lock()
+        self.last_commit = time.monotonic()
+
+    # ------------------------------------------------------------------ partitions
+    def forget(self) -> None:
+        """A rebalance: partitions, parsed states and tick marks start again."""
+        self.book.forget()
+        self.tables.forget()
+        self.host_ticks.forget()
+        self.scope_ticks.forget()
+
+    async def take_over(self, tps: set[TPKey]) -> None:
+        """Partitions owned from now on: where to resume (the group's committed offset),
+        which input offsets from there already have their records in the output topic,
+        and the stream sought to the resume offset, so that messages fetched for a
+        previous owner (or a previous generation) are delivered again from there."""
+        starts = await resume_offsets(self.bootstrap, self.group_id, tps)
+        wanted = {(out, p): starts[(t, p)] for t, p in tps
+                  if (out := self.topics.output_of(t)) is not None}
+        found = await landed_offsets(self.bootstrap, wanted) if wanted else {}
+        now = time.monotonic()
+        for t, p in sorted(tps):
+            out = self.topics.output_of(t)
+            landed = found.get((out, p), set()) if out is not None else set()
+            self.book.take_over((t, p), starts[(t, p)], landed, now)
+            await self.group.seek((t, p), starts[(t, p)])
+            if landed:
+                log.info("%s:%d: %d input message(s) from offset %d were processed but not "
+                         "committed by the previous owner; their records are not sent again",
+                         t, p, len(landed), starts[(t, p)])
+
+    async def admit(self, events: list[Any]) -> list[Record]:
+        """The delivered events as records to process (see streams.worker.partitions)."""
+        delivered = [Record(e.message.topic, e.message.partition, e.message.offset, e.key,
+                            e.value) for e in events]
+        owned = self.group.owned()
+        new = self.book.unknown(delivered, owned)
+        if new:
+            await self.take_over(new)
+        adm = self.book.admit(delivered, owned, time.monotonic())
+        self.stats.stale_skipped += adm.skipped_unowned
+        self.stats.seen_skipped += adm.skipped_seen
+        out: list[Record] = []
+        for item in adm.items:
+            if isinstance(item, Gap):
+                missed = await read_range(self.bootstrap, (item.topic, item.partition),
+                                          item.start, item.end)
+                self.stats.refetched += len(missed)
+                log.warning("%s:%d: offsets %d-%d were not delivered to the stream; read them "
+                            "from the topic", item.topic, item.partition, item.start,
+                            item.end - 1)
+                out.extend(missed)
+            else:
+                out.append(item)
+        return out
+
+    # ------------------------------------------------------------------ outputs
+    async def emit(self, out: Outputs, offset: int | None = None, *, rows: bool = True) -> None:
+        send, t = self.outbox.send, self.topics
+        for key, value in out.deadletters:
+            await send(t.deadletter, key, value)
+        if out.host is not None and rows:
+            hkey = out.host.encode()
+            headers = None if offset is None else [(SOURCE_HEADER, str(offset).encode())]
+            if out.metric_block is not None:
+                await send(t.rows, hkey, out.metric_block, headers=headers)
+            if out.log_rows is not None:
+                await send(t.log_rows, hkey, out.log_rows, headers=headers)
+        for fp, alert in out.alerts:
+            await send(t.alerts, fp, alert)
+        for key, value in out.correlate:
+            await send(t.correlate, key, value)
+
+    async def _store(self, changed: Iterable[tuple[Any, bytes, bytes]]) -> None:
+        """Outputs first, then the states they imply (the delivery order above)."""
+        await self.outbox.delivered()
+        for table, key, value in changed:
+            await self.tables.put(table, key, value)
+        await self.outbox.delivered()
+
+    # ------------------------------------------------------------------ batches
+    async def run_batch(self, events: list[Any], handle: Callable[..., Outputs], *,
+                        ticks: bool = False) -> None:
+        async with self.busy:
+            if self.outbox.closed:
+                return  # shutting down: left unacked for the partition's next owner
+            records = await self.admit(events)
+            dirty: dict[bytes, HostState] = {}
+            wall = _wall_ms()
+            for r in records:
+                out = handle(r.value, self.tables.state_of, wall_ms=wall, topic=r.topic,
+                             partition=r.partition, offset=r.offset, key=r.key)
+                now = None
+                if out.state is not None and out.host is not None:
+                    key = out.host.encode()
+                    dirty[key] = out.state
+                    self.tables.remember(key, out.state, r.partition)
+                    t = out.state.get("t")
+                    if t is not None:
+                        now = self.host_ticks.observe(r.partition, t, wall)
+                resent = self.book.landed((r.topic, r.partition), r.offset)
+                self.stats.resent_suppressed += resent
+                await self.emit(out, r.offset, rows=not resent)
+                if ticks and now is not None and self.host_ticks.due(r.partition, now):
+                    await self.tick_hosts_in_stream(r.partition, now, dirty)
+            self.stats.batches += 1
+            self.stats.records += len(records)
+            await self._store((self.tables.hosts, k, orjson.dumps(st)) for k, st in dirty.items())
+            if time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S:
+                await self.commit()
+
+    async def run_correlate(self, events: list[Any]) -> None:
+        async with self.busy:
+            if self.outbox.closed:
+                return
+            changed: dict[bytes, bytes] = {}
+            scopes = self.tables.scopes
+            for r in await self.admit(events):
+                key = r.key or b""
+                raw = changed.get(key) or scopes.get(key)
+                st = {} if raw is None else orjson.loads(raw)
+                ts = orjson.loads(r.value).get("ts")
+                for iid, msg in self.runtime.on_correlate(st, r.value):
+                    await self.outbox.send(self.topics.incidents, iid, msg)
+                changed[key] = orjson.dumps(st)
+                if isinstance(ts, int):
+                    now = self.scope_ticks.observe(r.partition, ts, _wall_ms())
+                    if self.scope_ticks.due(r.partition, now):
+                        await self.tick_scopes(r.partition, now, changed)
+            await self._store((scopes, k, v) for k, v in changed.items())
+
+    # ------------------------------------------------------------------ ticks
+    async def tick_hosts_in_stream(self, partition: int, now: int,
+                                   dirty: dict[bytes, HostState]) -> None:
+        """The partition's hosts at event time `now`, between two of its messages. A
+        host whose tick changed what matters (an alert, a window closed) is stored with
+        the batch; other tick-only changes are stored by the next timer tick's diff."""
+        self.host_ticks.mark(partition, now)
+        for key in list(self.tables.hosts_in(partition)):
+            st = self.tables.state_of(key.decode())
+            if st is None:
+                continue
+            closes = st.get("wc")
+            out = self.runtime.on_tick(st, key.decode(), now)
+            if out.alerts or st.get("wc") != closes:
+                dirty[key] = st
+            if out.alerts:
+                out.host = None  # nothing but alerts and correlation events to send
+                await self.emit(out)
+
+    async def _tick_scope(self, raw: bytes, now: int) -> bytes | None:
+        """One correlation scope at `now`: its incidents sent, its new state if changed."""
+        st = orjson.loads(raw)
+        for iid, msg in self.runtime.on_correlate_tick(st, now):
+            await self.outbox.send(self.topics.incidents, iid, msg)
+        new = orjson.dumps(st)
+        return new if new != raw else None
+
+    async def tick_scopes(self, partition: int, now: int, changed: dict[bytes, bytes]) -> None:
+        """The partition's correlation scopes at `now`, in-stream (those the batch
+        created, not yet in the table, included)."""
+        self.scope_ticks.mark(partition, now)
+        keys = dict.fromkeys(self.tables.keys_in(self.tables.scopes, partition))
+        keys.update((k, None) for k in changed if self.tables.partition_of(k) == partition)
+        for key in keys:
+            raw = changed.get(key) or self.tables.scopes.get(key)
+            if raw is not None and (new := await self._tick_scope(raw, now)) is not None:
+                changed[key] = new
+
+    async def run_tick(self, partition: int, now: int | None, scopes_now: int | None) -> None:
+        """A timer tick of one partition (from the ticks topic, ordered with its work)."""
+        changed: list[tuple[Any, bytes, bytes]] = []
+        tables, runtime = self.tables, self.runtime
+        if now is not None:
+            self.host_ticks.mark(partition, now)
+            for key in list(tables.hosts_in(partition)):
+                st = tables.state_of(key.decode())
+                if st is None:
+                    continue
+                before = tables.hosts.get(key)
+                out = runtime.on_tick(st, key.decode(), now)
+                new = orjson.dumps(st)
+                if new != before:
+                    changed.append((tables.hosts, key, new))
+                out.host = None  # nothing but alerts and correlation events to send
+                await self.emit(out)
+        lp = runtime.log_processors.get(partition)
+        if lp is not None and lp.dirty:
+            changed.append((tables.miners, tables.miner_key[partition], lp.snapshot()))
+        if scopes_now is not None:
+            self.scope_ticks.mark(partition, scopes_now)
+            for key in tables.keys_in(tables.scopes, partition):
+                raw = tables.scopes.get(key)
+                if raw is not None and (updated := await self._tick_scope(raw, scopes_now)):
+                    changed.append((tables.scopes, key, updated))
+        await self._store(changed)
+        self.stats.ticks_timer += 1
+
+    def lagging(self, topic: str) -> Callable[[int], bool]:
+        """Whether a partition of `topic` has messages this worker has not processed."""
+        def lags(partition: int) -> bool:
+            tp = (topic, partition)
+            return self.book.lagging(tp, self.group.highwater(tp))
+        return lags
+
+    def timer_ticks(self, partitions: list[int]) -> list[tuple[int, bytes]]:
+        """The ticks to publish now, one per owned input partition that has a clock."""
+        wall = _wall_ms()
+        hosts_lag = self.lagging(self.topics.metrics)
+        scopes_lag = self.lagging(self.topics.correlate)
+        out = []
+        for p in partitions:
+            if p not in self.host_ticks.clocks and p not in self.scope_ticks.clocks:
+                continue
+            now = self.host_ticks.timer_now(p, wall, hosts_lag, partitions)
+            scopes_now = self.scope_ticks.timer_now(p, wall, scopes_lag, partitions)
+            out.append((p, orjson.dumps({"now": now, "scopes_now": scopes_now})))
+        return out
+
+    # ------------------------------------------------------------------ commits, watchdog
+    async def commit(self) -> None:
+        """Commit, per input partition, the offset up to which every message was
+        processed and is durable (they are processed in offset order, without gaps)."""
+        due = self.book.commit_due()
+        self.last_commit = time.monotonic()
+        if not due:
+            return
+        try:
+            ok = await self.group.commit(due)
+        except Exception as e:  # the next commit (or the next owner) makes up for it
+            self.stats.commits_failed += 1
+            log.warning("committing %d offsets failed: %r", len(due), e)
+            return
+        if ok:
+            self.book.committed(due)
+
+    async def watch(self, ends: dict[TPKey, int]) -> bool:
+        """The watchdog's look at partition `ends`: stalled partitions are sought back
+        to their next offset, and False says one stayed stalled after that (exit)."""
+        now = time.monotonic()
+        self.stats.lag = {tp: max(0, end - (self.book.next_offset(tp) or end))
+                          for tp, end in ends.items()}
+        owned = self.group.owned()
+        if self.group.settling():
+            self.book.hold_watch(now)
+            return True
+        missing = {tp for tp in owned if tp in ends and not self.book.known(tp)}
+        if missing:  # owned, never delivered: take them over, which seeks the stream
+            async with self.busy:
+                if not self.group.settling() and not self.outbox.closed:
+                    await self.take_over({tp for tp in missing if tp in self.group.owned()})
+            return True
+        healthy = True
+        for stall in self.book.stalls(ends, now):
+            log.warning("%s:%d has not moved for %.0fs: next offset %d, partition end %d; %s",
+                        stall.tp[0], stall.tp[1], stall.stalled_s, stall.next_offset, stall.end,
+                        "seeking the stream back to it" if stall.action is StallAction.SEEK
+                        else "a seek did not help: exiting for a restart")
+            if stall.action is StallAction.SEEK:
+                self.stats.watchdog_seeks += 1
+                await self.group.seek(stall.tp, stall.next_offset)
+            else:
+                self.stats.watchdog_exits += 1
+                healthy = False
+        return healthy
