@@ -17,7 +17,7 @@ log = logging.getLogger("rackwatch")
 
 # Subcommand groups contributed by the packages; each module has register(subparsers).
 _PLUGINS = ("producers.cli", "streams.cli", "streams.rules.cli", "streams.incidents.cli",
-            "sinks.cli", "rackwatch.demo")
+            "sinks.cli", "rackwatch.demo", "rackwatch.score_cli")
 
 
 def _broker(args: argparse.Namespace, cfg: Config) -> int:
@@ -61,13 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("broker", help="start / stop / status of the local KRaft Kafka broker")
     b.add_argument("action", choices=["start", "stop", "status", "fetch"])
     b.set_defaults(func=_broker)
-    for mod in _PLUGINS:
-        try:
-            module = importlib.import_module(mod)
-        except ImportError as e:  # a part still missing must not take the others down
-            log.debug("subcommands of %s unavailable: %s", mod, e)
-            continue
-        module.register(sub)
+    for mod in _PLUGINS:  # an import error here is a bug: it must not hide a subcommand
+        importlib.import_module(mod).register(sub)
     return p
 
 

@@ -4,7 +4,8 @@ The configuration is closed: an unknown section or key is an error that names th
 file and the key, and all errors are reported at once before anything starts.
 Environment variables override the file:
 
-- RACKWATCH_HOME: state directory (default ./.rackwatch)
+- RACKWATCH_HOME: state directory (default: ./.rackwatch, or the nearest parent
+  directory's .rackwatch when there is one; see `find_home`)
 - RACKWATCH_KAFKA_BOOTSTRAP: brokers; unset means the local broker `rackwatch broker` runs
 - RACKWATCH_CLICKHOUSE_DSN: default chdb://<home>/clickhouse
 - RACKWATCH_TOPIC_PREFIX: default "rackwatch."
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BrokerConfig", "Config", "ConfigError", "load_config", "mask_dsn", "parse_settings"]
+__all__ = ["BrokerConfig", "Config", "ConfigError", "find_home", "load_config", "mask_dsn",
+           "parse_settings"]
 
 
 class ConfigError(ValueError):
@@ -203,6 +205,17 @@ def mask_dsn(text: str) -> str:
     return _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}=***", text)
 
 
+def find_home(cwd: Path) -> Path:
+    """The state directory when RACKWATCH_HOME is unset: `.rackwatch` here or in the
+    nearest parent directory that has one (as git finds `.git`), so a command run from a
+    subdirectory of a project sees that project's store; else `./.rackwatch`."""
+    for d in (cwd, *cwd.parents):
+        candidate = d / ".rackwatch"
+        if candidate.is_dir():
+            return candidate if d != cwd else Path(".rackwatch")
+    return Path(".rackwatch")
+
+
 def parse_settings(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """`--set SECTION.KEY=VALUE` items as a config mapping; VALUE is read as TOML (a
     number, true/false, "a string", [a, list]) and taken as a plain string otherwise."""
@@ -229,7 +242,7 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
     """Read the config file (if any), then `settings` (`--set SECTION.KEY=VALUE`, which
     win over the file), then apply environment overrides."""
     env = dict(os.environ) if env is None else env
-    home = Path(env.get("RACKWATCH_HOME", ".rackwatch"))
+    home = Path(env["RACKWATCH_HOME"]) if "RACKWATCH_HOME" in env else find_home(Path.cwd())
     if path is None:
         path = env.get("RACKWATCH_CONFIG") or None
         if path is None and (home / "rackwatch.toml").is_file():

@@ -58,8 +58,10 @@ _SPECS = [
     MetricSpec("swap.usage", "fraction", "swap in use", 0, _F),
     MetricSpec("swap.used_bytes", "bytes", "swap in use"),
     # disk usage per mount
-    MetricSpec("fs.usage", "fraction", "filesystem space used", 0, _F, ("mount",)),
-    MetricSpec("fs.free_bytes", "bytes", "filesystem space free", labels=("mount",)),
+    MetricSpec("fs.usage", "fraction", "filesystem space used, as df shows it: used / (used + "
+               "available to users)", 0, _F, ("mount",)),
+    MetricSpec("fs.free_bytes", "bytes", "filesystem space available to users",
+               labels=("mount",)),
     # disk I/O per device
     MetricSpec("disk.read_bytes_per_s", "bytes/s", "bytes read", labels=("device",)),
     MetricSpec("disk.write_bytes_per_s", "bytes/s", "bytes written", labels=("device",)),

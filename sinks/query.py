@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import orjson
 from clickhouse_connect.driver.exceptions import ProgrammingError
 
-from rackwatch.config import Config
+from rackwatch.config import Config, mask_dsn
 from sinks.remote import find_sink
 from sinks.store import is_embedded, open_reader, open_store
 
@@ -47,6 +48,11 @@ def run_query(cfg: Config, sql: str, fmt: str = "table") -> bytes:
     if endpoint is not None:
         log.debug("querying through the sink on %s:%d", endpoint.host, endpoint.port)
         return endpoint.query(sql, ch_format)
+    store_dir = Path(cfg.clickhouse_dsn.removeprefix("chdb://"))
+    if not store_dir.exists():
+        log.warning("the store %s is new and empty: no rackwatch home was found here or in a "
+                    "parent directory (set RACKWATCH_HOME to the demo's or the sink's home)",
+                    mask_dsn(cfg.clickhouse_dsn))
     try:
         owner = open_store(cfg)  # creates the tables on a fresh store, so queries work
     except ProgrammingError as e:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from typing import NoReturn
+from typing import IO, Any, NoReturn
 
 from rackwatch.config import Config
 
@@ -20,18 +20,30 @@ def _load_rules(path: str | None, cfg: Config):  # type: ignore[no-untyped-def]
     return (load_rules(chosen) if chosen else default_rules()), (chosen or None)
 
 
-def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
+def faust_worker(app: Any, loglevel: str, stdout: IO[str] | None = None) -> Any:
+    """faust's Worker for `app`, without its terminal spinner unless stdout is a terminal
+    (the spinner writes cursor codes such as ESC[?25l into a log file)."""
     import faust
 
+    out = stdout or sys.stdout
+    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False, quiet=True,
+                          stdout=out)
+    if not out.isatty():
+        worker.spinner = None
+    return worker
+
+
+def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
     from rackwatch.topics import ensure_topics
     from streams.worker import build_app
 
     rules, rules_path = _load_rules(args.rules, cfg)
     asyncio.run(ensure_topics(cfg))
     app = build_app(cfg, rules, rules_path=rules_path)
-    worker = faust.Worker(app, loglevel=args.loglevel, redirect_stdouts=False, quiet=True)
+    worker = faust_worker(app, args.loglevel)
     # Runs until SIGTERM/SIGINT, then exits the process itself (SystemExit).
     worker.execute_from_commandline()
+    raise SystemExit(0)  # execute_from_commandline exits itself; this says so to mypy
 
 
 def _replay(args: argparse.Namespace, cfg: Config) -> int:

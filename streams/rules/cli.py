@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rackwatch.config import Config
+from streams.rules.lint import unknown_metrics
 from streams.rules.model import RuleError
 from streams.rules.parse import load_rules
 
@@ -26,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and exit 1 if any file is invalid.")
     check.add_argument("files", nargs="*", metavar="FILE",
                        help="rule files (default: [worker].rules, else the shipped rules)")
+    check.add_argument("--strict", action="store_true",
+                       help="metrics outside the catalogue are errors, not warnings")
     check.set_defaults(func=check_command)
     default = rsub.add_parser("default", help="print the shipped default rule file",
                               description="Print the default rule set, a starting point "
@@ -46,8 +49,17 @@ def check_command(args: argparse.Namespace, cfg: Config) -> int:
                 print(problem, file=sys.stderr)
             print(f"{path}: INVALID: {len(e.problems)} problem(s)", file=sys.stderr)
             continue
+        unknown = unknown_metrics(rs)
+        for line in unknown:
+            print(("error: " if args.strict else "warning: ") + line, file=sys.stderr)
+        if unknown and args.strict:
+            status = 1
+            print(f"{path}: INVALID (--strict): {len(unknown)} unknown metric(s)",
+                  file=sys.stderr)
+            continue
         print(f"{path}: OK: {len(rs.groups)} group(s), {len(rs.rules)} rule(s), "
-              f"{len(rs.inhibit_rules)} inhibit rule(s)")
+              f"{len(rs.inhibit_rules)} inhibit rule(s)"
+              + (f", {len(unknown)} warning(s)" if unknown else ""))
     return status
 
 

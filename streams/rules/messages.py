@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from schemas.ids import ALERT
-from streams.rules.model import Rule
+from streams.rules.model import AbsentCond, LogBurstCond, LogCountCond, Rule
 from streams.rules.values import format_rfc3339_ms
 
-__all__ = ["alert_labels", "build_message", "fingerprint"]
+__all__ = ["alert_labels", "build_message", "fingerprint", "rule_durations"]
 
 
 def fingerprint(rule: Rule, host: str, ident: Mapping[str, str]) -> str:
@@ -32,12 +32,24 @@ def alert_labels(rule: Rule, host: str, host_labels: Mapping[str, str],
     return {**host_labels, **ident, "host": host, **rule.labels, "alertname": rule.alert}
 
 
+def rule_durations(rule: Rule) -> dict[str, float]:
+    """The rule's durations in seconds, as annotations name them ($for, $duration...)."""
+    c = rule.condition
+    out = {"for": rule.for_ms / 1000, "keep_firing_for": rule.keep_firing_for_ms / 1000}
+    if isinstance(c, AbsentCond):
+        out["duration"] = c.duration_ms / 1000
+    elif isinstance(c, LogCountCond | LogBurstCond):
+        out["window"] = c.window_ms / 1000
+    return out
+
+
 def build_message(rule: Rule, host: str, labels: dict[str, str], fp: str, status: str,
                   value: float | None, threshold: float | None, starts_at: int,
                   ends_at: int | None, updated_at: int,
                   values: Mapping[str, float] | None = None) -> dict[str, Any]:
     """One alert state change, shaped as schemas.events.Alert."""
-    annotations = {name: t.render(labels, value, threshold, values)
+    durations = rule_durations(rule)
+    annotations = {name: t.render(labels, value, threshold, values, durations)
                    for name, t in rule.annotations.items()}
     annotations.setdefault("summary", f"{rule.alert} on {host}")
     annotations.setdefault("description", "")

@@ -1,7 +1,9 @@
 """A tiny, safe substitution language for alert annotations.
 
 Annotations read like Prometheus ones -- `{{ $labels.device }}`, `{{ $value }}`,
-`{{ $threshold | humanize }}` -- but nothing is evaluated: a template is parsed at
+`{{ $threshold | humanize }}`, and the rule's own durations `{{ $for | humanizeDuration }}`,
+`$keep_firing_for`, `$duration` (absence) and `$window` (log rules), in seconds -- but
+nothing is evaluated: a template is parsed at
 load time into literal text and a few variable references with a fixed set of
 formatting filters, and rendering only looks values up and formats numbers.
 """
@@ -16,7 +18,11 @@ from dataclasses import dataclass
 __all__ = ["Template", "compile_template", "format_value"]
 
 _EXPR = re.compile(r"\{\{(.*?)\}\}", re.S)
-_VAR = re.compile(r"\$(labels|values)\.([A-Za-z_][A-Za-z0-9_]*)|\$(value|threshold)")
+_VAR = re.compile(r"\$(labels|values)\.([A-Za-z_][A-Za-z0-9_]*)"
+                  r"|\$(value|threshold|for|keep_firing_for|duration|window)\b")
+# The rule's own durations, in seconds, so a text never disagrees with the rule it is
+# written for ("stayed above 80 % for 5 minutes" with `for: 20s`).
+DURATIONS = ("for", "keep_firing_for", "duration", "window")
 _PRINTF = re.compile(r'printf\s+"(%[-+ 0#]?\d{0,3}(?:\.\d{1,3})?[dfeEgGs%])"')
 
 _SI_BIG = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
@@ -92,7 +98,7 @@ _FILTERS: dict[str, Callable[[float], str]] = {
 
 @dataclass(frozen=True, slots=True)
 class _Ref:
-    kind: str  # "labels" | "values" | "value" | "threshold"
+    kind: str  # "labels" | "values" | "value" | "threshold" | one of DURATIONS
     name: str
     fmt: Callable[[float], str] | None
     printf: str | None
@@ -106,7 +112,8 @@ class Template:
     parts: tuple[str | _Ref, ...]
 
     def render(self, labels: Mapping[str, str], value: float | None,
-               threshold: float | None, values: Mapping[str, float] | None = None) -> str:
+               threshold: float | None, values: Mapping[str, float] | None = None,
+               durations: Mapping[str, float] | None = None) -> str:
         if len(self.parts) == 1 and isinstance(self.parts[0], str):
             return self.parts[0]
         out: list[str] = []
@@ -121,8 +128,10 @@ class Template:
                 num = value
             elif part.kind == "threshold":
                 num = threshold
-            else:
+            elif part.kind == "values":
                 num = (values or {}).get(part.name)
+            else:
+                num = (durations or {}).get(part.kind)
             if num is None:
                 out.append("")
             elif part.printf is not None:
@@ -139,7 +148,8 @@ def _parse_ref(expr: str, value_names: frozenset[str]) -> _Ref:
     m = _VAR.fullmatch(pieces[0])
     if m is None:
         raise ValueError(f"unknown template expression {{{{{expr}}}}}: use $labels.NAME, "
-                         "$value, $threshold or $values.NAME")
+                         "$value, $threshold, $values.NAME or a duration of the rule ("
+                         + ", ".join("$" + d for d in DURATIONS) + ")")
     if m.group(1):
         kind, name = m.group(1), m.group(2)
     else:

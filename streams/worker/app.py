@@ -55,7 +55,7 @@ TAKE_MAX = 500  # messages per processing batch (each waits at most [worker] bat
 # session timeout; only then do its partitions move. faust's default (60 s) stalls those
 # hosts for a minute; Kafka clients used 10 s for years.
 HEARTBEAT_INTERVAL_S = 2.0
-WATCH_INTERVAL_S = 5.0  # how often the watchdog looks at partition ends
+WATCH_INTERVAL_S = 5.0  # how often the watchdog looks at partition ends (at most)
 EXIT_STALLED = 75  # exit status when a stalled partition could not be cured (EX_TEMPFAIL)
 READY_LAG = 10_000  # /readyz: ready while fewer input messages than this are unprocessed
 
@@ -145,6 +145,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                       tick_ms=int(TICK_INTERVAL_S * 1000))
     app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection
     app.rackwatch_stats = stats  # type: ignore[attr-defined]
+    app.rackwatch_processing = work  # type: ignore[attr-defined]
     take_within_s = max(0.001, cfg.worker.batch_wait_ms / 1000.0)
 
     @app.on_partitions_revoked.connect
@@ -209,7 +210,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     ends = EndOffsets(cfg.bootstrap)
     line = StatsLine(stats, runtime, every_s=cfg.worker.stats_interval_s)
 
-    @app.timer(interval=WATCH_INTERVAL_S)
+    @app.timer(interval=min(WATCH_INTERVAL_S, cfg.worker.stall_timeout_s / 4))
     async def _watchdog() -> None:
         """Partitions that stopped moving: seek back, then exit for a restart."""
         if not await work.watch(await ends.get(group.owned())):

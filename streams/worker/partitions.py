@@ -153,9 +153,11 @@ class PartitionBook:
         return part is not None and offset in part.landed
 
     def lagging(self, tp: TPKey, end: int | None) -> bool:
-        """Are there messages in `tp` (whose end offset is `end`) not processed yet?"""
+        """Are there messages in `tp` (whose end offset is `end`) not processed yet? A
+        partition not taken over yet, or whose end is unknown, may hold a backlog: it
+        counts as lagging (its hosts must not be judged on another partition's clock)."""
         part = self._parts.get(tp)
-        return part is not None and end is not None and part.next_offset < end
+        return part is None or end is None or part.next_offset < end
 
     # ------------------------------------------------------------------ commits
     def commit_due(self) -> dict[TPKey, int]:

@@ -81,6 +81,24 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+_TS = b'"ts":'
+
+
+def peek_ts(raw: bytes) -> int | None:
+    """The `ts` field of a metric batch without decoding it (None when not plainly there:
+    producers write it near the start, as the first field named so)."""
+    i = raw.find(_TS, 0, 400)
+    if i < 0:
+        return None
+    j = i + len(_TS)
+    while j < len(raw) and raw[j] == 32:  # '"ts": 1' from other JSON writers
+        j += 1
+    k = j
+    while k < len(raw) and 48 <= raw[k] <= 57:
+        k += 1
+    return int(raw[j:k]) if k > j else None
+
+
 class Processing:
     """Batches and ticks of one worker, over its tables, outbox and partition book."""
 
@@ -96,6 +114,7 @@ class Processing:
         # the next one starts, and a rebalance waits for it.
         self.busy = asyncio.Lock()
         self.last_commit = time.monotonic()
+        self.ends: dict[TPKey, int] = {}  # partition ends, as the watchdog last read them
 
     # ------------------------------------------------------------------ partitions
     def forget(self) -> None:
@@ -184,6 +203,8 @@ class Processing:
             dirty: dict[bytes, HostState] = {}
             wall = _wall_ms()
             for r in records:
+                if ticks and (gap := self._gap_tick(r, wall)) is not None:
+                    await self.tick_hosts_in_stream(r.partition, gap, dirty)
                 out = handle(r.value, self.tables.state_of, wall_ms=wall, topic=r.topic,
                              partition=r.partition, offset=r.offset, key=r.key)
                 now = None
@@ -226,6 +247,16 @@ class Processing:
             await self._store((scopes, k, v) for k, v in changed.items())
 
     # ------------------------------------------------------------------ ticks
+    def _gap_tick(self, r: Record, wall: int) -> int | None:
+        """When `r` ends a quiet stretch of its partition: the time to tick it at first
+        (streams.worker.ticks.gap_due). Its event time is read without decoding it, and
+        a time beyond the worker's future-skew limit (a batch about to be rejected) is
+        never used."""
+        t = peek_ts(r.value)
+        if t is None or t > wall + self.runtime.limits.max_future_skew_ms:
+            return None
+        return self.host_ticks.gap_due(r.partition, t)
+
     async def tick_hosts_in_stream(self, partition: int, now: int,
                                    dirty: dict[bytes, HostState]) -> None:
         """The partition's hosts at event time `now`, between two of its messages. A
@@ -293,24 +324,31 @@ class Processing:
         self.stats.ticks_timer += 1
 
     def lagging(self, topic: str) -> Callable[[int], bool]:
-        """Whether a partition of `topic` has messages this worker has not processed."""
+        """Whether a partition of `topic` has messages this worker has not processed
+        (its end: what faust last fetched, else what the watchdog last read)."""
         def lags(partition: int) -> bool:
             tp = (topic, partition)
-            return self.book.lagging(tp, self.group.highwater(tp))
+            end = self.group.highwater(tp)
+            return self.book.lagging(tp, end if end is not None else self.ends.get(tp))
         return lags
 
+    def owned_partitions(self, topic: str) -> list[int]:
+        return sorted(p for t, p in self.group.owned() if t == topic)
+
     def timer_ticks(self, partitions: list[int]) -> list[tuple[int, bytes]]:
-        """The ticks to publish now, one per owned input partition that has a clock."""
+        """The ticks to publish now, one per owned input partition with a time to tick
+        it at: its own clock, or the worker's read point (a partition that has had no
+        message since this worker took it over has no clock, yet may hold hosts that went
+        silent before: they are judged at the read point)."""
         wall = _wall_ms()
         hosts_lag = self.lagging(self.topics.metrics)
         scopes_lag = self.lagging(self.topics.correlate)
         out = []
         for p in partitions:
-            if p not in self.host_ticks.clocks and p not in self.scope_ticks.clocks:
-                continue
             now = self.host_ticks.timer_now(p, wall, hosts_lag, partitions)
             scopes_now = self.scope_ticks.timer_now(p, wall, scopes_lag, partitions)
-            out.append((p, orjson.dumps({"now": now, "scopes_now": scopes_now})))
+            if now is not None or scopes_now is not None:
+                out.append((p, orjson.dumps({"now": now, "scopes_now": scopes_now})))
         return out
 
     # ------------------------------------------------------------------ commits, watchdog
@@ -334,6 +372,7 @@ class Processing:
         """The watchdog's look at partition `ends`: stalled partitions are sought back
         to their next offset, and False says one stayed stalled after that (exit)."""
         now = time.monotonic()
+        self.ends = ends
         self.stats.lag = {tp: max(0, end - (self.book.next_offset(tp) or end))
                           for tp, end in ends.items()}
         owned = self.group.owned()

@@ -8,31 +8,32 @@ does so at event time, in two ways (docs/architecture.md, "Time"):
   has moved `interval_ms` past its last tick, exactly as `replay` ticks;
 - on a timer, for partitions with nothing left to read, at `timer_now`.
 
-`timer_now` is where a quiet partition's clock comes from. Its own clock is its newest
-event time plus the wall time since (never while it still has unread messages: a
-backlog is judged as it was lived). That alone leaves a partition whose hosts all went
-silent in a backlog stuck in the past, since it gets no messages to move its clock,
-and the silence is never seen while replay, with one clock, sees it. So a partition
-with nothing to read also follows how far the worker has read everywhere else: the
-slowest partition still reading a backlog has reached its event time, so every
-partition has been read at least that far; when none is behind, the newest clock is
-where the world is.
+`timer_now` is where a quiet partition's clock comes from: its newest event time plus
+the wall time since (never while it still has unread messages: a backlog is judged as
+it was lived). `gap_due` covers what per-partition clocks would miss: a partition whose
+hosts all went silent during a backlog gets no message to tick on until they return.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-__all__ = ["StreamClock", "Ticks"]
+__all__ = ["LIVE_LAG_MS", "StreamClock", "Ticks"]
+
+
+# Data read within this long of its event time is live: its clock runs on with wall time.
+LIVE_LAG_MS = 30_000
 
 
 class StreamClock:
-    """Event time that keeps moving while the input is quiet.
+    """Event time that keeps moving while the input is quiet, while the input is live.
 
-    A worker's notion of "now" is the newest event time it has seen plus the wall time
-    elapsed since it saw it. With live agents that is the wall clock; with a simulator
-    replaying a past day as fast as it can, it is that day's clock. Either way, a host
-    that falls silent is noticed, and windows close, without waiting for its next event.
+    A worker's notion of "now" is the newest event time it has seen, plus, when that event
+    was read live (within LIVE_LAG_MS of its event time), the wall time elapsed since: so
+    a host that falls silent is noticed, and windows close, without waiting for its next
+    event. History (a backlog read late, a simulator replaying a past day) keeps its own
+    time: it is judged up to its last event, as replay judges it, never beyond it on the
+    account of the wall clock.
     """
 
     def __init__(self) -> None:
@@ -44,9 +45,16 @@ class StreamClock:
             self.event_ms = event_ms
             self.wall_at_event_ms = wall_ms
 
+    @property
+    def live(self) -> bool:
+        return self.event_ms is not None and \
+            self.wall_at_event_ms - self.event_ms <= LIVE_LAG_MS
+
     def now(self, wall_ms: int) -> int | None:
         if self.event_ms is None:
             return None
+        if not self.live:
+            return self.event_ms
         return self.event_ms + max(0, wall_ms - self.wall_at_event_ms)
 
 
@@ -83,21 +91,36 @@ class Ticks:
                   partitions: Iterable[int]) -> int | None:
         """The event time to tick a partition at from the timer, or None (not now).
 
-        None while the partition itself has unread messages. Otherwise the later of its
-        own clock and the worker's read point over `partitions` (those it owns): the
-        slowest lagging one's event time, or, none lagging, the newest clock's now."""
+        None while the partition has unread messages: a backlog is ticked in-stream, from
+        its own messages. A partition whose last data was live: its clock, run on by wall
+        time. One with no clock (no message since this worker took it over, its hosts
+        possibly silent since before) or whose last data was history: once no owned
+        partition is behind, it follows the newest clock (live somewhere: wall time goes
+        on for everyone; history everywhere: the end of that history); while a backlog is
+        read, its own messages, when they come, tick it in-stream (`gap_due`)."""
         if lagging(partition):
             return None
         own = self.clocks.get(partition)
-        candidates = [] if own is None else [own.now(wall_ms)]
-        behind = [self.clocks.get(p) for p in partitions if p != partition and lagging(p)]
-        if not behind:
-            candidates.extend(c.now(wall_ms) for p in partitions
-                              if (c := self.clocks.get(p)) is not None)
-        else:
-            read = [c.event_ms if c is not None else None for c in behind]
-            if None not in read:
-                candidates.append(min(t for t in read if t is not None))
-        # else: a partition behind has not been read at all yet: no read point to follow
-        known = [c for c in candidates if c is not None]
+        mine = own.now(wall_ms) if own is not None else None
+        if own is not None and own.live:
+            return mine
+        parts = list(partitions)
+        if any(lagging(p) for p in parts):
+            return mine
+        known = [n for p in parts if (c := self.clocks.get(p)) is not None
+                 and (n := c.now(wall_ms)) is not None]
         return max(known) if known else None
+
+    def gap_due(self, partition: int, event_ms: int) -> int | None:
+        """A message of `partition` at `event_ms` came after a quiet stretch: the time to
+        tick the partition at first, just before it (None: no gap).
+
+        Replay sees a host's silence through other hosts' events during it; a partition
+        whose every host went quiet has no such events, so, before the message that ends
+        the quiet, its hosts are judged at the last moment of it. A backlog is then
+        judged as it was lived even on a partition of silent hosts (the absence fires with
+        the same start as in replay, and this message resolves it)."""
+        mark = self.ticked.get(partition)
+        if mark is None or event_ms - 1 - mark < self.interval_ms:
+            return None
+        return event_ms - 1

@@ -65,7 +65,7 @@ def snap(now: float, disk: float, nic: float, up: bool = True) -> HostSnapshot:
     return HostSnapshot(
         now=now, cpu=cpu(now * 2, now, now * 7), per_cpu=[cpu(now, 0, now), cpu(0, 0, 2 * now)],
         load=(1.0, 0.5, 0.25), mem=Mem(100, 25, 75), swap=Swap(0, 0),
-        fs={"/": (1000.0, 250.0, 750.0)},
+        fs={"/": (1000.0, 250.0, 650.0)},  # 100 reserved for root: df says 250 / 900
         disks={"sda": DiskCounters(disk, disk / 2, disk / 4096, 1.0, now * 500)},
         nets={"eth0": NetCounters(nic, nic, 1, 1, 0, 0, 0, 0),
               "eth1": NetCounters(0, 0, 0, 0, 0, 0, 0, 0)},
@@ -91,7 +91,7 @@ class TestHostMetrics:
         assert values(out, "mem.usage")[""] == pytest.approx(0.75)
         assert values(out, "cpu.usage")[""] == pytest.approx(0.3)
         assert set(values(out, "cpu.core.usage")) == {"0", "1"}
-        assert values(out, "fs.usage")["/"] == pytest.approx(0.25)
+        assert values(out, "fs.usage")["/"] == pytest.approx(250 / 900, abs=1e-5)  # as df
 
     def test_counter_reset_does_not_spike(self) -> None:
         """A disk whose counters restart (device re-added) yields no read rate, not a huge one."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rackwatch.config import ConfigError, load_config, mask_dsn
+from rackwatch.config import ConfigError, find_home, load_config, mask_dsn
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -99,3 +99,19 @@ class TestMaskDsn:
         assert mask_dsn("chdb:///var/lib/rackwatch/clickhouse") == \
             "chdb:///var/lib/rackwatch/clickhouse"
         assert "tok" not in mask_dsn("failed for http://u:tok@h:8123: refused")
+
+
+class TestFindHome:
+    def test_nearest_parent_home_is_found(self, tmp_path: Path) -> None:
+        """Run from a subdirectory, a command finds the project's .rackwatch above it."""
+        (tmp_path / ".rackwatch").mkdir()
+        sub = tmp_path / "a" / "b"
+        sub.mkdir(parents=True)
+        assert find_home(sub) == tmp_path / ".rackwatch"
+        assert find_home(tmp_path) == Path(".rackwatch")
+
+    def test_none_found_means_here(self, tmp_path: Path) -> None:
+        """No home in the directory or its project: nothing of theirs is picked up."""
+        (tmp_path / "x").mkdir()
+        found = find_home(tmp_path / "x")
+        assert found == Path(".rackwatch") or tmp_path not in found.parents

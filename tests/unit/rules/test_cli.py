@@ -71,3 +71,35 @@ class TestDefault:
         """`rules default` prints a file that parses to the default rule set."""
         assert run(["rules", "default"]) == 0
         assert len(parse_rules(capsys.readouterr().out)) >= 10
+
+
+TYPO = ("groups:\n  - name: g\n    rules:\n      - {alert: FsFull, kind: threshold, "
+        "metric: fs.usag, above: 0.9}\n      - {alert: Mine, kind: threshold, "
+        "metric: app.queue_depth, above: 10}\n")
+
+
+class TestUnknownMetrics:
+    def test_warns_with_the_nearest_catalogued_names(
+            self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A metric no producer sends is a warning naming the nearest catalogued metric;
+        a name far from any is a warning too, without a guess."""
+        f = tmp_path / "typo.yaml"
+        f.write_text(TYPO)
+        assert run(["rules", "check", str(f)]) == 0
+        err = capsys.readouterr().err
+        assert f"warning: {f}:4: rule FsFull: metric 'fs.usag'" in err
+        assert "did you mean fs.usage?" in err
+        assert "metric 'app.queue_depth' is not in the metric catalogue (fine if" in err
+
+    def test_strict_makes_them_errors(self, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+        """--strict: the same findings fail the check."""
+        f = tmp_path / "typo.yaml"
+        f.write_text(TYPO)
+        assert run(["rules", "check", "--strict", str(f)]) == 1
+        assert "INVALID (--strict): 2 unknown metric(s)" in capsys.readouterr().err
+
+    def test_shipped_rules_name_only_catalogued_metrics(
+            self, capsys: pytest.CaptureFixture[str]) -> None:
+        """The default rule set passes --strict."""
+        assert run(["rules", "check", "--strict"]) == 0

@@ -47,3 +47,26 @@ class TestCompileErrors:
         """Anything outside the tiny vocabulary is a load-time error, never evaluated."""
         with pytest.raises(ValueError, match=fragment):
             compile_template(text)
+
+
+class TestRuleDurations:
+    def test_texts_take_durations_from_the_rule(self) -> None:
+        """$for, $duration and $window render the rule's own settings, so a demo's 20 s
+        `for` reads "20s" and an absence's resolve message says the same as its firing."""
+        from streams.rules import parse_rules
+        from streams.rules.messages import build_message
+
+        rs = parse_rules(
+            "groups:\n  - name: g\n    rules:\n"
+            "      - alert: Hot\n        kind: threshold\n        metric: cpu.usage\n"
+            "        above: 0.8\n        for: 20s\n"
+            "        annotations: {description: 'above for {{ $for | humanizeDuration }}'}\n"
+            "      - alert: Quiet\n        kind: absent\n        duration: 90s\n"
+            "        annotations:\n"
+            "          summary: 'silent for over {{ $duration | humanizeDuration }}'\n")
+        hot, quiet = rs.rules
+        msg = build_message(hot, "h", {}, "fp", "firing", 0.9, 0.8, 0, None, 0)
+        assert msg["annotations"]["description"] == "above for 20s"
+        for status, value in (("firing", 95.0), ("resolved", 0.0)):
+            msg = build_message(quiet, "h", {}, "fp", status, value, None, 0, 0, 0)
+            assert msg["annotations"]["summary"] == "silent for over 1m 30s"

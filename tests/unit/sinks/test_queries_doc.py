@@ -167,3 +167,23 @@ class TestDocumentedQueries:
         want = Counter((d["reason_code"], d["source_topic"]) for d in fleet.deadletters)
         assert {(r["reason_code"], r["source_topic"]): r["rejected"] for r in rows} == want
         assert {r["origin"] for r in rows} == {"stream"}
+
+
+class TestShortWindows:
+    def test_gpu_temperature_trend_over_a_demo_length_lead(self, store: Store) -> None:
+        """A GPU heating for 40 s before its XID (a demo's lead, 2 s samples): the slope is
+        found. Over raw epoch seconds the regression lost its precision and gave NULL."""
+        from sinks.samples import _log, _metric
+
+        now = _now_ms() - 60_000
+        fault = now - now % 1000
+        fleet = Fleet(now_ms=now, hosts=["d01-h01"], racks={"d01-h01": "d01"}, fault_ms=fault)
+        fleet.metrics = [_metric("d01-h01", "d01", fault - 40_000 + 2_000 * i, i,
+                                 "gpu.temperature", 60.0 + 0.5 * i, {"gpu": "3"})
+                         for i in range(20)]
+        fleet.logs = [_log("d01-h01", "d01", fault, 1, "NVRM: Xid (PCI:0000:9a:00): 79, pid=0, "
+                           "GPU has fallen off the bus.", "gpu_xid_79", severity="error")]
+        fill(store, fleet)
+        rows = run(store, "gpu_temperature_trend_before_fault")
+        assert [(r["host"], r["gpu"]) for r in rows] == [("d01-h01", "3")]
+        assert rows[0]["c_per_min"] == pytest.approx(15.0, abs=0.01)

@@ -1,0 +1,249 @@
+"""Processing: the delivery order of a batch, take-overs, shutdown and the watchdog,
+against fakes of faust's group member, the producer and the tables (no broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from producers.events import encode, metric_batch, sample
+from streams.replay import replay_lines
+from streams.rules import parse_rules
+from streams.runtime import Runtime
+from streams.worker import processing as proc
+from streams.worker.partitions import PartitionBook, TPKey
+from streams.worker.processing import Processing, Topics
+from streams.worker.stats import WorkerStats
+from streams.worker.tables import StateTables
+
+M = "rackwatch.metrics"
+TOPICS = Topics(metrics=M, logs="rackwatch.logs", correlate="rackwatch.correlate",
+                rows="rackwatch.processed.metrics", log_rows="rackwatch.processed.logs",
+                alerts="rackwatch.alerts", incidents="rackwatch.incidents",
+                deadletter="rackwatch.deadletter")
+T0 = 1_700_000_000_000
+
+
+class FakeOutbox:
+    def __init__(self, journal: list[str]) -> None:
+        self.journal = journal
+        self.closed = False
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, *,
+                   partition: int | None = None, headers: Any = None) -> None:
+        self.journal.append(f"send {topic}")
+
+    async def delivered(self) -> None:
+        self.journal.append("delivered")
+
+    async def stop(self) -> None:
+        self.closed = True
+
+
+class FakeTable(dict[bytes, bytes]):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.data = self
+        self.changelog_topic = SimpleNamespace(get_topic_name=lambda: f"changelog-{name}")
+
+
+@dataclass
+class FakeGroup:
+    journal: list[str]
+    owned_tps: set[TPKey] = field(default_factory=lambda: {(M, 0)})
+    ends: dict[TPKey, int] = field(default_factory=dict)
+    busy_settling: bool = False
+
+    def owned(self) -> set[TPKey]:
+        return self.owned_tps
+
+    def highwater(self, tp: TPKey) -> int | None:
+        return self.ends.get(tp)
+
+    def settling(self) -> bool:
+        return self.busy_settling
+
+    async def seek(self, tp: TPKey, offset: int) -> None:
+        self.journal.append(f"seek {tp[1]}@{offset}")
+
+    async def commit(self, offsets: dict[TPKey, int]) -> bool:
+        self.journal.append(f"commit {sorted(offsets.items())}")
+        return True
+
+
+def event(offset: int, seq: int, partition: int = 0, host: str = "h1") -> Any:
+    batch = metric_batch(host, T0 + seq * 1000, seq, {"rack": "r1"},
+                         [sample("cpu.usage", 0.5)])
+    return SimpleNamespace(message=SimpleNamespace(topic=M, partition=partition, offset=offset),
+                           key=host.encode(), value=encode(batch))
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> tuple[Processing, list[str], FakeGroup]:
+    journal: list[str] = []
+
+    async def resume(bootstrap: str, group: str, tps: set[TPKey]) -> dict[TPKey, int]:
+        journal.append("resume")
+        return dict.fromkeys(tps, 0)
+
+    async def landed(bootstrap: str, wanted: dict[TPKey, int]) -> dict[TPKey, set[int]]:
+        return {tp: set() for tp in wanted}
+
+    monkeypatch.setattr(proc, "resume_offsets", resume)
+    monkeypatch.setattr(proc, "landed_offsets", landed)
+    outbox = FakeOutbox(journal)
+    group = FakeGroup(journal)
+    tables = StateTables(FakeTable("hosts"), FakeTable("scopes"), FakeTable("miners"),
+                         outbox, 12)  # type: ignore[arg-type]
+    runtime = Runtime(parse_rules("groups: []\n"), check_wall_clock=False)
+    work = Processing(bootstrap="-", group_id="g", runtime=runtime, tables=tables,
+                      outbox=outbox, topics=TOPICS, group=group,  # type: ignore[arg-type]
+                      book=PartitionBook(60.0), stats=WorkerStats(), tick_ms=1000)
+    return work, journal, group
+
+
+class TestDeliveryOrder:
+    def test_outputs_then_states_then_commit(self, world: tuple[Processing, list[str],
+                                                                FakeGroup]) -> None:
+        """A batch: take-over (resume, seek), outputs, delivered, states, delivered, commit."""
+        work, journal, _ = world
+        work.last_commit = -10.0  # a commit is due after this batch
+        asyncio.run(work.run_batch([event(0, 1), event(1, 2)], work.runtime.on_metrics))
+        assert journal == ["resume", "seek 0@0",
+                           "send rackwatch.processed.metrics", "send rackwatch.processed.metrics",
+                           "delivered", "send changelog-hosts", "delivered",
+                           "commit [(('rackwatch.metrics', 0), 2)]"]
+
+    def test_a_batch_queued_at_shutdown_is_left_alone(self, world: tuple[Processing, list[str],
+                                                                         FakeGroup]) -> None:
+        """Once the outbox is stopped, a batch still queued sends and commits nothing: the
+        partition's next owner processes it."""
+        work, journal, _ = world
+        asyncio.run(work.outbox.stop())
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        assert journal == []
+        assert work.book.commit_due() == {}
+
+    def test_redelivered_batch_is_not_processed_twice(self, world: tuple[Processing, list[str],
+                                                                         FakeGroup]) -> None:
+        """The same offsets delivered again after a seek are skipped and counted."""
+        work, journal, _ = world
+        asyncio.run(work.run_batch([event(0, 1), event(1, 2)], work.runtime.on_metrics))
+        journal.clear()
+        asyncio.run(work.run_batch([event(0, 1), event(1, 2)], work.runtime.on_metrics))
+        assert "send rackwatch.processed.metrics" not in journal
+        assert work.stats.seen_skipped == 2
+
+
+class TestWatchdog:
+    def test_owned_partition_never_delivered_is_taken_over(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """An owned partition faust delivers nothing of (its backlog fetched for an earlier
+        generation) is taken over by the watchdog, which seeks the stream to it."""
+        work, journal, _ = world
+        assert asyncio.run(work.watch({(M, 0): 30}))
+        assert journal == ["resume", "seek 0@0"]
+        assert work.book.known((M, 0))
+
+    def test_stalled_partition_is_sought_back_then_given_up(
+            self, world: tuple[Processing, list[str], FakeGroup],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """Stalled past the timeout: a seek to the next offset; stalled again: unhealthy."""
+        work, journal, _ = world
+        clock = [1000.0]
+        monkeypatch.setattr(proc, "time", SimpleNamespace(monotonic=lambda: clock[0],
+                                                          time=time.time))
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        journal.clear()
+        clock[0] += 61
+        assert asyncio.run(work.watch({(M, 0): 30}))
+        assert journal == ["seek 0@1"] and work.stats.watchdog_seeks == 1
+        assert work.stats.lag == {(M, 0): 29}
+        clock[0] += 61
+        assert not asyncio.run(work.watch({(M, 0): 30}))
+        assert work.stats.watchdog_exits == 1
+
+    def test_no_verdict_while_the_group_settles(
+            self, world: tuple[Processing, list[str], FakeGroup],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """A rebalance or a state recovery is not a stall."""
+        work, journal, group = world
+        clock = [1000.0]
+        monkeypatch.setattr(proc, "time", SimpleNamespace(monotonic=lambda: clock[0],
+                                                          time=time.time))
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        journal.clear()
+        group.busy_settling = True
+        clock[0] += 200
+        assert asyncio.run(work.watch({(M, 0): 30}))
+        group.busy_settling = False
+        clock[0] += 30
+        assert asyncio.run(work.watch({(M, 0): 30}))
+        assert journal == []
+
+
+class TestTimerTicks:
+    def test_caught_up_partitions_tick_on_their_own_clock(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Partitions still reading are never ticked by the timer; a caught-up one is."""
+        work, _, group = world
+        group.owned_tps = {(M, 0), (M, 1)}
+        for p, seq in ((0, 100), (1, 10)):
+            work.book.take_over((M, p), 0, set(), now=0.0)
+            asyncio.run(work.run_batch([event(0, seq, partition=p, host=f"h{p}")],
+                                       work.runtime.on_metrics))
+        group.ends = {(M, 0): 50, (M, 1): 1}
+        ticks = {p: orjson.loads(v) for p, v in work.timer_ticks([0, 1])}
+        assert ticks.get(0, {}).get("now") is None
+        assert ticks[1]["now"] >= T0 + 10_000
+
+    def test_partition_without_a_clock_is_ticked_once_nothing_lags(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """A worker restarted on a partition whose hosts went silent before: no message
+        gives it a clock; once the worker has caught up, it is ticked at the newest."""
+        work, _, group = world
+        group.owned_tps = {(M, 0), (M, 5)}
+        work.book.take_over((M, 5), 0, set(), now=0.0)
+        asyncio.run(work.run_batch([event(0, 300, partition=0)], work.runtime.on_metrics))
+        group.ends = {(M, 0): 1, (M, 5): 0}
+        ticks = {p: orjson.loads(v) for p, v in work.timer_ticks([0, 5])}
+        assert ticks[5]["now"] >= T0 + 300_000
+        group.ends = {(M, 0): 9, (M, 5): 0}  # partition 0 has a backlog again
+        assert 5 not in dict(work.timer_ticks([0, 5]))
+
+
+class TestGapTicks:
+    def test_a_partitions_silence_in_a_backlog_is_seen_as_replay_sees_it(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """h0 (partition 0) sends every second; h1, alone on partition 1, is silent from
+        2 s to 200 s. Read as a backlog partition by partition, h1's partition gets no
+        message during the silence; before its next one it is ticked at the silence's
+        end, and the alerts are exactly replay's over the interleaved stream."""
+        work, _, group = world
+        rules = parse_rules("groups:\n  - name: g\n    rules:\n      - {alert: Silent, "
+                            "kind: absent, duration: 1m}\n")
+        work.runtime.replace_rules(rules)
+        group.owned_tps = {(M, 0), (M, 1)}
+        sent: list[bytes] = []
+        orig = work.outbox.send
+
+        async def keep(topic: str, key: bytes | None, value: bytes, **kw: Any) -> None:
+            if topic == TOPICS.alerts:
+                sent.append(value)
+            await orig(topic, key, value, **kw)
+
+        work.outbox.send = keep  # type: ignore[method-assign]
+        h0 = [event(i, i + 1, partition=0, host="h0") for i in range(240)]
+        h1 = [event(i, s, partition=1, host="h1") for i, s in enumerate((1, 2, 200, 201, 240))]
+        for p_events in (h1[:2], h0, h1[2:]):  # partition 1 is read after partition 0
+            asyncio.run(work.run_batch(p_events, work.runtime.on_metrics, ticks=True))
+        stream = sorted(h0 + h1, key=lambda e: orjson.loads(e.value)["ts"])
+        want = list(replay_lines((e.value for e in stream), rules))
+        assert [orjson.loads(a) for a in sent] == [orjson.loads(a) for a in want]
+        assert [orjson.loads(a)["status"] for a in want] == ["firing", "resolved"]
