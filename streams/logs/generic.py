@@ -35,6 +35,7 @@ import string
 from dataclasses import dataclass
 
 from streams.logs import lexicon as lx
+from streams.logs.catalogue import GENERIC_PREFIX
 
 __all__ = ["CANDIDATE", "FAULT", "RECOVERED", "Verdict", "analyse"]
 
@@ -75,7 +76,7 @@ class Verdict:
 
     @property
     def fault_class(self) -> str:
-        return f"generic_{self.kind}"
+        return GENERIC_PREFIX + self.kind
 
 
 def _words(text: str, tokens: list[str], ignore: str | None) -> tuple[list[str], set[int]]:
