@@ -163,7 +163,10 @@ def _score(flags: dict[int, bool], truth: dict[int, bool],
 
 
 def _us_per_line(events: list[dict[str, Any]], generic: bool, repeats: int) -> float:
-    """us per line of process() on a processor that has seen the sample once (warm)."""
+    """us per line of process() on a processor that has seen the sample once (warm);
+    0.0 when repeats is 0 (figures only)."""
+    if repeats < 1:
+        return 0.0
     proc = LogProcessor(generic=generic)
     for ev in events:
         proc.process(ev)
@@ -202,6 +205,10 @@ def run(shared: Path = SHARED, repeats: int = 3) -> list[Result]:
     return [_one(tool, shared, labels, s, m, repeats) for m in MESSAGES for s in SAMPLES]
 
 
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:5.2f}" if b else "-"
+
+
 def _pct(x: float) -> str:
     return f"{x:5.3f}"
 
@@ -221,7 +228,7 @@ def _rows(results: list[Result]) -> Iterator[str]:
                    f"{_pct(r.templates.precision)} {_pct(r.templates.recall)} | "
                    f"{_pct(r.base_lines.precision)} {_pct(r.base_lines.recall)} "
                    f"{_pct(r.base_lines.f1)} | {r.us_per_line:7.1f} "
-                   f"{r.us_per_line / r.us_per_line_catalogue:5.2f} | {src}")
+                   f"{_ratio(r.us_per_line, r.us_per_line_catalogue):>5} | {src}")
         if not part:
             continue
         total = sum((r.lines for r in part), Counts(0, 0, 0))
@@ -232,7 +239,7 @@ def _rows(results: list[Result]) -> Iterator[str]:
         yield (f"{'all':9} {message:7} {total.tp + total.fn:6d} | {_pct(total.precision)} "
                f"{_pct(total.recall)} {_pct(total.f1)} | {_pct(ttotal.precision)} "
                f"{_pct(ttotal.recall)} | {_pct(base.precision)} {_pct(base.recall)} "
-               f"{_pct(base.f1)} | {us:7.1f} {us / us0:5.2f} |")
+               f"{_pct(base.f1)} | {us:7.1f} {_ratio(us, us0):>5} |")
 
 
 def table(results: list[Result]) -> str:
@@ -254,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared directory")
-    ap.add_argument("--repeats", type=int, default=3, help="timing repeats (best is kept)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="timing repeats, best kept (0: figures only)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
     args = ap.parse_args(argv)
     if not available(args.shared):

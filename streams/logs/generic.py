@@ -213,7 +213,8 @@ def analyse(text: str, level_rank: int | None = None,
         return Verdict(FAULT, kind, "critical", cues)
     if strong:
         return Verdict(FAULT, kind, "error", cues)
-    if len(set(weak)) >= 2 or _security(words) or (
-            level_rank is not None and level_rank <= _ERROR_RANK):
+    if _security(words):  # "invalid user", "user unknown": a login that failed
+        return Verdict(FAULT, "security", "warning", cues)
+    if len(set(weak)) >= 2 or (level_rank is not None and level_rank <= _ERROR_RANK):
         return Verdict(FAULT, kind, "warning", cues)
     return Verdict(CANDIDATE, kind, "warning", cues)

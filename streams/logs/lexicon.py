@@ -125,7 +125,7 @@ MECHANISMS: frozenset[str] = frozenset({
     "correcting", "detection", "detector", "tolerance", "tolerant", "count", "counts",
     "counter", "counters", "rate", "rates", "threshold", "thresholds", "injection", "log",
     "logs", "logging", "level", "levels", "stats", "statistics", "policy", "policies",
-    "recovery",
+    "recovery", "score",  # "oom_score_adj" is a tunable
 })
 # A failure word right after one of these is not a failure of this system.
 QUALIFIERS: frozenset[str] = frozenset({"expected", "simulated", "injected", "harmless",
@@ -162,7 +162,7 @@ DOMAINS: tuple[tuple[str, frozenset[str]], ...] = (
         "interrupt", "bus", "pci", "pcie", "firmware", "bios", "acpi", "irq", "fan", "fans",
         "temperature", "thermal", "overheat", "overheated", "overheating", "voltage",
         "power", "psu", "sensor", "chip", "card", "board", "fru", "bmc", "ipmi", "hw",
-        "device", "gpu"})),
+        "gpu"})),
     ("storage", frozenset({
         "disk", "disks", "drive", "ssd", "hdd", "nvme", "sata", "scsi", "raid", "sector",
         "sectors", "block", "blocks", "blk", "file", "files", "filesystem", "fs", "mount",
