@@ -55,10 +55,16 @@ _PHRASES: dict[str, tuple[tuple[tuple[str, ...], bool], ...]] = {}
 for _phrase, _strong in [*((p, True) for p in lx.STRONG_PHRASES),
                          *((p, False) for p in lx.WEAK_PHRASES)]:
     _PHRASES[_phrase[0]] = (*_PHRASES.get(_phrase[0], ()), (_phrase, _strong))
-# A line is read word by word only if it has one of these: a failure word, or the
-# telling word of a phrase (its last, unless that is "not"/"in": "could not" -> could).
+
+
+def _key(phrase: tuple[str, ...]) -> str:
+    return next((w for w in phrase if w not in lx.PHRASE_KEY_AVOID), phrase[-1])
+
+
+# A line is read word by word only if it has one of these: a failure word, or one word
+# of each phrase (the first that routine lines are not full of: "time out" -> out).
 _CUES = frozenset(w.encode() for w in lx.STRONG | lx.WEAK | {
-    p[0] if p[-1] in ("not", "in") else p[-1] for p in lx.STRONG_PHRASES | lx.WEAK_PHRASES})
+    _key(p) for p in lx.STRONG_PHRASES | lx.WEAK_PHRASES})
 # the same word breaks over UTF-8 bytes, for the fast test (bytes.translate is C-fast)
 _BYTE_BREAKS = bytes(32 if chr(b) in string.punctuation else b for b in range(256))
 _STARTS = frozenset(lx.STRONG | lx.WEAK | set(_PHRASES))
@@ -194,7 +200,7 @@ def analyse(text: str, level_rank: int | None = None,
     """
     low = text.lower()
     broken = low.encode("utf-8", "ignore").translate(_BYTE_BREAKS, b"'")
-    if _CUES.isdisjoint(broken.split()) and not any(s in low for s in lx.STEMS):
+    if _CUES.isdisjoint(broken.split()) and not any(map(low.__contains__, lx.STEMS)):
         if level_rank is not None and level_rank <= _CRITICAL_RANK:
             return Verdict(FAULT, _kind(set(broken.decode().split())), "critical", ())
         return None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from streams.logs.catalogue import FaultMatch
 from streams.logs.generic import CANDIDATE, FAULT, Verdict
-from streams.logs.severity import rank, sniff_content, sniff_level_token
+from streams.logs.severity import SEVERITIES, rank, sniff_content, sniff_level_token
 
 __all__ = ["GENERIC_ACTIONS", "GENERIC_COMPONENTS", "SOURCES", "Judgement", "judge",
            "own_level"]
@@ -70,6 +70,10 @@ class Judgement:
     xid: int | None = None
 
 
+# the no-fault judgements, one per severity: most lines are these, so none is built
+_PLAIN = {name: Judgement(name) for name in SEVERITIES}
+
+
 def own_level(declared: str | None, message: str) -> tuple[str | None, str | None]:
     """The line's own level (declared by its header, else a level word in its text), and
     the word to leave out of the failure words when it belongs to an unparsed header."""
@@ -107,4 +111,4 @@ def judge(declared: str | None, own: str | None, fault: FaultMatch | None,
             fault_class=verdict.fault_class, source=source,
             component=GENERIC_COMPONENTS[verdict.kind], fault_severity=fault_severity,
             action=GENERIC_ACTIONS[verdict.kind])
-    return Judgement(own or "info")
+    return _PLAIN.get(own or "info") or Judgement(own or "info")

@@ -24,6 +24,7 @@ __all__ = [
     "FILLERS",
     "MECHANISMS",
     "NEGATORS",
+    "PHRASE_KEY_AVOID",
     "QUALIFIERS",
     "RECOVERY",
     "RECOVERY_UNDO",
@@ -98,6 +99,12 @@ TIMEOUT_SETTING_BEFORE: frozenset[str] = frozenset({"negotiated", "configured", 
                                                     "set", "setting", "using", "max", "min"})
 TIMEOUT_EXCEEDED: frozenset[str] = frozenset({"exceeded", "expired", "reached", "elapsed",
                                               "hit"})
+
+# The fast test looks for one word per phrase: its first word not in this list of words
+# that routine log lines are full of ("Running task", "Found block", "time: 0.2").
+PHRASE_KEY_AVOID: frozenset[str] = frozenset({
+    "time", "times", "connection", "found", "running", "memory", "space", "peer", "ready",
+    "available", "loaded", "match", "response", "trace", "of", "by", "in"})
 
 # Failure words that make the line's own severity critical when it declares none.
 CRITICAL_WORDS: frozenset[str] = frozenset({"fatal", "panic", "panicked", "panicking"})
