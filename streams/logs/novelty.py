@@ -31,11 +31,17 @@ STATE_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class NoveltyConfig:
-    """warmup_ms: how long a host is watched before its new templates count as novel."""
+    """warmup_ms: how long a host is watched before its new templates count as novel.
+
+    The bounds keep the state, which is saved with the miner's in one message per
+    partition, under about 1 MB (a pair is ~38 bytes of JSON, a host ~30): a partition
+    holds hundreds of hosts, each with tens of candidate templates at most. A forgotten
+    pair can be reported once more; a forgotten host warms up again.
+    """
 
     warmup_ms: int = 3_600_000
-    max_hosts: int = 100_000
-    max_pairs: int = 200_000
+    max_hosts: int = 10_000
+    max_pairs: int = 20_000
 
     def __post_init__(self) -> None:
         if self.warmup_ms < 0:
