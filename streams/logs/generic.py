@@ -51,10 +51,18 @@ _ERROR_RANK = 3
 _BREAKS = str.maketrans({**{c: " " for c in string.punctuation if c != "'"}, "'": ""})
 _HAS_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-_PHRASES: dict[str, tuple[tuple[tuple[str, ...], bool], ...]] = {}
-for _phrase, _strong in [*((p, True) for p in lx.STRONG_PHRASES),
-                         *((p, False) for p in lx.WEAK_PHRASES)]:
-    _PHRASES[_phrase[0]] = (*_PHRASES.get(_phrase[0], ()), (_phrase, _strong))
+
+
+def _phrase_table() -> dict[str, tuple[tuple[tuple[str, ...], bool], ...]]:
+    """First word -> (phrase, is strong) for every phrase starting with it."""
+    table: dict[str, tuple[tuple[tuple[str, ...], bool], ...]] = {}
+    for phrases, strong in ((lx.STRONG_PHRASES, True), (lx.WEAK_PHRASES, False)):
+        for phrase in sorted(phrases):
+            table[phrase[0]] = (*table.get(phrase[0], ()), (phrase, strong))
+    return table
+
+
+_PHRASES = _phrase_table()
 
 
 def _key(phrase: tuple[str, ...]) -> str:
@@ -77,7 +85,7 @@ class Verdict:
 
     status: str  # FAULT | CANDIDATE | RECOVERED
     kind: str  # security | memory | hardware | storage | timeout | network | process | error
-    severity: str  # the log severity the words imply: critical | error | warning
+    severity: str  # the severity the words imply: critical | error | warning (notice: recovered)
     cues: tuple[str, ...]  # the failure words that decided, as read ("could not", ...)
 
     @property
