@@ -89,9 +89,10 @@ class LogRecord(TypedDict):
     template: str
     fault_class: str | None
     labels: dict[str, str]
+    fault_source: NotRequired[str]  # catalogue | generic | novel, when fault_class is set
     source: NotRequired[str]
     component: NotRequired[str | None]
-    fault_severity: NotRequired[str]  # from the fault catalogue, when classified
+    fault_severity: NotRequired[str]  # critical | warning | info, when classified
     fault_action: NotRequired[str]  # what an operator should do about it
     xid: NotRequired[int]  # NVIDIA XID code, for GPU XID lines
 

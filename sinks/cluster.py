@@ -4,7 +4,8 @@ Generated from the very files the single-node store applies, so the two cannot d
 each table T becomes T_local (Replicated*MergeTree, one replica set per shard) plus a
 Distributed table T over it, sharded by the key its DDL file names in a
 `-- rackwatch:shard_key` comment (by host for metrics and logs, so one host's rows and
-rollups live on one shard). Materialized views run on each shard, from metrics_local
+rollups live on one shard); an additive `ALTER TABLE T` becomes the same ALTER on T_local
+and on T. Materialized views run on each shard, from metrics_local
 into the local rollup tables. The output ends with the migration records, so a sink
 pointed at the cluster finds its schema current and applies nothing.
 
@@ -26,6 +27,7 @@ __all__ = ["cluster_ddl", "main"]
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\S+)\.(\w+)\s*\n", re.MULTILINE)
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\S+)\.(\w+) TO (\S+)\.(\w+) AS",
                         re.MULTILINE)
+_ALTER_TABLE = re.compile(r"^ALTER TABLE (\S+)\.(\w+) ", re.MULTILINE)
 _ENGINE = re.compile(r"^ENGINE = (\w*MergeTree)\s*$", re.MULTILINE)
 _SHARD = re.compile(r"^-- rackwatch:shard_key (.+)$", re.MULTILINE)
 _NON_REPLICATED = re.compile(r",?\s*non_replicated_deduplication_window = \d+")
@@ -76,9 +78,20 @@ def _statements(mig: Migration, values: dict[str, str], cluster: str,
         elif _CREATE_MV.search(stmt):
             all_tables = tables | _known_tables(values)
             out.append(_view(stmt, db, cluster, all_tables))
+        elif (alter := _ALTER_TABLE.search(stmt)) and alter.group(2) in _known_tables(values):
+            out.extend(_alter(stmt, alter, db, cluster))
         else:
             raise ValueError(f"{mig.version:04d}_{mig.name}: no cluster form for: {stmt[:80]}")
     return out
+
+
+def _alter(stmt: str, m: re.Match[str], db: str, cluster: str) -> list[str]:
+    """An additive ALTER of table T: on every shard's T_local, then on the Distributed T
+    (which must list a column for inserts through it to carry it)."""
+    name = m.group(2)
+    return [stmt.replace(m.group(0), f"ALTER TABLE {db}.{name}_local ON CLUSTER '{cluster}' ", 1),
+            stmt[m.start():].replace(m.group(0), f"ALTER TABLE {db}.{name} ON CLUSTER "
+                                     f"'{cluster}' ", 1)]
 
 
 def _known_tables(values: dict[str, str]) -> set[str]:

@@ -184,7 +184,7 @@ def metric_row(r: Mapping[str, Any], lim: Limits) -> Row:
 
 
 LOG_COLUMNS = ("host", "ts", "seq", "rack", "severity", "program", "pid", "component", "source",
-               "template_id", "template", "fault_class", "message", "labels")
+               "template_id", "template", "fault_class", "fault_source", "message", "labels")
 
 
 def log_row(r: Mapping[str, Any], lim: Limits) -> Row:
@@ -197,7 +197,8 @@ def log_row(r: Mapping[str, Any], lim: Limits) -> Row:
         _opt_str(r, "severity", m), _opt_str(r, "program", m),
         0 if pid is None else _uint(r, "pid", 2**32 - 1),
         _opt_str(r, "component", m), _opt_str(r, "source", m), _opt_str(r, "template_id", m),
-        _opt_str(r, "template", m), _opt_str(r, "fault_class", m), _str(r, "message", m), labels,
+        _opt_str(r, "template", m), _opt_str(r, "fault_class", m), _opt_str(r, "fault_source", m),
+        _str(r, "message", m), labels,
     )
 
 

@@ -102,12 +102,16 @@ def build_fleet(now_ms: int, *, racks: int = 3, hosts_per_rack: int = 4, minutes
 
 def _log(host: str, rack: str, ts: int, seq: int, message: str, fault: str | None,
          severity: str = "info", program: str = "kernel") -> LogRecord:
-    return {"schema": ids.LOG_RECORD, "host": host, "ts": ts, "seq": seq, "message": message,
-            "severity": severity, "program": program, "pid": None,
-            "template_id": "t-xid" if fault else "t-info",
-            "template": "NVRM: Xid (PCI:<*>): <*>, <*>" if fault else "<*> ok",
-            "fault_class": fault, "labels": {"rack": rack}, "source": "kmsg",
-            "component": "gpu" if fault else None}
+    rec: LogRecord = {
+        "schema": ids.LOG_RECORD, "host": host, "ts": ts, "seq": seq, "message": message,
+        "severity": severity, "program": program, "pid": None,
+        "template_id": "t-xid" if fault else "t-info",
+        "template": "NVRM: Xid (PCI:<*>): <*>, <*>" if fault else "<*> ok",
+        "fault_class": fault, "labels": {"rack": rack}, "source": "kmsg",
+        "component": "gpu" if fault else None}
+    if fault:
+        rec["fault_source"] = "catalogue"
+    return rec
 
 
 def _logs(fleet: Fleet) -> None:

@@ -47,6 +47,7 @@ _DEVICE_LABELS = ("gpu", "device", "mount", "uuid", "cpu")
 SHARED = "*"
 _CRITICAL_LOG_LEVELS = frozenset({"emergency", "alert", "critical"})
 _MINOR_LOG_LEVELS = frozenset({"notice", "info", "debug"})
+_UNCERTAIN_SOURCES = frozenset({"generic", "novel"})  # log_record/v1 fault_source
 _SILENT_WORDS = ("silent", "absent", "no_data", "nodata", "down")
 
 
@@ -177,7 +178,13 @@ def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
         extra = rlabels
         cls = rec["fault_class"]
         level = rec.get("severity")
-        if cls in MINOR_FAULTS or level in _MINOR_LOG_LEVELS:
+        # A fault read from a line's own words (generic) or from a new template (novel) is
+        # less certain than a catalogue entry: it feeds the context and joins incidents,
+        # but opens none on its own unless the line itself says critical or worse
+        # (repetition still can, through the FaultRepeated alert).
+        uncertain = rec.get("fault_source") in _UNCERTAIN_SOURCES
+        if cls in MINOR_FAULTS or level in _MINOR_LOG_LEVELS or (
+                uncertain and level not in _CRITICAL_LOG_LEVELS):
             severity = "info"
         elif (cls in CRITICAL_FAULTS or level in _CRITICAL_LOG_LEVELS) \
                 and cls not in SYMPTOM_FAULTS:

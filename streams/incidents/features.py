@@ -5,6 +5,11 @@ in the stream (from the context the worker builds) and in training (from context
 folded out of history by `streams.incidents.context`). Missing series read as 0, so
 a host without GPUs or without some metric still gets a score.
 
+Faults of the generic layer (classes `generic_<kind>`, read from a line's own words or a
+new template, see docs/logs.md) have a feature of their own, `faults_generic`, so they
+neither inflate `faults_other` (which a model was fitted on without them) nor go unused:
+the shipped model gives it weight 0 until a model is fitted on data that has them.
+
 Counts and rates that span orders of magnitude are log1p-compressed: a jump from 0
 to 5 ECC errors matters more than one from 500 to 505.
 """
@@ -16,7 +21,7 @@ import math
 from typing import Any
 
 from streams.incidents.config import SYMPTOM_FAULTS
-from streams.incidents.hints import is_gpu_fault
+from streams.incidents.hints import GENERIC_PREFIX, is_gpu_fault
 from streams.incidents.history import THERMAL_HOT_C, iter_series, minute_rows
 
 __all__ = ["FEATURES", "features_from_context"]
@@ -43,7 +48,8 @@ FEATURES: tuple[str, ...] = (
     "cpu_iowait",  # smoothed CPU time waiting for I/O (fraction)
     "net_errors",  # log1p(network errors + drops per minute)
     "faults_gpu",  # log1p(recent GPU fault count)
-    "faults_other",  # log1p(recent non-GPU hard fault count)
+    "faults_other",  # log1p(recent non-GPU hard fault count, catalogue faults)
+    "faults_generic",  # log1p(recent generic/novel fault count: generic_* classes)
 )
 
 
@@ -146,17 +152,20 @@ def features_from_context(context: dict[str, Any] | None) -> dict[str, float]:
     f["net_errors"] = math.log1p(net)
     f["cpu_usage"] = cpu or 0.0
     f["mem_usage"] = mem or 0.0
-    gpu_faults = other = 0.0
+    gpu_faults = other = generic = 0.0
     recent = context.get("recent_faults")
     if isinstance(recent, dict):
         for cls, count in recent.items():
             c = _num(count)
             if not isinstance(cls, str) or c is None or c <= 0 or cls in SYMPTOM_FAULTS:
                 continue
-            if is_gpu_fault(cls):
+            if cls.startswith(GENERIC_PREFIX):
+                generic += c
+            elif is_gpu_fault(cls):
                 gpu_faults += c
             else:
                 other += c
     f["faults_gpu"] = math.log1p(gpu_faults)
     f["faults_other"] = math.log1p(other)
+    f["faults_generic"] = math.log1p(generic)
     return {k: (v if math.isfinite(v) else 0.0) for k, v in f.items()}

@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from streams.logs.catalogue import GENERIC_PREFIX
+
 __all__ = [
+    "GENERIC_PREFIX",
     "describe_fault",
     "gpu_fault_hint",
     "gpu_history_sentence",
@@ -35,6 +38,14 @@ _FAULTS = {
     "hung_task": "a hung task",
     "kernel_panic": "a kernel panic",
     "mce": "a machine-check exception",
+}
+
+# Fault classes of the generic layer (streams.logs.generic) are GENERIC_PREFIX + kind.
+_GENERIC = {
+    "security": "authentication or access failures", "memory": "memory failures",
+    "hardware": "hardware errors", "storage": "storage errors", "timeout": "timeouts",
+    "network": "network or connection failures", "process": "process crashes or exceptions",
+    "error": "errors",
 }
 
 # The XIDs operators meet most often, after NVIDIA's XID catalogue.
@@ -64,6 +75,9 @@ def describe_fault(fault_class: str) -> str:
         code = fault_class[len("gpu_xid_"):]
         meaning = _XIDS.get(code)
         return f"XID {code} ({meaning})" if meaning else f"XID {code}"
+    if fault_class.startswith(GENERIC_PREFIX):
+        kind = fault_class[len(GENERIC_PREFIX):]
+        return f"{_GENERIC.get(kind, kind.replace('_', ' '))} in its logs"
     return _FAULTS.get(fault_class, fault_class.replace("_", " "))
 
 

@@ -1,4 +1,4 @@
-"""Log processing: parse headers, mine templates, classify faults.
+"""Log processing: parse headers, mine templates, classify faults (catalogue, generic, novel).
 
 The pieces are usable alone (`parse_line`, `TemplateMiner`, `FaultCatalogue`);
 `LogProcessor` chains them for one event at a time. See docs/logs.md.
@@ -6,6 +6,7 @@ The pieces are usable alone (`parse_line`, `TemplateMiner`, `FaultCatalogue`);
 
 from streams.logs.catalogue import CatalogueError, FaultCatalogue, FaultEntry, FaultMatch
 from streams.logs.drain import MinedTemplate, MinerConfig, TemplateMiner, template_id
+from streams.logs.novelty import NoveltyConfig
 from streams.logs.parsed import ParsedLine
 from streams.logs.parsing import parse_line
 from streams.logs.processor import LogProcessor
@@ -20,6 +21,7 @@ __all__ = [
     "LogProcessor",
     "MinedTemplate",
     "MinerConfig",
+    "NoveltyConfig",
     "ParsedLine",
     "TemplateMiner",
     "parse_line",

@@ -25,6 +25,7 @@ import yaml
 __all__ = [
     "DEFAULT_PATH",
     "FAULT_SEVERITIES",
+    "GENERIC_PREFIX",
     "CatalogueError",
     "FaultCatalogue",
     "FaultEntry",
@@ -41,6 +42,7 @@ _REQUIRED = ("id", "fault_class", "component", "severity", "keywords", "pattern"
              "description", "action")
 _VARIANT_KEYS = {"severity", "description", "action"}
 _CLASS_NAME = re.compile(r"[a-z][a-z0-9_]*$")
+GENERIC_PREFIX = "generic_"  # classes of streams.logs.generic; no catalogue entry may use it
 
 
 class CatalogueError(ValueError):
@@ -143,6 +145,9 @@ def _entry(raw: Any, where: str, problems: list[str]) -> FaultEntry | None:
         problems.append(f"{where}: fault_class placeholders {missing} are not regex groups")
     if not _CLASS_NAME.match(re.sub(r"\{\w+\}", "x", fault_class)):
         problems.append(f"{where}: fault_class {fault_class!r} is not snake_case")
+    if fault_class.startswith(GENERIC_PREFIX):
+        problems.append(f"{where}: fault_class prefix {GENERIC_PREFIX!r} is reserved for the "
+                        "generic layer")
     if raw["severity"] not in FAULT_SEVERITIES:
         problems.append(f"{where}: severity must be one of {FAULT_SEVERITIES}")
     keywords = raw["keywords"]

@@ -23,6 +23,7 @@ __all__ = [
     "from_syslog_pri",
     "rank",
     "sniff_content",
+    "sniff_level_token",
 ]
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ _WORDS: dict[str, str] = {
     "crit": "critical",
     "critical": "critical",
     "fatal": "critical",
+    "failure": "critical",  # BlueGene RAS: the level above FATAL
     "f": "critical",
     "c": "critical",
     "err": "error",
@@ -82,6 +84,18 @@ _SNIFF = re.compile(
     r"|(?P<glog>[IWEF])\d{4} \d{2}:\d{2}:\d{2})",
     re.IGNORECASE,
 )
+# Upper-case level words standing alone among a line's first 12 words, where a header
+# the parsers do not know carries one ("081109 203615 148 INFO dfs.DataNode: ...",
+# "... RAS KERNEL FATAL data TLB error interrupt"). Lower-case and mixed-case words are
+# prose there, and ALERT/ERR/single letters are too often names to be trusted.
+_LEVEL_TOKENS = {
+    "EMERG": "emergency", "EMERGENCY": "emergency", "CRIT": "critical",
+    "CRITICAL": "critical", "FATAL": "critical", "FAILURE": "critical", "SEVERE": "error",
+    "ERROR": "error", "WARN": "warning", "WARNING": "warning", "NOTICE": "notice",
+    "INFO": "info", "DEBUG": "debug", "TRACE": "debug",
+}
+_LEVEL_TOKEN_WINDOW = 12
+_TOKEN_TRIM = "[]():|,;<>"
 # NCCL prefixes its level with "host:pid:tid [rank] ", so it is searched, not anchored
 _NCCL = re.compile(r"\bNCCL (WARN|INFO|ERROR|TRACE)\b")
 
@@ -134,3 +148,14 @@ def sniff_content(message: str) -> str | None:
         return _WORDS.get((m.group("word") or m.group("glog")).lower())
     n = _NCCL.search(message, 0, 120)
     return _WORDS.get(n.group(1).lower()) if n is not None else None
+
+
+def sniff_level_token(message: str) -> tuple[str, str] | None:
+    """(severity, the word as written) for an upper-case level word among a line's first
+    words, when its header was not parsed; the word is the header's, not the message's."""
+    for token in message.split(None, _LEVEL_TOKEN_WINDOW)[:_LEVEL_TOKEN_WINDOW]:
+        word = token.strip(_TOKEN_TRIM)
+        level = _LEVEL_TOKENS.get(word)
+        if level is not None:
+            return level, word
+    return None

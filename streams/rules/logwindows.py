@@ -23,8 +23,8 @@ __all__ = ["SLOTS", "LogMatcher", "Ring", "add", "advance", "count", "group_labe
 
 SLOTS = 6
 Ring = dict[str, Any]  # {"s": current slot, "c": [counts], "b": baseline, "f": first slot}
-_RECORD_FIELDS = frozenset({"fault_class", "template_id", "severity", "program", "component",
-                            "source"})
+_RECORD_FIELDS = frozenset({"fault_class", "fault_source", "template_id", "severity", "program",
+                            "component", "source"})
 
 
 def slot_ms(cond: LogCountCond | LogBurstCond) -> int:
@@ -76,13 +76,14 @@ def add(ring: Ring, slot: int, cond: LogCountCond | LogBurstCond) -> bool:
 class LogMatcher:
     """The compiled `match:` of a log rule; a record is a processed log-record dict."""
 
-    __slots__ = ("fault_regex", "labels", "max_rank", "templates")
+    __slots__ = ("fault_regex", "labels", "max_rank", "sources", "templates")
 
     def __init__(self, m: LogMatch) -> None:
         self.fault_regex = None
         if m.fault_class is not None:
             self.fault_regex = re.compile("|".join(f"(?:{translate(g)})" for g in m.fault_class))
         self.templates = m.template_id
+        self.sources = m.fault_source
         self.max_rank = m.max_severity_rank
         self.labels = Selector("", "", None, None, m.labels) if m.labels else None
 
@@ -96,6 +97,8 @@ class LogMatcher:
             fc = rec.get("fault_class")
             if not isinstance(fc, str) or not fc or self.fault_regex.match(fc) is None:
                 return False
+        if self.sources is not None and _source(rec) not in self.sources:
+            return False
         if self.templates is not None and rec.get("template_id") not in self.templates:
             return False
         if self.labels is not None:
@@ -104,12 +107,24 @@ class LogMatcher:
         return True
 
 
+def _source(rec: dict[str, Any]) -> str | None:
+    """The record's fault_source; a fault from a worker that predates the field is the
+    catalogue's (the only layer there was)."""
+    src = rec.get("fault_source")
+    if isinstance(src, str) and src:
+        return src
+    return "catalogue" if rec.get("fault_class") else None
+
+
 def group_labels(rec: dict[str, Any], by: tuple[str, ...]) -> dict[str, str]:
     """The identifying labels of a record's group: record fields first, then its labels."""
     out: dict[str, str] = {}
     labels = rec.get("labels")
     for name in by:
-        v = rec.get(name) if name in _RECORD_FIELDS else None
+        if name == "fault_source":
+            v: Any = _source(rec)
+        else:
+            v = rec.get(name) if name in _RECORD_FIELDS else None
         if v is None and isinstance(labels, dict):
             v = labels.get(name)
         out[name] = "" if v is None else str(v)

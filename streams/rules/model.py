@@ -176,6 +176,7 @@ class LogMatch:
     template_id: frozenset[str] | None
     max_severity_rank: int | None  # 0 emergency .. 7 debug; match rank <= this
     labels: tuple[Matcher, ...]
+    fault_source: frozenset[str] | None = None  # catalogue | generic | novel, any of
 
 
 @dataclass(frozen=True, slots=True)

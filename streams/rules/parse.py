@@ -83,7 +83,8 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
                             "clear_factor", "warmup"}),
 }
 _OPERAND_KEYS = _COMPARE_KEYS | {"name", "metric", "sum", "smoothing"}
-_MATCH_KEYS = frozenset({"fault_class", "template_id", "severity", "labels"})
+_MATCH_KEYS = frozenset({"fault_class", "fault_source", "template_id", "severity", "labels"})
+_FAULT_SOURCES = ("catalogue", "generic", "novel")  # log_record/v1 fault_source
 _GROUP_KEYS = frozenset({"name", "rules", "labels", *_TIMING_KEYS})
 _TOP_KEYS = frozenset({"groups", "inhibit_rules"})
 _INHIBIT_KEYS = frozenset({"name", "source_matchers", "target_matchers", "equal"})
@@ -293,12 +294,20 @@ def _log_match(ctx: _Ctx, rule: LocatedMap, where: str) -> LogMatch:
             raise ValueError(f"expected a string or a list of strings, got {v!r}")
         return tuple(items)
 
+    def sources(v: Any) -> frozenset[str]:
+        items = str_list(v)
+        bad = [x for x in items if x not in _FAULT_SOURCES]
+        if bad:
+            raise ValueError(f"fault_source must be among {list(_FAULT_SOURCES)}, got {bad}")
+        return frozenset(items)
+
     fault = ctx.get(raw, "fault_class", w, str_list, None)
+    source = ctx.get(raw, "fault_source", w, sources, None)
     templates = ctx.get(raw, "template_id", w, str_list, None)
     sev = ctx.get(raw, "severity", w, _choice(_LOG_SEVERITIES), None)
     labels = ctx.get(raw, "labels", w, _matchers, ())
     return LogMatch(fault, frozenset(templates) if templates is not None else None,
-                    LOG_SEVERITY_RANK[sev] if sev is not None else None, labels)
+                    LOG_SEVERITY_RANK[sev] if sev is not None else None, labels, source)
 
 
 def _anomaly_params(ctx: _Ctx, rule: LocatedMap, where: str) -> dict[str, object]:

@@ -29,7 +29,8 @@ def alert(host: str, ts: int, *, rule: str = "cpu_high", severity: str = "critic
 
 def fault(host: str, ts: int, fault_class: str, *, rack: str = "r07",
           labels: dict[str, str] | None = None, topo: dict[str, str] | None = None,
-          severity: str = "error", context: dict[str, Any] | None = None) -> dict[str, Any]:
+          severity: str = "error", context: dict[str, Any] | None = None,
+          source: str | None = None) -> dict[str, Any]:
     """A `fault` correlation event carrying a processed log record."""
     ev: dict[str, Any] = {
         "kind": "fault", "ts": ts, "host": host, "labels": {"rack": rack, **(topo or {})},
@@ -39,6 +40,8 @@ def fault(host: str, ts: int, fault_class: str, *, rack: str = "r07",
     }
     if context is not None:
         ev["context"] = context
+    if source is not None:
+        ev["record"]["fault_source"] = source
     return ev
 
 

@@ -46,6 +46,17 @@ class TestReadEvent:
         nccl = read(fault("a1", T0, "nccl_timeout", severity="critical"))
         assert nccl.symptom and not nccl.affects_host and nccl.severity == "warning"
 
+    def test_generic_and_novel_faults_open_nothing_alone(self) -> None:
+        """A fault from the line's own words or a new template is minor (it feeds the
+        context) unless the line itself is critical or worse; catalogue faults as before."""
+        for source in ("generic", "novel"):
+            sig = read(fault("a1", T0, "generic_storage", severity="error", source=source))
+            assert sig.severity == "info" and not sig.affects_host
+        fatal = read(fault("a1", T0, "generic_hardware", severity="critical", source="generic"))
+        assert fatal.severity == "critical" and fatal.affects_host
+        known = read(fault("a1", T0, "oom_kill", severity="error", source="catalogue"))
+        assert known.severity == "warning" and known.affects_host
+
     def test_groups_from_topology_and_record_labels(self) -> None:
         """The job may come from the host's labels or from the log record's labels."""
         assert read(fault("a1", T0, "nccl_timeout", labels={"job": "j1", "rank": "3"})

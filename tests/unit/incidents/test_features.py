@@ -41,6 +41,15 @@ class TestFeatures:
                                                      "bad": "x"}})
         assert f["faults_gpu"] == pytest.approx(math.log1p(3))
         assert f["faults_other"] == pytest.approx(math.log1p(1))
+        assert f["faults_generic"] == 0.0
+
+    def test_generic_faults_have_their_own_feature(self) -> None:
+        """generic_* classes count in faults_generic, never in faults_other or faults_gpu."""
+        f = features_from_context({"recent_faults": {"generic_network": 3, "generic_error": 1,
+                                                     "oom_kill": 2}})
+        assert f["faults_generic"] == pytest.approx(math.log1p(4))
+        assert f["faults_other"] == pytest.approx(math.log1p(2))
+        assert f["faults_gpu"] == 0.0
 
     def test_host_series(self) -> None:
         """CPU, memory rise, iowait and network errors come from their series."""

@@ -101,6 +101,8 @@ class TestHints:
         ("gpu_xid_999", "XID 999"),
         ("gpu_ecc_dbe", "a double-bit ECC error"),
         ("some_new_fault", "some new fault"),
+        ("generic_timeout", "timeouts in its logs"),
+        ("generic_odd_kind", "odd kind in its logs"),
     ])
     def test_describe_fault(self, cls: str, text: str) -> None:
         """Fault classes read as phrases; unknown ones still read."""

@@ -361,6 +361,12 @@ class TestValidation:
             FaultCatalogue.from_dict({"version": 1, "entries": [
                 good_entry(fault_class="x_{code}")]})
 
+    def test_generic_prefix_is_reserved(self) -> None:
+        """fault_class 'generic_*' belongs to the generic layer; an entry may not use it."""
+        with pytest.raises(CatalogueError, match="reserved"):
+            FaultCatalogue.from_dict({"version": 1, "entries": [
+                good_entry(fault_class="generic_disk")]})
+
     def test_duplicate_ids(self) -> None:
         """Two entries with one id are refused."""
         with pytest.raises(CatalogueError, match="duplicate"):

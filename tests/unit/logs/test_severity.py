@@ -13,6 +13,7 @@ from streams.logs.severity import (
     from_syslog_pri,
     rank,
     sniff_content,
+    sniff_level_token,
 )
 
 
@@ -44,6 +45,7 @@ class TestLevelWords:
         ("fatal", "critical"), ("CRITICAL", "critical"), ("panic", "emergency"),
         ("emerg", "emergency"), ("notice", "notice"), ("INFO", "info"), ("debug", "debug"),
         ("trace", "debug"), ("E", "error"), ("w", "warning"), (" info ", "info"),
+        ("FAILURE", "critical"), ("SEVERE", "error"),
     ])
     def test_words(self, word: str, expected: str) -> None:
         """Level names of common libraries map onto the scale, case-insensitively."""
@@ -97,3 +99,34 @@ class TestSniff:
     def test_no_marker(self, text: str) -> None:
         """Words that merely start with a level name, or appear later, are not markers."""
         assert sniff_content(text) is None
+
+
+class TestLevelToken:
+    @pytest.mark.parametrize(("text", "expected"), [
+        ("081109 203615 148 INFO dfs.DataNode$PacketResponder: done", ("info", "INFO")),
+        ("2015-07-29 17:41:44,747 - WARN  [QuorumPeer[myid=1]] - Send worker leaving",
+         ("warning", "WARN")),
+        ("17/06/09 20:10:40 ERROR executor.Executor: Exception in task", ("error", "ERROR")),
+        ("- 1117838570 2005.06.03 R02-M1-N0 2005-06-03-15.42.50.675872 R02-M1-N0 RAS KERNEL "
+         "FAILURE node card down", ("critical", "FAILURE")),
+        ("[SEVERE] pool exhausted", ("error", "SEVERE")),
+    ])
+    def test_level_word_among_the_first_words(self, text: str,
+                                              expected: tuple[str, str]) -> None:
+        """An upper-case level word standing alone early in the line is its level."""
+        assert sniff_level_token(text) == expected
+
+    @pytest.mark.parametrize("text", [
+        "ALERT exited abnormally with [1]", "Error: lower or mixed case is prose",
+        "INFOS are not levels", "a b c d e f g h i j k l ERROR too late",
+        "ERROR_CODE 5 returned", "",
+    ])
+    def test_not_a_level_word(self, text: str) -> None:
+        """Names (ALERT), prose case, longer words, late or glued words are not levels."""
+        assert sniff_level_token(text) is None
+
+    @given(st.text(max_size=200))
+    def test_never_raises(self, text: str) -> None:
+        """Any text gives a scale name and the word as written, or None."""
+        found = sniff_level_token(text)
+        assert found is None or (found[0] in SEVERITIES and found[1] in text)

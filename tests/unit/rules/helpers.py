@@ -81,8 +81,11 @@ def summary(msgs: Iterable[dict[str, Any]]) -> list[tuple[str, str, float | None
 
 def log_record(t: float, *, severity: str = "info", fault_class: str | None = None,
                template_id: str = "t1", labels: Mapping[str, str] | None = None,
-               host: str = "h1") -> dict[str, Any]:
-    return {"schema": "rackwatch.log_record/v1", "host": host, "ts": at(t), "seq": 1,
-            "message": "m", "severity": severity, "program": None, "pid": None,
-            "template_id": template_id, "template": "m", "fault_class": fault_class,
-            "labels": dict(labels or {})}
+               host: str = "h1", fault_source: str | None = None) -> dict[str, Any]:
+    rec = {"schema": "rackwatch.log_record/v1", "host": host, "ts": at(t), "seq": 1,
+           "message": "m", "severity": severity, "program": None, "pid": None,
+           "template_id": template_id, "template": "m", "fault_class": fault_class,
+           "labels": dict(labels or {})}
+    if fault_source is not None:
+        rec["fault_source"] = fault_source
+    return rec

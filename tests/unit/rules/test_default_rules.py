@@ -106,6 +106,18 @@ class TestBaseline:
         assert fired(h) == ["HardwareFaultLogged", "FaultRepeated"]
         assert h.sent[1]["labels"]["fault_class"] == "nccl_timeout"
 
+    def test_novel_template_is_an_info_alert_once(self) -> None:
+        """A novel fault raises NewFaultTemplate (info) per template; a generic fault
+        repeated raises FaultRepeated like any classified fault."""
+        h = host()
+        h.logs(0, [log_record(0, fault_class="generic_storage", fault_source="novel",
+                              template_id="t7")])
+        assert [(m["rule"], m["severity"], m["labels"]["template_id"]) for m in h.sent] == [
+            ("NewFaultTemplate", "info", "t7")]
+        h.logs(5, [log_record(t, fault_class="generic_network", fault_source="generic")
+                   for t in (5, 6, 7)])
+        assert fired(h) == ["NewFaultTemplate", "FaultRepeated"]
+
     def test_silent_host_mutes_the_rest(self) -> None:
         """While HostSilent fires, new alerts of that host are held back."""
         h = host()

@@ -394,6 +394,20 @@ class TestLogCount:
         host.logs(3, [log_record(3, severity="error", template_id="t9")])
         assert states(host) == [("firing", 3)]
 
+    def test_fault_source_match_and_group(self) -> None:
+        """match.fault_source keeps the named layers; a fault without the field (an older
+        worker's record) is the catalogue's; `by` may name fault_source."""
+        host = Host(rules("      - alert: E\n        kind: log_count\n        match:\n"
+                          "          fault_source: [generic, catalogue]\n"
+                          "        by: [fault_source]\n        window: 1m\n        at_least: 1\n"))
+        host.logs(0, [log_record(0, fault_class="generic_network", fault_source="novel"),
+                      log_record(1, fault_class=None)])
+        assert host.sent == []
+        host.logs(2, [log_record(2, fault_class="generic_network", fault_source="generic"),
+                      log_record(3, fault_class="gpu_xid_79")])
+        assert sorted(m["labels"]["fault_source"] for m in host.sent) == ["catalogue",
+                                                                         "generic"]
+
     def test_record_labels_match(self) -> None:
         """match.labels filters on the record's labels."""
         host = Host(rules("      - alert: E\n        kind: log_count\n        match:\n"

@@ -182,6 +182,8 @@ class TestProblems:
          "{severity: loud}", "severity: expected one of"),
         ("kind: log_count\n        window: 5m\n        at_least: 3\n        match: {msg: x}",
          "unknown key 'msg'"),
+        ("kind: log_count\n        window: 5m\n        at_least: 3\n        match: "
+         "{fault_source: [catalog]}", "fault_source must be among"),
         ("kind: log_burst\n        window: 5m\n        baseline: 1m", "baseline must be at least"),
         ("kind: log_burst\n        window: 5m\n        factor: 2\n        clear_factor: 3",
          "clear_factor must not exceed factor"),

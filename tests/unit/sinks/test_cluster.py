@@ -50,6 +50,14 @@ class TestClusterDdl:
         for table in ("metrics", "metrics_1m", "metrics_1h", "logs"):
             assert f"'{table}_local', cityHash64(host))" in text
 
+    def test_additive_alter_reaches_local_and_distributed(self) -> None:
+        """An ALTER of a contract table runs on every shard's _local table and on the
+        Distributed front, so inserts through the front carry the new column."""
+        text = cluster_ddl()
+        for name in ("logs_local", "logs"):
+            assert (f"ALTER TABLE rackwatch.{name} ON CLUSTER 'rackwatch' ADD COLUMN IF NOT "
+                    "EXISTS fault_source") in text
+
     def test_records_every_migration(self) -> None:
         """The script records each version with its checksum, so the migrator is a no-op."""
         text = cluster_ddl()

@@ -92,6 +92,14 @@ class TestOtherTables:
         assert row["fault_class"] == rec["fault_class"]
         assert row["program"] == "" and row["pid"] == 0
 
+    def test_log_row_keeps_fault_source(self) -> None:
+        """The classifying layer is stored; a record from an older worker stores ''."""
+        rec = next(r for r in FLEET.logs if r["fault_class"])
+        assert _row("processed.logs", dict(rec, fault_source="generic"))["fault_source"] == (
+            "generic")
+        assert _row("processed.logs", {k: v for k, v in rec.items()
+                                       if k != "fault_source"})["fault_source"] == ""
+
     def test_alert_times_become_epoch_ms(self) -> None:
         """RFC 3339 times are stored as epoch milliseconds; open alerts have no end."""
         rec = next(a for a in FLEET.alerts if a["status"] == "firing")
