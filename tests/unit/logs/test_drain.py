@@ -30,13 +30,47 @@ class TestGrouping:
         assert a.template == b.template == "Connection closed by <*> [preauth]"
         assert not b.changed
 
-    def test_unmasked_variable_generalises(self) -> None:
-        """A differing word turns into <*> and the template text changes."""
+    def test_word_after_a_learned_key_generalises(self) -> None:
+        """Once "user" has introduced a value, a differing word after it turns into <*>."""
         m = TemplateMiner()
+        m.add("sudo session for user 1001")  # "user <*>": user is a key from now on
         m.add("session closed for user alice")
         b = m.add("session closed for user bob")
         assert b.template == "session closed for user <*>"
         assert (b.created, b.changed, b.size) == (False, True, 2)
+
+    def test_differing_words_without_a_key_stay_apart(self) -> None:
+        """Two words where no key precedes them are two messages (VM Started, VM Paused)."""
+        m = TemplateMiner()
+        lines = ["[instance: 1] VM Started (Lifecycle Event)",
+                 "[instance: 2] VM Paused (Lifecycle Event)",
+                 '10.1.1.1 "GET /v2/servers HTTP/1.1" status: 200',
+                 '10.1.1.2 "POST /v2/servers HTTP/1.1" status: 202']
+        assert len(ids(m, lines)) == 4
+
+    def test_value_after_key_equals_sign_generalises(self) -> None:
+        """A word after "key=" is a value even in a fresh miner."""
+        m = TemplateMiner()
+        m.add("session opened user=alice")
+        assert m.add("session opened user=bob").template == "session opened user=<*>"
+
+    def test_words_with_digits_generalise_while_young(self) -> None:
+        """A token with a digit is a value until its template has shown it steady."""
+        m = TemplateMiner()
+        m.add("Invalid user webmaster from 1.2.3.4")
+        assert m.add("Invalid user test9 from 1.2.3.5").template == "Invalid user <*> from <*>"
+
+    def test_steady_constant_is_not_generalised(self) -> None:
+        """A token that held for steady_after lines keeps a differing line apart."""
+        m = TemplateMiner(MinerConfig(steady_after=3))
+        for port in range(3):
+            m.add(f"conn {port}.example.com open through proxy 1.2.3.4 HTTPS")
+        other = m.add("conn 9.example.com open through proxy 1.2.3.4 SOCKS5")
+        assert other.created
+        m2 = TemplateMiner(MinerConfig(steady_after=0))
+        for port in range(3):
+            m2.add(f"conn {port}.example.com open through proxy 1.2.3.4 HTTPS")
+        assert not m2.add("conn 9.example.com open through proxy 1.2.3.4 SOCKS5").created
 
     def test_different_lengths_never_merge(self) -> None:
         """Token count is the first routing level."""
@@ -59,7 +93,7 @@ class TestGrouping:
 
     def test_threshold(self) -> None:
         """3 of 5 constants kept (0.6) merges at similarity 0.6 but not at 0.7."""
-        lines = ["open a file b now", "open c file d now"]
+        lines = ["open a1 file b1 now", "open c2 file d2 now"]
         assert len(ids(TemplateMiner(MinerConfig(similarity=0.6)), lines)) == 1
         assert len(ids(TemplateMiner(MinerConfig(similarity=0.7)), lines)) == 2
 
@@ -106,17 +140,17 @@ class TestIds:
     def test_id_is_hash_of_birth_text(self) -> None:
         """In birth mode the id is the template id of the first (masked) text."""
         m = TemplateMiner()
-        first = m.add("session closed for user alice")
-        later = m.add("session closed for user bob")
+        first = m.add("session closed for user=alice")
+        later = m.add("session closed for user=bob")
         assert first.template_id == later.template_id == template_id(
-            "session closed for user alice")
+            "session closed for user=alice")
 
     def test_current_mode_follows_the_text(self) -> None:
         """In current mode the id is always the hash of the template as it is now."""
         m = TemplateMiner(MinerConfig(id_mode="current"))
-        first = m.add("session closed for user alice")
-        later = m.add("session closed for user bob")
-        assert later.template_id == template_id("session closed for user <*>")
+        first = m.add("session closed for user=alice")
+        later = m.add("session closed for user=bob")
+        assert later.template_id == template_id("session closed for user=<*>")
         assert first.template_id != later.template_id
 
     def test_same_template_same_id_in_independent_miners(self) -> None:
@@ -138,11 +172,11 @@ class TestMatchAndMemory:
     def test_match_does_not_learn(self) -> None:
         """match() finds a template without creating or changing any."""
         m = TemplateMiner()
-        m.add("disk sda is fine")
-        assert m.match("disk sdb is fine") is not None
+        m.add("disk sda1 is fine")
+        assert m.match("disk sdb2 is fine") is not None
         assert m.match("nothing like it") is None
         assert len(m) == 1
-        assert m.clusters()[0].template == "disk sda is fine"
+        assert m.clusters()[0].template == "disk sda1 is fine"
 
     def test_lru_eviction(self) -> None:
         """Beyond max_clusters the least recently matched template is forgotten."""
@@ -161,7 +195,9 @@ class TestMatchAndMemory:
         m = TemplateMiner(MinerConfig(max_children=2))
         m.add("alpha x y")
         m.add("beta x y")
-        assert m.add("gamma x y").template == "<*> x y"
+        m.add("gamma x y")
+        assert {c.template: c.path for c in m.clusters()} == {
+            "alpha x y": ("3", "alpha"), "beta x y": ("3", "<*>"), "gamma x y": ("3", "<*>")}
 
 
 class TestState:
