@@ -104,6 +104,9 @@ class _Header:
 
 def _bracket_end(line: str, pos: int) -> int | None:
     """The index after the "]" that closes the "[" at pos (nesting allowed), or None."""
+    close = line.find("]", pos, pos + 300)
+    if close > 0 and line.find("[", pos + 1, close) < 0:
+        return close + 1  # the common case: no bracket inside
     depth = 0
     for m in _BRACKETS.finditer(line, pos, min(len(line), pos + 300)):
         depth += 1 if m.group() == "[" else -1
@@ -148,16 +151,22 @@ def _word(line: str, pos: int, token: str) -> _Field | None:
     if token.isalpha():  # the common case: a plain word
         if token.lower() in LEVEL_WORDS and (token.isupper() or token.istitle()):
             return _Field("L", end, token)
-        if token not in ("stdout", "stderr"):
-            return _Field("H", end, token) if len(token) <= 128 else None
+        if token in ("stdout", "stderr") and line[end + 1 : end + 2] in ("F", "P") and (
+                end + 2 == len(line) or line[end + 2] in " \t"):
+            return _Field("S", end + 2, token)  # CRI's "stdout F": a container stream
+        return _Field("H", end, token) if len(token) <= 128 else None
+    last = token[-1]
+    if last not in ":]>" and not last.isdigit() and token[1:2] != "/":  # a name, or nothing
+        if token in _SEPARATORS:
+            return _Field("S", end, token)
+        if len(token) > 128 or _NOT_A_WORD.search(token):
+            return None
+        return _Field("H", end, token)
     level = _level(token)
     if level is not None:
         return _Field("L", end, level)
     if token in _SEPARATORS:
         return _Field("S", end, token)
-    if token in ("stdout", "stderr") and line[end + 1 : end + 2] in ("F", "P") and (
-            end + 2 == len(line) or line[end + 2] in " \t"):
-        return _Field("S", end + 2, token)  # CRI's "stdout F": a container stream
     if (token[-1:].isdigit() or token.endswith("]")) and _SOURCE_LINE.fullmatch(token):
         return _Field("G", end, token.removesuffix("]"))
     if len(token) > 2 and token[1] == "/" and token[0] in _LOGCAT_LEVELS:
@@ -203,17 +212,22 @@ class _Fields:
         self.done = False
 
     def __getitem__(self, i: int) -> _Field | None:
-        while len(self.items) <= i and not self.done:
-            if self.pos >= len(self.line) or len(self.items) >= _MAX_FIELDS:
-                self.done = True
+        items = self.items
+        if i < len(items):
+            return items[i]
+        line = self.line
+        while not self.done:
+            if self.pos >= len(line) or len(items) >= _MAX_FIELDS:
                 break
-            f = _next(self.line, self.pos, self.reference_ms)
+            f = _next(line, self.pos, self.reference_ms)
             if f is None:
-                self.done = True
                 break
-            self.items.append(f)
-            self.pos = _SPACE.match(self.line, f.end).end()  # type: ignore[union-attr]
-        return self.items[i] if i < len(self.items) else None
+            items.append(f)
+            self.pos = _SPACE.match(line, f.end).end()  # type: ignore[union-attr]
+            if i < len(items):
+                return f
+        self.done = True
+        return None
 
 
 def _take_time(h: _Header, f: _Field) -> None:
@@ -303,9 +317,11 @@ def _pipes(line: str, pos: int, h: _Header) -> None:
 
 def _scan(fs: _Fields, h: _Header) -> bool:
     """Accept fields by the rules in the module docstring; False when there is no header."""
-    first = next((i for i in range(4) if (f := fs[i]) is not None and f.kind == "T"), None)
-    if first is None:
-        return False
+    first = 0
+    while (f := fs[first]) is None or f.kind != "T":
+        first += 1
+        if f is None or first == 4:
+            return False
     weak: list[_Field] = []
     named = False  # a separator just closed a name ("logger -"): only a strong field may follow
     i = 0

@@ -23,7 +23,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from streams.logs.timestamps import MONTHS, dated_to_ms, iso_to_ms, yearless_to_ms
+from streams.logs.timestamps import MONTHS, civil_to_ms, yearless_to_ms
 
 __all__ = ["TimeMatch", "match_time"]
 
@@ -31,17 +31,14 @@ logger = logging.getLogger(__name__)
 
 _MON = r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 _DOW = r"Mon|Tue|Wed|Thu|Fri|Sat|Sun"
+_HMS = r"(?P<{p}h>\d{{1,2}})[:.](?P<{p}m>\d{{1,2}})[:.](?P<{p}s>\d{{1,2}})"
 _FRAC = r"(?:[.,:](?P<{p}f>\d{{1,9}}))?"
 _ZONE = r"(?:\s?(?P<{p}z>Z|[+-]\d{{2}}:?\d{{2}}))?"
-_HMS = r"(?P<{p}h>\d{{1,2}})[:.](?P<{p}m>\d{{1,2}})[:.](?P<{p}s>\d{{1,2}})"
+_END = r"(?=[\s\]|,;)]|$)"
 _MONTH_NAMES = tuple(MONTHS)
 
-
-def _rule(prefix: str, body: str) -> str:
-    return body.format(p=prefix, hms=_HMS.format(p=prefix), frac=_FRAC.format(p=prefix),
-                       zone=_ZONE.format(p=prefix))
-
-
+# Field names: Y year, y two-digit year, M month, N month name, D day, h m s f time,
+# z zone, P AM/PM, L glog level, e epoch; A/B/C the three numbers of "nn/nn/nn".
 _RULES: tuple[tuple[str, str], ...] = (
     ("iso", r"(?P<{p}Y>\d{{4}})[-/.](?P<{p}M>\d{{1,2}})[-/.](?P<{p}D>\d{{1,2}})(?:[T ]|-(?=\d\d\.))"
      r"{hms}{frac}{zone}"),
@@ -59,10 +56,18 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("time", r"(?P<{p}h>\d{{1,2}}):(?P<{p}m>\d{{2}}):(?P<{p}s>\d{{2}}){frac}"),
     ("epoch", r"(?P<{p}e>1\d{{9}}(?:\.\d{{1,9}})?|1\d{{12}})"),
 )
+
+
+def _rule(prefix: str, body: str) -> str:
+    return body.format(p=prefix, hms=_HMS.format(p=prefix), frac=_FRAC.format(p=prefix),
+                       zone=_ZONE.format(p=prefix))
+
+
+# one pass finds which shape (if any) starts here; that shape's own pattern then reads
+# its fields by plain names (same text, same end: both stop at the same boundary)
 _TIME = re.compile(
-    "(?:" + "|".join(f"(?P<{name}>{_rule(name + '_', rx)})" for name, rx in _RULES) + ")"
-    + r"(?=[\s\]|,;)]|$)"
-)
+    "(?:" + "|".join(f"(?P<{name}>{_rule(name + '_', rx)})" for name, rx in _RULES) + ")" + _END)
+_SHAPES = {name: re.compile(_rule("", rx) + _END) for name, rx in _RULES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,31 +87,7 @@ class TimeMatch:
     day_ms: int | None = None  # a time of day alone, in ms since midnight
 
 
-def _int(m: re.Match[str], name: str) -> int:
-    return int(m.group(name) or 0)
-
-
-def _frac_ms(m: re.Match[str], p: str) -> int:
-    frac = (m.group(p + "f") if p + "f" in _TIME.groupindex else None) or ""
-    return int((frac + "000")[:3]) if frac else 0
-
-
-def _ymd(y: int, mo: int, d: int, m: re.Match[str], p: str) -> int | None:
-    if not 1 <= mo <= 12:
-        return None
-    return dated_to_ms(y, _MONTH_NAMES[mo - 1], d, _int(m, p + "h"), _int(m, p + "m"),
-                       _int(m, p + "s"), _frac_ms(m, p))
-
-
-def _yearless(mo: int, d: int, m: re.Match[str], p: str, reference_ms: int | None) -> int | None:
-    if not 1 <= mo <= 12:
-        return None
-    return yearless_to_ms(_MONTH_NAMES[mo - 1], d, _int(m, p + "h"), _int(m, p + "m"),
-                          _int(m, p + "s"), _frac_ms(m, p), reference_ms)
-
-
-def _zoned(ms: int | None, m: re.Match[str], p: str) -> int | None:
-    zone = m.group(p + "z")
+def _zoned(ms: int | None, zone: str | None) -> int | None:
     if ms is None or not zone or zone == "Z":
         return ms
     sign = 1 if zone[0] == "+" else -1
@@ -114,63 +95,58 @@ def _zoned(ms: int | None, m: re.Match[str], p: str) -> int | None:
     return ms - sign * (int(digits[:2]) * 60 + int(digits[2:4] or 0)) * 60_000
 
 
-def _named(m: re.Match[str], reference_ms: int | None) -> int | None:
-    p = "named_"
-    hour = _int(m, p + "h")
-    ampm = m.group(p + "P")
-    if ampm is not None:
-        hour = hour % 12 + (12 if ampm == "PM" else 0)
-    year = m.group(p + "Y") or m.group(p + "Z")
-    mon, day = m.group(p + "N"), _int(m, p + "D")
-    if year is None:
-        return yearless_to_ms(mon, day, hour, _int(m, p + "m"), _int(m, p + "s"),
-                              _frac_ms(m, p), reference_ms)
-    return dated_to_ms(int(year), mon, day, hour, _int(m, p + "m"), _int(m, p + "s"),
-                       _frac_ms(m, p))
-
-
-def _value(kind: str, m: re.Match[str], reference_ms: int | None) -> int | None:
-    """Epoch ms of a matched time, or None when it cannot be told exactly."""
-    p = kind + "_"
-    if kind in ("iso", "compact"):
-        ms = _ymd(_int(m, p + "Y"), _int(m, p + "M"), _int(m, p + "D"), m, p)
-        return _zoned(ms, m, p) if kind == "iso" else ms
-    if kind == "slash2":  # yy/MM/dd (log4j's Spark default); dd/MM/yyyy is ambiguous
-        c = m.group(p + "C")
+def _date(kind: str, g: dict[str, str | None]) -> tuple[int | None, int, int] | None:
+    """(year or None, month, day) of a match, None when they are out of range."""
+    if kind == "slash2":  # yy/MM/dd, log4j's default in Spark; nn/nn/nnnn is ambiguous
+        a, b, c = (str(g[k]) for k in "ABC")
         if len(c) == 4:
+            return (None, 1, 1) if int(a) <= 31 and int(b) <= 31 else None
+        year: int | None = 2000 + int(a)
+        month, day = int(b), int(c)
+    else:
+        name = g.get("N")
+        month = MONTHS[name] if name else int(g["M"] or 0)
+        day = int(g["D"] or 0)
+        y2 = g.get("y")
+        full = g.get("Y") or g.get("Z")
+        year = int(full) if full else (2000 + int(y2) if y2 else None)
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return year, month, day
+
+
+def _read(kind: str, g: dict[str, str | None], end: int,
+          reference_ms: int | None) -> TimeMatch | None:
+    """The meaning of one matched shape, or None when its fields are out of range."""
+    if kind == "epoch":
+        value = float(str(g["e"]))
+        return TimeMatch(end, round(value * 1000) if value < 1e11 else round(value), kind)
+    frac = g.get("f") or ""
+    frac_ms = int((frac + "000")[:3]) if frac else 0
+    if kind == "time":
+        hh, mm, ss = int(g["h"] or 0), int(g["m"] or 0), int(g["s"] or 0)
+        if not (hh < 24 and mm < 60 and ss < 61):
             return None
-        return _ymd(2000 + int(m.group(p + "A")), _int(m, p + "B"), int(c), m, p)
-    if kind == "digits6":
-        return _ymd(2000 + _int(m, p + "y"), _int(m, p + "M"), _int(m, p + "D"), m, p)
-    if kind in ("monthday", "glog"):
-        return _yearless(_int(m, p + "M"), _int(m, p + "D"), m, p, reference_ms)
-    if kind in ("clf", "dmy"):
-        ms = dated_to_ms(_int(m, p + "Y"), m.group(p + "N"), _int(m, p + "D"), _int(m, p + "h"),
-                         _int(m, p + "m"), _int(m, p + "s"), _frac_ms(m, p))
-        return _zoned(ms, m, p) if kind == "clf" else ms
-    if kind == "named":
-        return _named(m, reference_ms)
-    if kind == "epoch":
-        value = float(m.group(p + "e"))
-        return round(value * 1000) if value < 1e11 else round(value)
-    return None
-
-
-def _valid(kind: str, m: re.Match[str]) -> bool:
-    """Range checks that tell a time from a number of the same shape (081109 203615)."""
-    p = kind + "_"
-    if kind == "epoch":
-        return True
-    month = m.group(p + "M") if p + "M" in _TIME.groupindex else None
-    day = m.group(p + "D") if p + "D" in _TIME.groupindex else None
-    if month is not None and not 1 <= int(month) <= 12:
-        return False
-    if day is not None and not 1 <= int(day) <= 31:
-        return False
+        return TimeMatch(end, None, kind, day_ms=((hh * 60 + mm) * 60 + ss) * 1000 + frac_ms)
+    ymd = _date(kind, g)
+    if ymd is None:
+        return None
+    year, month, day = ymd
     if kind == "date":
-        return True
-    hh, mm, ss = _int(m, p + "h"), _int(m, p + "m"), _int(m, p + "s")
-    return hh < 24 and mm < 60 and ss < 61
+        return TimeMatch(end, civil_to_ms(int(year or 0), month, day, 0, 0, 0), kind,
+                         date_only=True)
+    hh, mm, ss = int(g["h"] or 0), int(g["m"] or 0), int(g["s"] or 0)
+    if g.get("P") is not None:
+        hh = hh % 12 + (12 if g["P"] == "PM" else 0)
+    if not (hh < 24 and mm < 60 and ss < 61):
+        return None
+    if kind == "slash2" and len(str(g["C"])) == 4:
+        ms = None  # a time, but dd/MM or MM/dd cannot be told
+    elif year is None:
+        ms = yearless_to_ms(_MONTH_NAMES[month - 1], day, hh, mm, ss, frac_ms, reference_ms)
+    else:
+        ms = _zoned(civil_to_ms(year, month, day, hh, mm, ss, frac_ms), g.get("z"))
+    return TimeMatch(end, ms, kind, level=g.get("L"))
 
 
 def match_time(line: str, pos: int, reference_ms: int | None = None) -> TimeMatch | None:
@@ -178,16 +154,7 @@ def match_time(line: str, pos: int, reference_ms: int | None = None) -> TimeMatc
     m = _TIME.match(line, pos)
     if m is None or m.lastgroup is None:
         return None
-    kind = m.lastgroup
-    if not _valid(kind, m):
+    shape = _SHAPES[m.lastgroup].match(line, pos)
+    if shape is None:  # cannot happen: the same pattern at the same place
         return None
-    if kind == "date":
-        p = "date_"
-        iso = iso_to_ms(f"{m.group(p + 'Y')}-{m.group(p + 'M')}-{m.group(p + 'D')}T00:00:00")
-        return TimeMatch(m.end(), iso, kind, date_only=True)
-    if kind == "time":
-        p = "time_"
-        day_ms = ((_int(m, p + "h") * 60 + _int(m, p + "m")) * 60 + _int(m, p + "s")) * 1000
-        return TimeMatch(m.end(), None, kind, day_ms=day_ms + _frac_ms(m, p))
-    level = m.group("glog_L") if kind == "glog" else None
-    return TimeMatch(m.end(), _value(kind, m, reference_ms), kind, level=level)
+    return _read(m.lastgroup, shape.groupdict(), m.end(), reference_ms)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import calendar
+from datetime import datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.logs.timeshapes import match_time
-from streams.logs.timestamps import iso_to_ms
+from streams.logs.timestamps import MONTHS, civil_to_ms, dated_to_ms, iso_to_ms, yearless_to_ms
 
 REF = iso_to_ms("2005-06-05T00:00:00")
 
@@ -76,3 +79,43 @@ class TestShapes:
         """Any text at any position: a match inside the text, or None."""
         t = match_time(text, min(pos, len(text)), REF)
         assert t is None or min(pos, len(text)) < t.end <= len(text)
+
+
+class TestCivil:
+    @given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
+    def test_same_as_timegm(self, t: datetime) -> None:
+        """The integer arithmetic gives what calendar.timegm gives, for every valid date."""
+        expected = calendar.timegm(t.timetuple()) * 1000 + t.microsecond // 1000
+        assert civil_to_ms(t.year, t.month, t.day, t.hour, t.minute, t.second,
+                           t.microsecond // 1000) == expected
+
+    @pytest.mark.parametrize("fields", [
+        (2023, 2, 29, 0, 0, 0), (2024, 4, 31, 0, 0, 0), (2024, 13, 1, 0, 0, 0),
+        (2024, 1, 1, 24, 0, 0), (2024, 1, 0, 0, 0, 0), (0, 1, 1, 0, 0, 0),
+    ])
+    def test_out_of_range(self, fields: tuple[int, int, int, int, int, int]) -> None:
+        """Impossible dates and times give None, not a wrapped-around time."""
+        assert civil_to_ms(*fields) is None
+
+    def test_leap_day_and_leap_second(self) -> None:
+        """29 February of a leap year exists; a leap second is tolerated."""
+        assert civil_to_ms(2024, 2, 29, 0, 0, 0) == ms("2024-02-29T00:00:00")
+        assert civil_to_ms(2016, 12, 31, 23, 59, 60) == ms("2017-01-01T00:00:00")
+
+
+class TestYearless:
+    @given(st.sampled_from(list(MONTHS)), st.integers(1, 31), st.integers(0, 23),
+           st.integers(1_000_000_000_000, 2_000_000_000_000))
+    def test_closest_year(self, month: str, day: int, hh: int, reference: int) -> None:
+        """The year chosen is the one of the three around the reference that is closest."""
+        import time
+
+        year = time.gmtime(reference // 1000).tm_year
+        candidates = [c for y in (year - 1, year, year + 1)
+                      if (c := dated_to_ms(y, month, day, hh, 0, 0)) is not None]
+        got = yearless_to_ms(month, day, hh, 0, 0, 0, reference)
+        if not candidates:
+            assert got is None
+        else:
+            assert got is not None
+            assert abs(got - reference) == min(abs(c - reference) for c in candidates)
