@@ -129,7 +129,9 @@ class MinedTemplate:
     template: str
     size: int
     created: bool
-    changed: bool  # the template text changed (created, or generalised)
+    # the template changed in a way later lines depend on: created, generalised, or it
+    # just became steady (so a snapshot taken when this is true holds every decision)
+    changed: bool
 
 
 def _route_token(token: str) -> str:
@@ -293,7 +295,9 @@ class TemplateMiner:
             self._learn_keys(cluster.tokens)
         cluster.size += 1
         cluster.last_seen = self._tick
-        return MinedTemplate(self._id(cluster), cluster.template, cluster.size, False, changed)
+        steadied = cluster.size == self.config.steady_after
+        return MinedTemplate(self._id(cluster), cluster.template, cluster.size, False,
+                             changed or steadied)
 
     def match(self, content: str) -> MinedTemplate | None:
         """The template a message would join, without learning anything."""

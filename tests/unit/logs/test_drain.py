@@ -219,6 +219,54 @@ class TestState:
             assert a.add(line) == b.add(line)
         assert a.to_state() == b.to_state()
 
+    # lines whose grouping depends on learned keys and on steady counts
+    POOL = [
+        "session closed for user alice", "session closed for user bob", "sudo for user 1001",
+        "conn a.example.com:1 open via 1.2.3.4 HTTPS",
+        "conn b.example.com:2 open via 1.2.3.4 SOCKS5",
+        "VM Started", "VM Paused", "Took 1.5 seconds to spawn", "Took 2 seconds to destroy",
+        "disk sda1 ok", "disk sdb2 ok", "node=n1 state=up", "node=n2 state=down",
+    ]
+
+    @settings(max_examples=60)
+    @given(st.lists(st.sampled_from(POOL), min_size=2, max_size=50), st.data())
+    def test_restart_anywhere_gives_the_same_ids(self, lines: list[str],
+                                                 data: st.DataObject) -> None:
+        """Snapshot at any line, restore, go on: the same ids and state as never stopping."""
+        cut = data.draw(st.integers(1, len(lines) - 1))
+        config = MinerConfig(steady_after=3)
+        whole = TemplateMiner(config)
+        expected = [whole.add(line).template_id for line in lines]
+        first = TemplateMiner(config)
+        got = [first.add(line).template_id for line in lines[:cut]]
+        second = TemplateMiner.from_state(orjson.loads(orjson.dumps(first.to_state())))
+        got += [second.add(line).template_id for line in lines[cut:]]
+        assert got == expected
+        assert second.to_state() == whole.to_state()
+
+    def test_becoming_steady_is_a_change(self) -> None:
+        """The line that makes a template steady reports a change, so it gets snapshotted."""
+        m = TemplateMiner(MinerConfig(steady_after=3))
+        changed = [m.add("disk sda1 ok").changed for _ in range(5)]
+        assert changed == [True, False, True, False, False]
+
+    def test_learned_keys_survive_a_restart(self) -> None:
+        """Keys are part of the state: a restored miner generalises where the old one would."""
+        a = TemplateMiner()
+        a.add("sudo for user 1001")
+        a.add("session closed for user alice")
+        b = TemplateMiner.from_state(orjson.loads(orjson.dumps(a.to_state())))
+        assert "user" in a.to_state()["keys"]
+        assert b.add("session closed for user bob").template == "session closed for user <*>"
+
+    def test_version_1_state_loads(self) -> None:
+        """State written before learned keys existed is read (with no keys learned)."""
+        state = TemplateMiner().to_state()
+        state["version"] = 1
+        del state["keys"]
+        del state["config"]["steady_after"]
+        assert len(TemplateMiner.from_state(state)) == 0
+
     def test_config_override_on_restore(self) -> None:
         """A config passed to from_state replaces the stored one."""
         state = TemplateMiner().to_state()
