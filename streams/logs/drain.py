@@ -145,6 +145,17 @@ def _is_word(token: str) -> bool:
     return PLACEHOLDER not in token and not any(c.isdigit() for c in token)
 
 
+_SHAPE_RUNS = re.compile(r"([Aa9])\1+")
+_SHAPE_CHARS = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    "A" * 26 + "a" * 26 + "9" * 10)
+
+
+def shape(token: str) -> str:
+    """A token's character classes, runs collapsed: gpu01 -> a9, SOCKS5 -> A9, HTTPS -> A."""
+    return _SHAPE_RUNS.sub(r"\1", token.translate(_SHAPE_CHARS))
+
+
 def key_of(token: str) -> str | None:
     """The name a token gives a following value: "user=" -> user, "[instance:" -> instance."""
     if PLACEHOLDER in token:
@@ -209,8 +220,10 @@ class TemplateMiner:
         constant = template[i]
         if previous_differs or constant.endswith("="):
             return True
-        return ((steady or (_is_word(constant) and _is_word(token)))
-                and not self._after_key(template, i))
+        if _is_word(constant) and _is_word(token):
+            return not self._after_key(template, i)
+        # a steady constant meets a token of another shape: not one more value of it
+        return steady and shape(constant) != shape(token) and not self._after_key(template, i)
 
     def _similarity(self, cluster: Cluster, tokens: list[str]) -> float:
         """Share of the template's constant tokens the line repeats; 0 on a veto.

@@ -60,8 +60,15 @@ class TestGrouping:
         m.add("Invalid user webmaster from 1.2.3.4")
         assert m.add("Invalid user test9 from 1.2.3.5").template == "Invalid user <*> from <*>"
 
+    def test_steady_constant_keeps_values_of_its_own_shape(self) -> None:
+        """A steady host name still takes another host name (same shape: a value)."""
+        m = TemplateMiner(MinerConfig(steady_after=3))
+        for _ in range(5):
+            m.add("heartbeat lost gpu01 rack a")
+        assert m.add("heartbeat lost gpu02 rack a").template == "heartbeat lost <*> rack a"
+
     def test_steady_constant_is_not_generalised(self) -> None:
-        """A token that held for steady_after lines keeps a differing line apart."""
+        """A token that held for steady_after lines keeps a token of another shape apart."""
         m = TemplateMiner(MinerConfig(steady_after=3))
         for port in range(3):
             m.add(f"conn {port}.example.com open through proxy 1.2.3.4 HTTPS")
