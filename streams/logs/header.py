@@ -81,7 +81,7 @@ _TIME_HINT = re.compile(r"\d(?::\d\d?[:.]\d|\d{3}[-/.]\d\d[-/.]\d\d|\d{5} \d{6}"
 
 @dataclass(slots=True)
 class _Field:
-    kind: str  # T L N B C S H
+    kind: str  # T L N B C S H as in the module docstring; G source location; LC logcat
     end: int
     text: str = ""
     time: TimeMatch | None = None
@@ -181,7 +181,7 @@ def _word(line: str, pos: int, token: str) -> _Field | None:
             return _Field("C", end, m.group("name"), pid=pid)
         return None
     if token.isdigit():
-        return _Field("N", end, token) if len(token) <= 10 else None
+        return _Field("N", end, token) if len(token) <= 10 and token.isascii() else None
     if len(token) > 128 or _NOT_A_WORD.search(token):
         return None
     return _Field("H", end, token)
@@ -305,7 +305,7 @@ def _pipes(line: str, pos: int, h: _Header) -> None:
         part = line[pos + 1 : nxt]
         if nxt < 0 or not part or len(part) > 64 or any(c.isspace() for c in part):
             break
-        if part.isdigit() and h.pid is None:
+        if part.isascii() and part.isdigit() and len(part) <= 10 and h.pid is None:
             h.pid = int(part)
         elif h.program is None:
             h.program = part

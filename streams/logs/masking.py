@@ -66,9 +66,10 @@ _RULES: tuple[tuple[str, str], ...] = (
      r"(?: (?:" + _UNITS + r")(?![\w-]))?"),
 )
 
-# no value starts inside a word: one look behind rejects most positions at once
-_MASK = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(f"(?P<{name}>{rx})" for name, rx in _RULES)
-                   + ")")
+# no value starts inside a word: one look-behind rejects most positions at once; nor
+# right before or after a placeholder, so masking masked text changes nothing more
+_MASK = re.compile("(?<![A-Za-z0-9>])(?:" + "|".join(f"(?P<{name}>{rx})" for name, rx in _RULES)
+                   + ")(?!<\\*>)", re.ASCII)  # ASCII: other scripts' digits stay text
 
 
 def mask(content: str) -> str:
