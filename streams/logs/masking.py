@@ -5,9 +5,12 @@ and until then the template (and with it the template id) still holds the value.
 Masking values whose *shape* says they are variable means most templates are born
 in their final form. Every rule here is about shape, not about any one log
 source: times, UUIDs, MAC/PCI/IP addresses, host names with a top-level domain,
-hex, and numbers (with an optional unit). Identifiers that merely end in a digit
-("ssh2", "eth0", "mlx5_core", "x86_64") are left alone: they are as often constant
-as not, and the miner decides.
+hex, numbers (with a glued unit, or a spaced size/time unit that loggers scale with
+the value: "1.2 KB", "<1 sec"), and digits after an underscore ("blk_<*>": an id or
+index glued to a name). Identifiers that merely end in a digit ("ssh2", "eth0",
+"mlx5_core") are left alone: they are as often constant as not, and the miner decides.
+Then, on the tokens: a token of values and punctuation only ("<*>:<*>") is one value,
+and a parenthesised value (an aside restating the one before it) is left out.
 
 All rules are alternatives of one regular expression, so a line is scanned once.
 """
