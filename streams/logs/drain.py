@@ -18,7 +18,8 @@ Differences from the paper and from drain3, each for a reason (see docs/logs.md)
   no value) unless the word before them is a learned key ("GET" is not "POST",
   "VM Started" is not "VM Paused", but "for user alice" is "for user bob" once
   "user" has been seen introducing values), and a steady constant: one that held
-  for `steady_after` lines is not generalised by one line that differs.
+  for `steady_after` lines is not generalised by a token of another shape
+  ("HTTPS" then "SOCKS5"; "gpu01" then "gpu02" is still a value).
 - Keys are learned online: a word seen right before a value in some template
   ("from <*>", "user=<*>") introduces values everywhere. They are part of the state.
 - Template ids are content hashes (blake2b of the template text), never counters,
@@ -41,7 +42,9 @@ from typing import Any, Literal
 
 from streams.logs.masking import PLACEHOLDER, mask_tokens, render
 
-__all__ = ["Cluster", "MinedTemplate", "MinerConfig", "TemplateMiner", "template_id"]
+__all__ = [
+    "Cluster", "MinedTemplate", "MinerConfig", "TemplateMiner", "key_of", "shape", "template_id",
+]
 
 logger = logging.getLogger(__name__)
 
