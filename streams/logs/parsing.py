@@ -1,8 +1,10 @@
 """parse_line: recognise a line's format and split header from content.
 
 Order matters only where formats overlap: a leading "<n>" is RFC 5424 if a version
-follows, RFC 3164 if a time follows, else a printk level. A line none of the
-parsers recognise comes back as format "plain" with the whole line as message:
+follows, RFC 3164 if a time follows, else a printk level; syslog and kernel shapes
+are tried before a generic logging-library header (streams.logs.header), which is
+the last resort. A line none of the parsers recognise comes back as format "plain"
+with the whole line as message:
 nothing is ever dropped, and parse_line never raises on any input.
 """
 
