@@ -15,7 +15,8 @@ Differences from the paper and from drain3, each for a reason (see docs/logs.md)
   value is one token, so a run of differences is another phrase: "Bye Bye
   [preauth]" is not "disconnected by user"), a differing "key=" token (the
   masker splits key=value; keys are structure), two different *words* (no digit,
-  no value) unless the word before them is a learned key ("GET" is not "POST",
+  no value, no path) unless the word before them is a learned key or a spaced
+  "=" ("GET" is not "POST",
   "VM Started" is not "VM Paused", but "for user alice" is "for user bob" once
   "user" has been seen introducing values), and a steady constant: one that held
   for `steady_after` lines is not generalised by a token of another shape
@@ -144,8 +145,15 @@ def _route_token(token: str) -> str:
 
 
 def _is_word(token: str) -> bool:
-    """A token with no digit and no value in it: "GET", "Started", "(usable)"."""
-    return PLACEHOLDER not in token and not any(c.isdigit() for c in token)
+    """A token with no digit, no value and no path in it: "GET", "Started", "(usable)".
+
+    A path, URL or slash-joined name ("/var/www/html/", "com.x/.MainActivity") names a
+    thing, as a value does.
+    """
+    return PLACEHOLDER not in token and "/" not in token and not any(c.isdigit() for c in token)
+
+
+_ASSIGN = frozenset({"=", ":", "=>", "->", "=="})  # a spaced assignment: "key = value"
 
 
 _SHAPE_RUNS = re.compile(r"([Aa9])\1+")
@@ -212,8 +220,8 @@ class TemplateMiner:
         if i == 0:
             return False
         before = tokens[i - 1]
-        if before.endswith("="):
-            return True
+        if before.endswith("=") or before in _ASSIGN:
+            return True  # "uid=", and the spaced "startingDisplayed = false"
         key = key_of(before)
         return key is not None and key in self._value_keys
 

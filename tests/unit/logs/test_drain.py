@@ -54,6 +54,20 @@ class TestGrouping:
         m.add("session opened user=alice")
         assert m.add("session opened user=bob").template == "session opened user=<*>"
 
+    def test_value_after_a_spaced_equals_sign(self) -> None:
+        """'key = value' with spaces is a key too: booleans after it are values."""
+        m = TemplateMiner()
+        m.add("allDrawn = false, isRelaunching = true")
+        assert m.add("allDrawn = true, isRelaunching = true").template == (
+            "allDrawn = <*> isRelaunching = true")
+
+    def test_paths_are_values(self) -> None:
+        """A path (or slash-joined name) names a thing: two paths are two values."""
+        m = TemplateMiner()
+        m.add("Directory index forbidden by rule: /var/www/html/")
+        assert m.add("Directory index forbidden by rule: /srv/www/").template == (
+            "Directory index forbidden by rule: <*>")
+
     def test_words_with_digits_generalise_while_young(self) -> None:
         """A token with a digit is a value until its template has shown it steady."""
         m = TemplateMiner()
