@@ -33,6 +33,8 @@ _DMESG_X = re.compile(
 )
 _KMSG = re.compile(r"(?P<pri>\d{1,3}),(?P<seq>\d+),(?P<usec>\d+),[^;]*;(?P<msg>.*)", re.DOTALL)
 _PRINTK = re.compile(r"<(?P<lvl>[0-7])>(?P<msg>.*)", re.DOTALL)
+_BRACKETED_LEVEL = re.compile(r"\[(?:emerg|alert|crit|error|warn|notice|info|debug|trace)"
+                              r"(?:[\w:]*)\]", re.IGNORECASE)
 
 
 def split_uptime(message: str) -> tuple[str | None, str]:
@@ -68,6 +70,8 @@ def parse_kernel(line: str) -> ParsedLine | None:
             rest = m.group("msg")
     ts: int | None = None
     m = _DMESG_T.match(rest)
+    if m is not None and _BRACKETED_LEVEL.match(m.group("msg")):
+        return None  # Apache's error log: "[ctime] [error] ...", same time, then a level
     if m is not None:
         ts = dated_to_ms(int(m.group("year")), m.group("mon"), int(m.group("day")),
                          int(m.group("hh")), int(m.group("mm")), int(m.group("ss")))

@@ -5,9 +5,12 @@ and until then the template (and with it the template id) still holds the value.
 Masking values whose *shape* says they are variable means most templates are born
 in their final form. Every rule here is about shape, not about any one log
 source: times, UUIDs, MAC/PCI/IP addresses, host names with a top-level domain,
-hex, and numbers (with an optional unit). Identifiers that merely end in a digit
-("ssh2", "eth0", "mlx5_core", "x86_64") are left alone: they are as often constant
-as not, and the miner decides.
+hex, numbers (with a glued unit, or a spaced size/time unit that loggers scale with
+the value: "1.2 KB", "<1 sec"), and digits after an underscore ("blk_<*>": an id or
+index glued to a name). Identifiers that merely end in a digit ("ssh2", "eth0",
+"mlx5_core") are left alone: they are as often constant as not, and the miner decides.
+Then, on the tokens: a token of values and punctuation only ("<*>:<*>") is one value,
+and a parenthesised value (an aside restating the one before it) is left out.
 
 All rules are alternatives of one regular expression, so a line is scanned once.
 """
@@ -39,6 +42,9 @@ _FQDN = (
     + r"|(?:" + _LABEL + r"\.){2,}(?!(?:" + _FILE_EXT + r")(?![a-z]))[a-z]{2}"
 )
 
+# size and time units that loggers scale with the value (B, KB, MB; ms, s, min)
+_UNITS = r"[kKMGTP]i?B|B|[mun\u00b5]s|s|secs?|mins?|h|hrs?"
+
 _RULES: tuple[tuple[str, str], ...] = (
     # dates and times, longest forms first: one placeholder for the whole stamp
     ("datetime", r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"),
@@ -57,10 +63,16 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("fqdn", r"(?<![\w.-])(?=[a-zA-Z0-9-]+\.[a-zA-Z0-9])(?:" + _FQDN + r")(?![\w-]|\.\w)"),
     ("hex", r"(?<![\w.-])(?:0[xX]" + _HEX + r"+|(?=" + _HEX + r"*\d)(?=" + _HEX + r"*[a-fA-F])"
      + _HEX + r"{8,})(?![\w-])"),
-    ("number", r"(?<![A-Za-z0-9_])[-+]?v?\d+(?:[.,]\d+)*(?:[a-zA-Z%]{1,3})?(?![A-Za-z0-9_])"),
+    # a number with its unit, glued ("22s", "4096kB", "100%") or after a space ("1.2 KB",
+    # "<1 sec"): auto-scaled units change with the value, so they belong to it
+    ("number", r"(?<![A-Za-z0-9])[-+<>~]?v?\d+(?:[.,]\d+)*(?:[a-zA-Z%]{1,3})?(?![A-Za-z0-9])"
+     r"(?: (?:" + _UNITS + r")(?![\w-]))?"),
 )
 
-_MASK = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _RULES))
+# no value starts inside a word: one look-behind rejects most positions at once; nor
+# right before or after a placeholder, so masking masked text changes nothing more
+_MASK = re.compile("(?<![A-Za-z0-9>])(?:" + "|".join(f"(?P<{name}>{rx})" for name, rx in _RULES)
+                   + ")(?!<\\*>)", re.ASCII)  # ASCII: other scripts' digits stay text
 
 
 def mask(content: str) -> str:
@@ -68,8 +80,17 @@ def mask(content: str) -> str:
     return _MASK.sub(PLACEHOLDER, content)
 
 
-_KEY_VALUE = re.compile(r"([^\s=]+=)(?=[^\s=])")
+# a key starts its token and holds no URL syntax: "uid=0", "LOGIN(uid=0)", not "/a?b=c"
+_KEY_VALUE = re.compile(r"(?<!\S)([^\s=/?&]+=)(?=[^\s=])")
 _GLUE = "\x00"
+_P = r"[^\w\s()\[\]{}'\"]"  # punctuation that joins values into one token
+# a token made of values and punctuation only ("<*>:<*>", "/<*>", "<*>,") is one value;
+# a trailing "," or ";" stays, it belongs to the sentence
+_VALUE_TOKEN = re.compile(r"(?<!\S)" + _P + r"*<\*>(?:" + _P + r"*<\*>)*" + _P
+                          + r"*?(?P<t>[,;]*)(?!\S)")
+# a parenthesised value restates the one before it ("1190 bytes (1.16 KB) sent") and
+# is often left out; an empty "()" is a missing value
+_ASIDE = re.compile(r"(?<!\S)(?<!\x00 )\((?:<\*>)?\)[,;.:]?(?!\S)")  # not a key's value
 
 
 def mask_tokens(content: str) -> tuple[list[str], frozenset[int]]:
@@ -79,17 +100,23 @@ def mask_tokens(content: str) -> tuple[list[str], frozenset[int]]:
     is structure and the value is data, so "uid=<*>" and "uid=" (an empty value)
     have different shapes, and a value is compared on its own. The second item
     holds the positions of tokens that were split off their left neighbour, so a
-    template can be written back as "uid=<*>", not "uid= <*>".
+    template can be written back as "uid=<*>", not "uid= <*>". A token of values and
+    punctuation only is one placeholder, and a parenthesised value (an aside) is
+    left out, so optional restatements do not change a message's length.
     """
     text = _MASK.sub(PLACEHOLDER, content)
     if _GLUE in text:
         text = text.replace(_GLUE, " ")
-    if "=" not in text:
+    keyed = "=" in text
+    if keyed:
+        text = _KEY_VALUE.sub(r"\1" + _GLUE + " ", text)
+    if PLACEHOLDER in text or "(" in text:
+        text = _VALUE_TOKEN.sub(PLACEHOLDER + r"\g<t>", _ASIDE.sub("", text))
+    if not keyed:
         return text.split(), frozenset()
-    words = _KEY_VALUE.sub(r"\1" + _GLUE + " ", text).split()
     tokens: list[str] = []
     glued: set[int] = set()
-    for word in words:
+    for word in text.split():
         if word.endswith(_GLUE):
             tokens.append(word[:-1])
             glued.add(len(tokens))

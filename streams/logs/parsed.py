@@ -9,9 +9,10 @@ __all__ = ["FORMATS", "ParsedLine"]
 
 logger = logging.getLogger(__name__)
 
-# The header formats a line can be recognised as; "plain" means no header was found
+# The header formats a line can be recognised as; "generic" is a logging library's
+# header read field by field (streams.logs.header); "plain" means no header was found
 # and the whole line is the message (a line is never dropped).
-FORMATS = ("rfc5424", "rfc3164", "kernel", "kmsg", "json", "plain")
+FORMATS = ("rfc5424", "rfc3164", "kernel", "kmsg", "json", "generic", "plain")
 
 
 @dataclass(frozen=True, slots=True)

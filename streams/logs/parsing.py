@@ -1,8 +1,10 @@
 """parse_line: recognise a line's format and split header from content.
 
 Order matters only where formats overlap: a leading "<n>" is RFC 5424 if a version
-follows, RFC 3164 if a time follows, else a printk level. A line none of the
-parsers recognise comes back as format "plain" with the whole line as message:
+follows, RFC 3164 if a time follows, else a printk level; syslog and kernel shapes
+are tried before a generic logging-library header (streams.logs.header), which is
+the last resort. A line none of the parsers recognise comes back as format "plain"
+with the whole line as message:
 nothing is ever dropped, and parse_line never raises on any input.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from streams.logs.header import parse_header
 from streams.logs.jsonlog import parse_json
 from streams.logs.kernel import parse_kernel, split_uptime
 from streams.logs.parsed import ParsedLine
@@ -27,14 +30,18 @@ def _header(line: str, reference_ms: int | None) -> ParsedLine | None:
     if first == "<":
         return parse_rfc5424(line) or parse_rfc3164(line, reference_ms) or parse_kernel(line)
     if first.isdigit():
-        return parse_kernel(line) or parse_rfc3164(line, reference_ms)
+        return (parse_kernel(line) or parse_rfc3164(line, reference_ms)
+                or parse_header(line, reference_ms))
     if first == "[":
-        return parse_kernel(line)
-    return parse_rfc3164(line, reference_ms) or parse_kernel(line)
+        return parse_kernel(line) or parse_header(line, reference_ms)
+    return (parse_rfc3164(line, reference_ms) or parse_kernel(line)
+            or parse_header(line, reference_ms))
 
 
 def _refine(parsed: ParsedLine) -> ParsedLine:
-    """Content-level structure under a syslog header: a kernel uptime or a JSON body."""
+    """Content-level structure under a header: a kernel uptime, an application's own
+    header (a line a program wrote with its logging library, then sent to syslog) or a
+    JSON body. The application's level is more specific than the syslog PRI."""
     message = parsed.message
     if message.startswith("["):
         uptime, rest = split_uptime(message)
@@ -42,6 +49,19 @@ def _refine(parsed: ParsedLine) -> ParsedLine:
             extra = {**parsed.extra, "uptime_s": uptime}
             return ParsedLine(rest, parsed.format, parsed.ts, parsed.host, parsed.program,
                               parsed.pid, parsed.severity, extra)
+    elif message[:1].isdigit():
+        inner = parse_header(message, parsed.ts)
+        if inner is not None:  # an application's own header under syslog's
+            return ParsedLine(
+                message=inner.message,
+                format=parsed.format,
+                ts=parsed.ts if parsed.ts is not None else inner.ts,
+                host=parsed.host or inner.host,
+                program=parsed.program or inner.program,
+                pid=parsed.pid if parsed.pid is not None else inner.pid,
+                severity=inner.severity or parsed.severity,
+                extra={**inner.extra, **parsed.extra},
+            )
     elif message.startswith("{"):
         inner = parse_json(message)
         if inner is not None:
@@ -70,7 +90,7 @@ def parse_line(line: str, *, reference_ms: int | None = None) -> ParsedLine:
         parsed = _header(line, reference_ms)
         if parsed is None:
             return ParsedLine(message=line)
-        if parsed.format in ("rfc3164", "rfc5424"):
+        if parsed.format in ("rfc3164", "rfc5424", "generic"):
             parsed = _refine(parsed)
         return parsed
     except (ValueError, OverflowError, IndexError) as e:  # defensive: a bad line stays a line

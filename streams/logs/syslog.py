@@ -4,7 +4,10 @@ RFC 3164 in the wild is loose, so the parser accepts what real files hold:
 the PRI is optional (files usually drop it), the time is either "Mmm dd hh:mm:ss"
 or RFC 3339 (rsyslog's high-precision template), the host may be missing, and
 the tag may carry a version ("syslogd 1.4.1:"), a path ("/usr/sbin/cron[12]:"),
-a parenthesised module ("sshd(pam_unix)[19939]:") or a leading "-- " (login(1)).
+a parenthesised module ("sshd(pam_unix)[19939]:"), a leading "-- " (login(1)) or,
+on macOS, an address after the pid ("launchd[1] (com.apple.x.1):"). A level word
+where the host would be ("2024-06-10T12:00:00Z INFO [main] ...") means the line is a
+logging library's header, not syslog: it is left to streams.logs.header.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 
+from streams.logs.header import is_level_word
 from streams.logs.parsed import ParsedLine
 from streams.logs.severity import from_syslog_pri
 from streams.logs.timestamps import dated_to_ms, iso_to_ms, yearless_to_ms
@@ -44,8 +48,12 @@ _RFC3164 = re.compile(
 )
 # "name:", "name[123]:" alone as the first word: a line written without a host
 _TAG_ONLY = re.compile(r"[^\s\[\]:]+(?:\[\d+\])?:$")
-_TAG = re.compile(r"(?P<tag>[^:\[\]]{1,64}?)(?:\[(?P<pid>\d{1,10})\])?:(?: +|$)(?P<msg>.*)",
-                  re.DOTALL)
+# macOS adds " (address)" after the pid: "launchd[1] (com.apple.xpc.launchd.domain.pid.X.1):"
+_TAG = re.compile(r"(?P<tag>[^:\[\]]{1,64}?)(?:\[(?P<pid>\d{1,10})\])?"
+                  r"(?: \((?P<addr>[^()\s]{1,128})\))?:(?: +|$)(?P<msg>.*)", re.DOTALL)
+# a word after the time that is no host: a level (a logging library's header, not
+# syslog's), a container stream, a bracket or a separator
+_NOT_A_HOST = frozenset({"stdout", "stderr", "-", "|"})
 
 
 def _facility(pri: int) -> str:
@@ -153,6 +161,8 @@ def parse_rfc3164(line: str, reference_ms: int | None = None) -> ParsedLine | No
     rest = m.group("rest") or ""
     host: str | None = None
     first, _, after = rest.partition(" ")
+    if first in _NOT_A_HOST or first.startswith("[") or is_level_word(first):
+        return None
     if not _TAG_ONLY.match(first):
         host = first or None
         rest = after.lstrip(" ")
@@ -165,6 +175,8 @@ def parse_rfc3164(line: str, reference_ms: int | None = None) -> ParsedLine | No
             program = prog
             pid = int(t.group("pid")) if t.group("pid") else None
             msg = t.group("msg")
+            if t.group("addr"):
+                extra["address"] = t.group("addr")
     return ParsedLine(message=msg, format="rfc3164", ts=ts, host=host, program=program,
                       pid=pid, severity=severity, extra=extra)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.logs import SEVERITIES, parse_line
@@ -32,6 +32,19 @@ class TestNeverDrops:
     def test_message_survives_header(self, header: str, body: str) -> None:
         """Whatever header a line has, its body comes back as the message."""
         assert parse_line(header + body, reference_ms=0).message == body
+
+    @settings(max_examples=300)
+    @given(st.lists(st.sampled_from([
+        "2024-06-10 12:00:00,123 ", "Jun 10 12:00:00 ", "<13>", "<14>1 ", "kernel: ",
+        "[ 1.5] ", "host p[1]: ", "INFO ", "- ", "[x] ", "a.b: ", "f.go:1] ", "D/T( 1): ",
+        "stdout F ", "|", "\ufeff", "0", "9", ":", "-", " ", "x", "[", "]", "Sun ",
+    ]), max_size=14).map("".join))
+    def test_message_is_the_lines_tail(self, text: str) -> None:
+        """Every header parser but JSON's only cuts: the message is the end of the line."""
+        p = parse_line(text, reference_ms=0)
+        line = text.rstrip("\r\n")
+        assert p.format == "json" or line.replace("\ufeff", "").endswith(p.message) or (
+            line.endswith(p.message))
 
     def test_trailing_newline_and_cr_removed(self) -> None:
         """CRLF line ends do not leak into the message."""

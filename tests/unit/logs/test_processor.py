@@ -136,21 +136,21 @@ class TestStateAndDirty:
     def test_dirty_only_on_template_changes(self, proc: LogProcessor) -> None:
         """New or generalised templates set dirty; a plain repeat does not."""
         seen = [proc.dirty]
-        proc.process(event("session closed for user alice"))  # created
+        proc.process(event("session closed for user=alice"))  # created
         seen.append(proc.dirty)
         proc.snapshot()
         seen.append(proc.dirty)
-        proc.process(event("session closed for user alice"))  # a repeat
+        proc.process(event("session closed for user=alice"))  # a repeat
         seen.append(proc.dirty)
-        proc.process(event("session closed for user bob"))  # generalised
+        proc.process(event("session closed for user=bob"))  # generalised
         seen.append(proc.dirty)
         assert seen == [False, True, False, False, True]
 
     def test_restore_keeps_ids(self, proc: LogProcessor) -> None:
         """A processor restored from a snapshot gives known templates their old ids."""
-        first = proc.process(event("session closed for user alice"))["template_id"]
+        first = proc.process(event("session closed for user=alice"))["template_id"]
         restored = LogProcessor(miner_state=proc.snapshot())
-        assert restored.process(event("session closed for user bob"))["template_id"] == first
+        assert restored.process(event("session closed for user=bob"))["template_id"] == first
         assert restored.state_error is None
 
     def test_unreadable_state_starts_empty(self) -> None:
@@ -165,10 +165,10 @@ class TestStateAndDirty:
             "id": "e", "fault_class": "custom", "component": "x", "severity": "info",
             "keywords": ["zap"], "pattern": "zap", "description": "d", "action": "a"}]})
         p = LogProcessor(catalogue=cat, config=MinerConfig(id_mode="current"))
-        p.process(event("zap user alice"))
-        r = p.process(event("zap user bob"))
+        p.process(event("zap user=alice"))
+        r = p.process(event("zap user=bob"))
         assert r["fault_class"] == "custom"
-        assert r["template_id"] == template_id("zap user <*>")
+        assert r["template_id"] == template_id("zap user=<*>")
 
 
 class TestLongLines:
