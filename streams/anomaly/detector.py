@@ -43,7 +43,9 @@ from streams.anomaly.state import NO_PROFILE, SCALARS, STATE_VERSION, upgrade
 __all__ = ["update"]
 
 _MAX_ABS = 1e300  # larger values would overflow the arithmetic; they are skipped
-_REL_RESOLUTION = 1e-9  # relative to the level: below this a range is float noise
+_REL_RESOLUTION = 1e-7  # relative to the level: below this a range is float noise (the
+# envelopes keep 9 significant digits, so a repeated value can seem to exceed its own
+# stored maximum by 5e-10 of it: far below this floor times the margin)
 _NONE = -1e9  # excess of a test that cannot answer yet
 _START_Z = 8.0  # start-up: mean deviations from the mean a sample needs, at first
 _DEV_TO_SD = 1.25  # mean absolute deviation -> standard deviation (Gaussian)
@@ -71,20 +73,19 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     if not (-_MAX_ABS <= x <= _MAX_ABS):  # also false for NaN
         return float(d[3])
     (n, t0, t, score, held, held_for, level, start_mean, start_dev, base_mean, base_dev,
-     in_use) = d[:SCALARS]
+     profile_in_use) = d[:SCALARS]
     value_up, value_down, level_up, level_down = d[12], d[13], d[14], d[15]
     n += 1
-    if n == 1:
-        if t == 0:  # (a state upgraded from version 1 keeps its clock)
-            t0 = t = ts_ms
-        level = start_mean = base_mean = x
+    if t == 0:
+        t0 = t = ts_ms
+    dt = ts_ms - t
+    if dt < 0:
         dt = 0
     else:
-        dt = ts_ms - t
-        if dt < 0:
-            dt = 0
-        else:
-            t = ts_ms
+        t = ts_ms
+    if n == 1:
+        level = start_mean = base_mean = x
+    else:
         level += (x - level) / p.window
 
     # judge: the most novel test, in decades beyond the 0.5 line
@@ -98,17 +99,17 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
         if e > best:
             best = e
     if p.seasonal:
-        e = _seasons(d, t, x, dt, level, in_use, p)
+        e = _seasons(d, t, x, dt, profile_in_use, p)
         if e > best:
             best = e
         if n % _CHOOSE_EVERY == 0:
-            in_use = _choose_profile(d, t - t0, base_dev, p)
-    s = 0.5 + best / 10.0
-    s = 0.0 if s < 0.0 else 1.0 if s > 1.0 else s
+            profile_in_use = _choose_profile(d, t, base_dev, p)
+    score = 0.5 + best / 10.0
+    score = 0.0 if score < 0.0 else 1.0 if score > 1.0 else score
     if n <= p.startup:
-        if s > 0.0 and abs(x - start_mean) < _START_Z * (1.0 - n / p.startup) * \
+        if score > 0.0 and abs(x - start_mean) < _START_Z * (1.0 - n / p.startup) * \
                 _DEV_TO_SD * start_dev:
-            s = 0.0
+            score = 0.0
         a = 1.0 / n
         start_dev += a * (abs(x - start_mean) - start_dev)
         start_mean += a * (x - start_mean)
@@ -123,14 +124,14 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     base_mean += a * (x - base_mean)
 
     # hold the peak so that one event is one episode
-    if s >= held or held_for >= p.hold:
-        held, held_for = s, 0
+    if score >= held or held_for >= p.hold:
+        held, held_for = score, 0
     else:
         held_for += 1
-        s = held
-    d[:SCALARS] = (n, t0, t, s, held, held_for, level, start_mean, start_dev, base_mean,
-                   base_dev, in_use)
-    return s
+        score = float(held)
+    d[:SCALARS] = (n, t0, t, score, held, held_for, level, start_mean, start_dev, base_mean,
+                   base_dev, profile_in_use)
+    return score
 
 
 def _fits(d: object, p: AnomalyParams) -> bool:
@@ -140,7 +141,7 @@ def _fits(d: object, p: AnomalyParams) -> bool:
     day, week = d[16], d[17]
     if week is None or day is None:
         return not p.seasonal and day is None and week is None
-    return p.seasonal and len(week[0]) == p.season_bins and len(day[0]) == p.day_bins
+    return p.seasonal and len(week[1]) == p.season_bins and len(day[1]) == p.day_bins
 
 
 def _excess(up: Envelope, down: Envelope, v: float, calib: float, p: AnomalyParams) -> float:
@@ -163,7 +164,7 @@ def _excess(up: Envelope, down: Envelope, v: float, calib: float, p: AnomalyPara
 
 def _level(env: Envelope) -> float:
     """streams.anomaly.envelope.envelope_level for an envelope with two or more blocks."""
-    top2 = env[4]
+    top2: float = env[4]
     if env[1]:
         cur = env[2]
         if cur > top2:
@@ -184,31 +185,36 @@ def _push(env: Envelope, v: float, p: AnomalyParams) -> None:
         close_block(env, p.block, p.blocks)
 
 
-def _seasons(d: list[Any], t: int, x: float, dt: int, level: float, in_use: int,
-             p: AnomalyParams) -> float:
+def _seasons(d: list[Any], t: int, x: float, dt: int, in_use: int, p: AnomalyParams) -> float:
     """Test the deviation from the profile in use; learn both profiles and residuals."""
     best = _NONE
     for which, (period, pos) in enumerate(_PERIODS, start=1):
         prof = d[pos]
-        values, weights = prof[0], prof[1]
+        values, weights = prof[1], prof[2]
         bins = len(values)
         b = (t % period) * bins // period
         v = values[b]
         if v is not None and weights[b] >= MIN_WEIGHT:
             r = x - v
-            seen = prof[4]
-            dev, res = prof[2], prof[3]
+            seen = prof[5]
+            dev, res = prof[3], prof[4]
             dev += (abs(r) - dev) / (seen + 1 if seen < p.baseline else p.baseline)
             res = r if seen == 0 else res + (r - res) / p.window
-            up, down = prof[5], prof[6]
+            up, down = prof[6], prof[7]
             if which == in_use and seen:
                 horizon = p.block * p.blocks
                 calib = math.log10(seen / horizon) if seen < horizon else 0.0
                 best = _excess(up, down, res, calib, p)
             _push(up, res, p)
             _push(down, -res, p)
-            prof[2], prof[3], prof[4] = dev, res, seen + 1
-        # seasonal.profile_learn, written out
+            prof[3], prof[4], prof[5] = dev, res, seen + 1
+        # seasonal.profile_learn (and profile_settle on leaving a bin), written out
+        if not prof[0]:
+            prof[0] = t
+        if dt:
+            before = ((t - dt) % period) * bins // period
+            if before != b and values[before] is not None:
+                values[before] = float(f"{values[before]:.9g}")
         span = dt * bins / period
         if span > 1.0:
             span = 1.0
@@ -226,7 +232,7 @@ def _seasons(d: list[Any], t: int, x: float, dt: int, level: float, in_use: int,
     return best
 
 
-def _choose_profile(d: list[Any], age_ms: int, base_dev: float, p: AnomalyParams) -> int:
+def _choose_profile(d: list[Any], t: int, base_dev: float, p: AnomalyParams) -> int:
     """The profile that best explains the series, if one explains it well enough.
 
     A profile qualifies after `season_periods` whole periods, when its residuals' mean
@@ -236,8 +242,8 @@ def _choose_profile(d: list[Any], age_ms: int, base_dev: float, p: AnomalyParams
     chosen, chosen_dev = NO_PROFILE, 0.0
     for which, (period, pos) in enumerate(_PERIODS, start=1):
         prof = d[pos]
-        dev = prof[2]
-        if (prof[4] and age_ms >= p.season_periods * period and dev < p.season_gain * base_dev
+        dev = prof[3]
+        if (prof[5] and t - prof[0] >= p.season_periods * period and dev < p.season_gain * base_dev
                 and (chosen == NO_PROFILE or dev < chosen_dev)):
             chosen, chosen_dev = which, dev
     return chosen

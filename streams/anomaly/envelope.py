@@ -49,7 +49,7 @@ def envelope_level(env: Envelope) -> float | None:
     if env[COUNT]:
         cur = env[OPEN_MAX]
         if cur > top2:
-            return cur if cur < top1 else top1
+            return float(cur if cur < top1 else top1)
     return float(top2)
 
 
@@ -68,7 +68,7 @@ def envelope_push(env: Envelope, v: float, block: int, blocks: int) -> None:
 def close_block(env: Envelope, block: int, blocks: int) -> None:
     """The open block is full: its maximum joins the ring (the rare part of a push)."""
     maxima: list[float] = env[MAXIMA]
-    maxima.append(env[OPEN_MAX])
+    maxima.append(float(f"{env[OPEN_MAX]:.9g}"))  # 9 digits: shorter JSON, and plenty
     env[COUNT] = 0
     if len(maxima) >= blocks and env[BLOCK] < block:
         merged = [a if a > b else b for a, b in zip(maxima[0::2], maxima[1::2], strict=False)]

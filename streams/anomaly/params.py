@@ -65,7 +65,7 @@ class AnomalyParams:
     window: int = 16
     block: int = 128
     blocks: int = 32
-    min_blocks: int = 8
+    min_blocks: int = 12
     margin: float = 0.065
     step: float = 0.0125
     seasonal: bool = True

@@ -16,13 +16,15 @@ visit. Bins are not interpolated: a square wave (a nightly job switching on) kee
 edges, which interpolation would blur into residuals twice a day.
 
 A profile is plain data: values (None until visited, JSON null) and weights (visits
-seen, capped at 1/rate, rounded to 1e-6 so that the state stays short in JSON). Times
+seen, capped at 1/rate, rounded to 1e-6 so that the state stays short in JSON). When
+the clock leaves a bin its value is settled to 9 significant digits (`profile_settle`),
+which keeps the state short too (a double's repr has 17). Times
 are epoch ms (UTC); the profile learns local time's offset like any other pattern.
 """
 
 from __future__ import annotations
 
-__all__ = ["DAY_MS", "WEEK_MS", "profile_at", "profile_bin", "profile_learn"]
+__all__ = ["DAY_MS", "WEEK_MS", "profile_at", "profile_bin", "profile_learn", "profile_settle"]
 
 DAY_MS = 24 * 3600 * 1000
 WEEK_MS = 7 * DAY_MS
@@ -60,3 +62,10 @@ def profile_learn(values: list[float | None], weights: list[float], b: int, valu
     if old is not None:
         values[b] = old + (span / total) * (value - old)
     weights[b] = round(total, 6)
+
+
+def profile_settle(values: list[float | None], b: int) -> None:
+    """Round bin b's value to 9 significant digits (the clock has left the bin)."""
+    v = values[b]
+    if v is not None:
+        values[b] = float(f"{v:.9g}")

@@ -39,6 +39,7 @@ NO_PROFILE, DAY_PROFILE, WEEK_PROFILE = 0, 1, 2
 class ProfileState:
     """A seasonal profile (see streams.anomaly.seasonal) and the test of its residuals."""
 
+    since_ms: int  # event time of the first sample it learnt (0: none yet)
     values: list[float | None]  # the profile, per bin (None: never visited)
     weights: list[float]  # visits seen per bin, capped at 1 / season_rate
     residual_dev: float  # EW mean absolute residual |x - profile|, over `baseline` samples
@@ -48,12 +49,12 @@ class ProfileState:
     down: Envelope  # highest levels of -residual_level
 
     def to_list(self) -> list[Any]:
-        return [self.values, self.weights, self.residual_dev, self.residual_level,
-                self.residuals, self.up, self.down]
+        return [self.since_ms, self.values, self.weights, self.residual_dev,
+                self.residual_level, self.residuals, self.up, self.down]
 
     @classmethod
     def new(cls, bins: int) -> ProfileState:
-        return cls([None] * bins, [0.0] * bins, 0.0, 0.0, 0,
+        return cls(0, [None] * bins, [0.0] * bins, 0.0, 0.0, 0,
                    new_envelope(FIRST_BLOCK), new_envelope(FIRST_BLOCK))
 
 
@@ -109,9 +110,9 @@ def pack(s: DetectorState) -> dict[str, Any]:
 
 def unpack(stored: dict[str, Any]) -> DetectorState:
     """The named view of a stored state (lists are shared, not copied)."""
-    data = stored["d"]
+    data: list[Any] = stored["d"]
     day, week = data[-2], data[-1]
-    return DetectorState(*data[:-2], None if day is None else ProfileState(*day),
+    return DetectorState(*data[:-2], None if day is None else ProfileState(*day),  # type: ignore[call-arg]
                          None if week is None else ProfileState(*week))
 
 
@@ -120,8 +121,8 @@ def profile_matches(stored: dict[str, Any], p: AnomalyParams) -> bool:
     day, week = stored["d"][-2], stored["d"][-1]
     if not p.seasonal:
         return day is None and week is None
-    return (day is not None and len(day[0]) == p.day_bins
-            and week is not None and len(week[0]) == p.season_bins)
+    return (day is not None and len(day[1]) == p.day_bins
+            and week is not None and len(week[1]) == p.season_bins)
 
 
 def upgrade(stored: dict[str, Any], p: AnomalyParams) -> None:
@@ -131,7 +132,7 @@ def upgrade(stored: dict[str, Any], p: AnomalyParams) -> None:
     of the wrong size is started afresh); a version-1 state keeps its weekly profile
     and clock (see the module docstring); anything else starts afresh.
     """
-    if stored.get("v") == STATE_VERSION and isinstance(stored.get("d"), list):
+    if stored.get("v") == STATE_VERSION and _well_formed(stored.get("d")):
         s = unpack(stored)
         fresh = _fresh(p)
         if s.day is None or fresh.day is None or len(s.day.values) != len(fresh.day.values):
@@ -161,3 +162,25 @@ def _keep_from_version_1(old: dict[str, Any], s: DetectorState) -> None:
             and all(isinstance(w, int | float) for w in weights)):
         s.week.values = [None if v is None else float(v) for v in prof]
         s.week.weights = [float(w) for w in weights]
+        s.week.since_ms = s.first_ms
+
+
+def _well_formed(d: object) -> bool:
+    """The shape of a version-2 stored state (not its values: update() copes with those)."""
+    if not isinstance(d, list) or len(d) != len(fields(DetectorState)):
+        return False
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in d[:SCALARS]):
+        return False
+    envelopes = d[SCALARS:SCALARS + 4]
+    profiles = [prof for prof in d[SCALARS + 4:] if prof is not None]
+    return (all(_envelope_shape(e) for e in envelopes)
+            and all(isinstance(prof, list) and len(prof) == len(fields(ProfileState))
+                    and isinstance(prof[1], list) and isinstance(prof[2], list)
+                    and len(prof[1]) == len(prof[2]) > 0
+                    and _envelope_shape(prof[-2]) and _envelope_shape(prof[-1])
+                    for prof in profiles))
+
+
+def _envelope_shape(e: object) -> bool:
+    return isinstance(e, list) and len(e) == 6 and isinstance(e[5], list) and \
+        isinstance(e[0], int) and e[0] >= 1
