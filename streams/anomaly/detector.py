@@ -50,6 +50,7 @@ _NONE = -1e9  # excess of a test that cannot answer yet
 _START_Z = 8.0  # start-up: mean deviations from the mean a sample needs, at first
 _DEV_TO_SD = 1.25  # mean absolute deviation -> standard deviation (Gaussian)
 _CHOOSE_EVERY = 32  # samples between two decisions on the profile in use
+_SEASON_CLIP = 4.0  # a profile learns from at most 4 mean residual deviations away
 _PERIODS = ((DAY_MS, 16), (WEEK_MS, 17))  # (period, position in the stored state)
 
 
@@ -194,6 +195,7 @@ def _seasons(d: list[Any], t: int, x: float, dt: int, in_use: int, p: AnomalyPar
         bins = len(values)
         b = (t % period) * bins // period
         v = values[b]
+        seen_any = prof[5] > 0
         if v is not None and weights[b] >= MIN_WEIGHT:
             r = x - v
             seen = prof[5]
@@ -226,7 +228,11 @@ def _seasons(d: list[Any], t: int, x: float, dt: int, in_use: int, p: AnomalyPar
             if total > cap:
                 total = cap
             if v is not None:
-                values[b] = v + (span / total) * (x - v)
+                step = x - v
+                if seen_any:  # clip: one odd day must not become the usual
+                    lim = _SEASON_CLIP * prof[3]
+                    step = lim if step > lim else -lim if step < -lim else step
+                values[b] = v + (span / total) * step
             if total != weights[b]:
                 weights[b] = round(total, 6)
     return best

@@ -45,8 +45,12 @@ def profile_at(values: list[float | None], weights: list[float], b: int) -> floa
 
 
 def profile_learn(values: list[float | None], weights: list[float], b: int, value: float,
-                  dt_ms: int, period_ms: int, rate: float) -> None:
-    """Fold one sample into bin b; `dt_ms` is the time since the previous sample."""
+                  dt_ms: int, period_ms: int, rate: float, clip: float = 0.0) -> None:
+    """Fold one sample into bin b; `dt_ms` is the time since the previous sample.
+
+    With `clip` > 0 a known bin moves as if the sample were at most `clip` away from it
+    (a Huber-like step): one odd day does not become what this time usually brings.
+    """
     span = dt_ms * len(values) / period_ms  # this sample's time, in bin widths
     if span > 1.0:
         span = 1.0
@@ -60,7 +64,10 @@ def profile_learn(values: list[float | None], weights: list[float], b: int, valu
     if total > cap:
         total = cap
     if old is not None:
-        values[b] = old + (span / total) * (value - old)
+        step = value - old
+        if clip > 0.0:
+            step = clip if step > clip else -clip if step < -clip else step
+        values[b] = old + (span / total) * step
     weights[b] = round(total, 6)
 
 

@@ -236,7 +236,8 @@ class TestInputs:
         assert unpack(state).last_ms == 20_000
 
     def test_profiles_are_learnt_as_seasonal_says(self) -> None:
-        """The detector's written-out profile learning is seasonal.profile_learn."""
+        """The detector's written-out profile learning is seasonal.profile_learn, clipped at
+        4 mean absolute residuals (tracked as the detector tracks them), then settled."""
         ts = times(3000, 7 * 60_000)
         xs = noise(3000, 46, mean=50.0)
         _, state = run(xs, ts)
@@ -245,12 +246,18 @@ class TestInputs:
         for prof, period in ((s.day, DAY_MS), (s.week, WEEK_MS)):
             values: list[float | None] = [None] * len(prof.values)
             weights = [0.0] * len(prof.values)
-            prev = ts[0]
+            dev, seen, prev = 0.0, 0, ts[0]
             for t, x in zip(ts, xs, strict=True):
                 b, before = (profile_bin(u, period, len(values)) for u in (t, prev))
+                clip = 4.0 * dev if seen else 0.0
+                v = values[b]
+                if v is not None and weights[b] >= 0.25:
+                    dev += (abs(x - v) - dev) / min(seen + 1, 2048)
+                    clip = 4.0 * dev if seen else 0.0
+                    seen += 1
                 if before != b:
                     profile_settle(values, before)
-                profile_learn(values, weights, b, x, t - prev, period, 0.25)
+                profile_learn(values, weights, b, x, t - prev, period, 0.25, clip)
                 prev = t
             assert (values, weights) == (prof.values, prof.weights)
 

@@ -95,3 +95,10 @@ class TestProfile:
         weights = [4.0] * 84
         profile_learn(prof, weights, 3, 30.0, WEEK_MS // 84, WEEK_MS, 0.25)
         assert prof[3] == pytest.approx(10.0 + 0.25 * 20.0)
+
+    def test_clip_limits_what_one_day_teaches(self) -> None:
+        """With a clip, a wild sample moves a known bin by at most its share times the clip."""
+        prof: list[float | None] = [10.0] * 84
+        weights = [4.0] * 84
+        profile_learn(prof, weights, 0, 1e6, WEEK_MS // 84, WEEK_MS, 0.25, clip=2.0)
+        assert prof[0] == pytest.approx(10.0 + 0.25 * 2.0)
