@@ -37,7 +37,7 @@ from typing import Any
 
 from streams.anomaly.envelope import MAXIMA, Envelope, close_block
 from streams.anomaly.params import DEFAULT_PARAMS, AnomalyParams
-from streams.anomaly.seasonal import DAY_MS, MIN_WEIGHT, WEEK_MS
+from streams.anomaly.seasonal import DAY_MS, WEEK_MS, profile_fold
 from streams.anomaly.state import NO_PROFILE, SCALARS, STATE_VERSION, upgrade
 
 __all__ = ["update"]
@@ -50,7 +50,7 @@ _NONE = -1e9  # excess of a test that cannot answer yet
 _START_Z = 8.0  # start-up: mean deviations from the mean a sample needs, at first
 _DEV_TO_SD = 1.25  # mean absolute deviation -> standard deviation (Gaussian)
 _CHOOSE_EVERY = 32  # samples between two decisions on the profile in use
-_SEASON_CLIP = 4.0  # a profile learns from at most 4 mean residual deviations away
+_SEASON_CLIP = 4.0  # a profile learns a visit at most 4 mean residual deviations away
 _PERIODS = ((DAY_MS, 16), (WEEK_MS, 17))  # (period, position in the stored state)
 
 
@@ -66,7 +66,8 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     """
     p = params or DEFAULT_PARAMS
     d = state.get("d")
-    if state.get("v") != STATE_VERSION or not _fits(d, p):
+    if state.get("v") != STATE_VERSION or type(d) is not list or len(d) != 18 or \
+            not _fits(d[16], d[17], p):
         upgrade(state, p)
         d = state["d"]
     assert isinstance(d, list)
@@ -79,10 +80,7 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     n += 1
     if t == 0:
         t0 = t = ts_ms
-    dt = ts_ms - t
-    if dt < 0:
-        dt = 0
-    else:
+    if ts_ms > t:  # (an older timestamp moves no clock back)
         t = ts_ms
     if n == 1:
         level = start_mean = base_mean = x
@@ -93,14 +91,14 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     horizon = p.block * p.blocks
     seen = n - 1
     best = _NONE
-    if seen:
+    if len(value_up[5]) >= p.min_blocks:  # (the four envelopes close their blocks together)
         calib = math.log10(seen / horizon) if seen < horizon else 0.0
         best = _excess(value_up, value_down, x, calib, p)
         e = _excess(level_up, level_down, level, calib, p)
         if e > best:
             best = e
     if p.seasonal:
-        e = _seasons(d, t, x, dt, profile_in_use, p)
+        e = _seasons(d, t, x, profile_in_use, p)
         if e > best:
             best = e
         if n % _CHOOSE_EVERY == 0:
@@ -115,11 +113,36 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
         start_dev += a * (abs(x - start_mean) - start_dev)
         start_mean += a * (x - start_mean)
 
-    # learn
-    _push(value_up, x, p)
-    _push(value_down, -x, p)
-    _push(level_up, level, p)
-    _push(level_down, -level, p)
+    # learn (envelope.envelope_push, written out: four envelopes every sample)
+    block, blocks = p.block, p.blocks
+    c = value_up[1]
+    if c == 0 or x > value_up[2]:
+        value_up[2] = x
+    if c + 1 < value_up[0]:
+        value_up[1] = c + 1
+    else:
+        close_block(value_up, block, blocks)
+    c = value_down[1]
+    if c == 0 or -x > value_down[2]:
+        value_down[2] = -x
+    if c + 1 < value_down[0]:
+        value_down[1] = c + 1
+    else:
+        close_block(value_down, block, blocks)
+    c = level_up[1]
+    if c == 0 or level > level_up[2]:
+        level_up[2] = level
+    if c + 1 < level_up[0]:
+        level_up[1] = c + 1
+    else:
+        close_block(level_up, block, blocks)
+    c = level_down[1]
+    if c == 0 or -level > level_down[2]:
+        level_down[2] = -level
+    if c + 1 < level_down[0]:
+        level_down[1] = c + 1
+    else:
+        close_block(level_down, block, blocks)
     a = 1.0 / n if n < p.baseline else 1.0 / p.baseline
     base_dev += a * (abs(x - base_mean) - base_dev)
     base_mean += a * (x - base_mean)
@@ -135,14 +158,11 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     return score
 
 
-def _fits(d: object, p: AnomalyParams) -> bool:
+def _fits(day: Any, week: Any, p: AnomalyParams) -> bool:
     """Whether a version-2 state's profiles have the shape these parameters ask for."""
-    if not isinstance(d, list) or len(d) != 18:
-        return False
-    day, week = d[16], d[17]
-    if week is None or day is None:
-        return not p.seasonal and day is None and week is None
-    return p.seasonal and len(week[1]) == p.season_bins and len(day[1]) == p.day_bins
+    if week is None:
+        return day is None and not p.seasonal
+    return p.seasonal and len(week[4]) == p.season_bins and len(day[4]) == p.day_bins
 
 
 def _excess(up: Envelope, down: Envelope, v: float, calib: float, p: AnomalyParams) -> float:
@@ -186,55 +206,38 @@ def _push(env: Envelope, v: float, p: AnomalyParams) -> None:
         close_block(env, p.block, p.blocks)
 
 
-def _seasons(d: list[Any], t: int, x: float, dt: int, in_use: int, p: AnomalyParams) -> float:
+def _seasons(d: list[Any], t: int, x: float, in_use: int, p: AnomalyParams) -> float:
     """Test the deviation from the profile in use; learn both profiles and residuals."""
     best = _NONE
     for which, (period, pos) in enumerate(_PERIODS, start=1):
         prof = d[pos]
-        values, weights = prof[1], prof[2]
+        values = prof[4]
         bins = len(values)
         b = (t % period) * bins // period
-        v = values[b]
-        seen_any = prof[5] > 0
-        if v is not None and weights[b] >= MIN_WEIGHT:
-            r = x - v
-            seen = prof[5]
-            dev, res = prof[3], prof[4]
-            dev += (abs(r) - dev) / (seen + 1 if seen < p.baseline else p.baseline)
-            res = r if seen == 0 else res + (r - res) / p.window
-            up, down = prof[6], prof[7]
+        if b != prof[1]:
+            if prof[3]:  # the visit of the previous bin is over
+                profile_fold(values, prof[5], prof[1], prof[2] / prof[3], p.season_rate,
+                             _SEASON_CLIP * prof[6])
+            elif not prof[0]:
+                prof[0] = t
+            prof[1], prof[2], prof[3] = b, x, 1
+        else:
+            prof[2] += x
+            prof[3] += 1
+        if prof[5][b]:
+            r = x - values[b]
+            seen = prof[8]
+            prof[6] += (abs(r) - prof[6]) / (seen + 1 if seen < p.baseline else p.baseline)
+            res = r if seen == 0 else prof[7] + (r - prof[7]) / p.window
+            prof[7] = res
+            up, down = prof[9], prof[10]
             if which == in_use and seen:
                 horizon = p.block * p.blocks
                 calib = math.log10(seen / horizon) if seen < horizon else 0.0
                 best = _excess(up, down, res, calib, p)
             _push(up, res, p)
             _push(down, -res, p)
-            prof[3], prof[4], prof[5] = dev, res, seen + 1
-        # seasonal.profile_learn (and profile_settle on leaving a bin), written out
-        if not prof[0]:
-            prof[0] = t
-        if dt:
-            before = ((t - dt) % period) * bins // period
-            if before != b and values[before] is not None:
-                values[before] = float(f"{values[before]:.9g}")
-        span = dt * bins / period
-        if span > 1.0:
-            span = 1.0
-        if v is None:
-            values[b] = x
-        if span > 0.0:
-            total = weights[b] + span
-            cap = 1.0 / p.season_rate
-            if total > cap:
-                total = cap
-            if v is not None:
-                step = x - v
-                if seen_any:  # clip: one odd day must not become the usual
-                    lim = _SEASON_CLIP * prof[3]
-                    step = lim if step > lim else -lim if step < -lim else step
-                values[b] = v + (span / total) * step
-            if total != weights[b]:
-                weights[b] = round(total, 6)
+            prof[8] = seen + 1
     return best
 
 
@@ -248,8 +251,8 @@ def _choose_profile(d: list[Any], t: int, base_dev: float, p: AnomalyParams) -> 
     chosen, chosen_dev = NO_PROFILE, 0.0
     for which, (period, pos) in enumerate(_PERIODS, start=1):
         prof = d[pos]
-        dev = prof[3]
-        if (prof[5] and t - prof[0] >= p.season_periods * period and dev < p.season_gain * base_dev
+        dev = prof[6]
+        if (prof[8] and t - prof[0] >= p.season_periods * period and dev < p.season_gain * base_dev
                 and (chosen == NO_PROFILE or dev < chosen_dev)):
             chosen, chosen_dev = which, dev
     return chosen

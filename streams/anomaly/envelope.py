@@ -68,7 +68,8 @@ def envelope_push(env: Envelope, v: float, block: int, blocks: int) -> None:
 def close_block(env: Envelope, block: int, blocks: int) -> None:
     """The open block is full: its maximum joins the ring (the rare part of a push)."""
     maxima: list[float] = env[MAXIMA]
-    maxima.append(float(f"{env[OPEN_MAX]:.9g}"))  # 9 digits: shorter JSON, and plenty
+    m = float(f"{env[OPEN_MAX]:.9g}")  # 9 digits: shorter JSON, and plenty
+    maxima.append(m)
     env[COUNT] = 0
     if len(maxima) >= blocks and env[BLOCK] < block:
         merged = [a if a > b else b for a, b in zip(maxima[0::2], maxima[1::2], strict=False)]
@@ -76,9 +77,25 @@ def close_block(env: Envelope, block: int, blocks: int) -> None:
             merged.append(maxima[-1])
         maxima[:] = merged
         env[BLOCK] = min(2 * env[BLOCK], block)
+        refresh_tops(env)  # (the two highest may have merged into one)
     elif len(maxima) > blocks:
-        del maxima[0]
-    refresh_tops(env)
+        gone = maxima.pop(0)
+        if gone >= env[TOP2]:
+            refresh_tops(env)
+        elif m > env[TOP2]:
+            _raise_tops(env, m)
+    elif len(maxima) <= 2:
+        refresh_tops(env)
+    elif m > env[TOP2]:
+        _raise_tops(env, m)
+
+
+def _raise_tops(env: Envelope, m: float) -> None:
+    """A new maximum above the second-highest joined the ring."""
+    if m > env[TOP1]:
+        env[TOP1], env[TOP2] = m, env[TOP1]
+    else:
+        env[TOP2] = m
 
 
 def refresh_tops(env: Envelope) -> None:

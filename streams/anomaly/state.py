@@ -23,7 +23,7 @@ a version-2 state is replaced by a new one. Neither raises.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, cast
 
 from streams.anomaly.envelope import Envelope, new_envelope
 from streams.anomaly.params import FIRST_BLOCK, AnomalyParams
@@ -40,8 +40,11 @@ class ProfileState:
     """A seasonal profile (see streams.anomaly.seasonal) and the test of its residuals."""
 
     since_ms: int  # event time of the first sample it learnt (0: none yet)
-    values: list[float | None]  # the profile, per bin (None: never visited)
-    weights: list[float]  # visits seen per bin, capped at 1 / season_rate
+    bin: int  # the bin of the visit in progress (-1: none)
+    total: float  # sum of the visit's samples so far
+    count: int  # samples in the visit so far
+    values: list[float]  # the profile, per bin (meaningless while visits is 0)
+    visits: list[int]  # visits learnt per bin, capped at 1 / season_rate
     residual_dev: float  # EW mean absolute residual |x - profile|, over `baseline` samples
     residual_level: float  # EW mean of the residual over `window` samples (what is tested)
     residuals: int  # residuals seen (the test's history length)
@@ -49,12 +52,13 @@ class ProfileState:
     down: Envelope  # highest levels of -residual_level
 
     def to_list(self) -> list[Any]:
-        return [self.since_ms, self.values, self.weights, self.residual_dev,
-                self.residual_level, self.residuals, self.up, self.down]
+        return [self.since_ms, self.bin, self.total, self.count, self.values, self.visits,
+                self.residual_dev, self.residual_level, self.residuals, self.up, self.down]
 
     @classmethod
     def new(cls, bins: int) -> ProfileState:
-        return cls(0, [None] * bins, [0.0] * bins, 0.0, 0.0, 0,
+        zeros = cast(list[float], [0] * bins)  # (JSON "0": a third of "0.0")
+        return cls(0, -1, 0.0, 0, zeros, [0] * bins, 0.0, 0.0, 0,
                    new_envelope(FIRST_BLOCK), new_envelope(FIRST_BLOCK))
 
 
@@ -121,8 +125,8 @@ def profile_matches(stored: dict[str, Any], p: AnomalyParams) -> bool:
     day, week = stored["d"][-2], stored["d"][-1]
     if not p.seasonal:
         return day is None and week is None
-    return (day is not None and len(day[1]) == p.day_bins
-            and week is not None and len(week[1]) == p.season_bins)
+    return (day is not None and len(day[4]) == p.day_bins
+            and week is not None and len(week[4]) == p.season_bins)
 
 
 def upgrade(stored: dict[str, Any], p: AnomalyParams) -> None:
@@ -145,12 +149,12 @@ def upgrade(stored: dict[str, Any], p: AnomalyParams) -> None:
         return
     s = _fresh(p)
     if stored.get("v") == 1:
-        _keep_from_version_1(stored, s)
+        _keep_from_version_1(stored, s, p.season_rate)
     stored.clear()
     stored.update(pack(s))
 
 
-def _keep_from_version_1(old: dict[str, Any], s: DetectorState) -> None:
+def _keep_from_version_1(old: dict[str, Any], s: DetectorState, rate: float) -> None:
     """Carry a version-1 state's clock and weekly profile over, where they fit."""
     t0, t = old.get("t0"), old.get("t")
     if isinstance(t0, int) and isinstance(t, int) and old.get("n", 0) > 0:
@@ -160,8 +164,11 @@ def _keep_from_version_1(old: dict[str, Any], s: DetectorState) -> None:
             and len(prof) == len(s.week.values) == len(weights)
             and all(v is None or isinstance(v, int | float) for v in prof)
             and all(isinstance(w, int | float) for w in weights)):
-        s.week.values = [None if v is None else float(v) for v in prof]
-        s.week.weights = [float(w) for w in weights]
+        cap = round(1.0 / rate)
+        for b, (v, w) in enumerate(zip(prof, weights, strict=True)):
+            if v is not None and w >= 0.25:  # (version 1 answered from a quarter visit)
+                s.week.values[b] = float(v)
+                s.week.visits[b] = max(1, min(cap, round(w)))
         s.week.since_ms = s.first_ms
 
 
@@ -175,8 +182,9 @@ def _well_formed(d: object) -> bool:
     profiles = [prof for prof in d[SCALARS + 4:] if prof is not None]
     return (all(_envelope_shape(e) for e in envelopes)
             and all(isinstance(prof, list) and len(prof) == len(fields(ProfileState))
-                    and isinstance(prof[1], list) and isinstance(prof[2], list)
-                    and len(prof[1]) == len(prof[2]) > 0
+                    and isinstance(prof[4], list) and isinstance(prof[5], list)
+                    and len(prof[4]) == len(prof[5]) > 0 and isinstance(prof[1], int)
+                    and -1 <= prof[1] < len(prof[4])
                     and _envelope_shape(prof[-2]) and _envelope_shape(prof[-1])
                     for prof in profiles))
 

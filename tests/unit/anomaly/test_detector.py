@@ -10,13 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.anomaly import AnomalyParams, new_state, unpack, update
-from streams.anomaly.seasonal import (
-    DAY_MS,
-    WEEK_MS,
-    profile_bin,
-    profile_learn,
-    profile_settle,
-)
+from streams.anomaly.envelope import envelope_push, new_envelope
+from streams.anomaly.seasonal import DAY_MS, WEEK_MS, profile_bin, profile_fold
 from streams.anomaly.state import DAY_PROFILE, WEEK_PROFILE
 from tests.unit.anomaly.helpers import STEP_MS, episodes, noise, only_json_types, run, times
 
@@ -236,30 +231,29 @@ class TestInputs:
         assert unpack(state).last_ms == 20_000
 
     def test_profiles_are_learnt_as_seasonal_says(self) -> None:
-        """The detector's written-out profile learning is seasonal.profile_learn, clipped at
-        4 mean absolute residuals (tracked as the detector tracks them), then settled."""
+        """The detector's profiles are seasonal.profile_fold of each finished visit, clipped
+        at 4 mean absolute residuals (tracked as the detector tracks them)."""
         ts = times(3000, 7 * 60_000)
         xs = noise(3000, 46, mean=50.0)
         _, state = run(xs, ts)
         s = unpack(state)
         assert s.day is not None and s.week is not None
         for prof, period in ((s.day, DAY_MS), (s.week, WEEK_MS)):
-            values: list[float | None] = [None] * len(prof.values)
-            weights = [0.0] * len(prof.values)
-            dev, seen, prev = 0.0, 0, ts[0]
+            bins = len(prof.values)
+            values, visits = [0.0] * bins, [0] * bins
+            dev, seen, cur, total, count = 0.0, 0, -1, 0.0, 0
             for t, x in zip(ts, xs, strict=True):
-                b, before = (profile_bin(u, period, len(values)) for u in (t, prev))
-                clip = 4.0 * dev if seen else 0.0
-                v = values[b]
-                if v is not None and weights[b] >= 0.25:
-                    dev += (abs(x - v) - dev) / min(seen + 1, 2048)
-                    clip = 4.0 * dev if seen else 0.0
+                b = profile_bin(t, period, bins)
+                if b != cur:
+                    if count:
+                        profile_fold(values, visits, cur, total / count, 0.25, 4.0 * dev)
+                    cur, total, count = b, 0.0, 0
+                if visits[b]:
+                    dev += (abs(x - values[b]) - dev) / min(seen + 1, 2048)
                     seen += 1
-                if before != b:
-                    profile_settle(values, before)
-                profile_learn(values, weights, b, x, t - prev, period, 0.25, clip)
-                prev = t
-            assert (values, weights) == (prof.values, prof.weights)
+                total, count = total + x, count + 1
+            assert (values, visits) == (prof.values, prof.visits)
+            assert (cur, count, seen) == (prof.bin, prof.count, prof.residuals)
 
 
 @settings(max_examples=40, deadline=None)
@@ -281,3 +275,22 @@ def test_any_input_gives_a_score_and_a_clean_state(steps: list[tuple[int, float]
         s = update(state, t, x, params)
         assert 0.0 <= s <= 1.0
     assert only_json_types(state)
+
+
+class TestWrittenOut:
+    """update() writes the envelope pushes out; they are envelope_push, operation for operation."""
+
+    def test_value_and_level_envelopes(self) -> None:
+        """The four global envelopes after a run are those envelope_push builds."""
+        params = AnomalyParams()
+        xs = noise(5000, 47)
+        _, state = run(xs)
+        s = unpack(state)
+        want = [new_envelope(4) for _ in range(4)]
+        level = xs[0]
+        for i, x in enumerate(xs):
+            if i:
+                level += (x - level) / params.window
+            for env, v in zip(want, (x, -x, level, -level), strict=True):
+                envelope_push(env, v, params.block, params.blocks)
+        assert [s.value_up, s.value_down, s.level_up, s.level_down] == want

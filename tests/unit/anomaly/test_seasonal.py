@@ -1,4 +1,4 @@
-"""The daily and weekly profiles: binning, learning, independence from the sampling rate."""
+"""The daily and weekly profiles: binning, learning visit by visit, clipping."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.anomaly.seasonal import DAY_MS, WEEK_MS, profile_at, profile_bin, profile_learn
+from streams.anomaly.seasonal import DAY_MS, WEEK_MS, profile_bin, profile_fold
 
 HOUR = 3_600_000
 
@@ -21,15 +21,18 @@ def weekly(ts: int) -> float:
 
 
 def learn(step_ms: int, weeks: int, bins: int = 84, period: int = WEEK_MS
-          ) -> tuple[list[float | None], list[float]]:
-    prof: list[float | None] = [None] * bins
-    weights = [0.0] * bins
-    t, prev = 0, 0
-    while t < weeks * WEEK_MS:
-        profile_learn(prof, weights, profile_bin(t, period, bins), weekly(t), t - prev, period,
-                      0.25)
-        prev, t = t, t + step_ms
-    return prof, weights
+          ) -> tuple[list[float], list[int]]:
+    """A profile learnt visit by visit, as the detector does."""
+    values, visits = [0.0] * bins, [0] * bins
+    cur, total, count = -1, 0.0, 0
+    for t in range(0, weeks * WEEK_MS, step_ms):
+        b = profile_bin(t, period, bins)
+        if b != cur:
+            if count:
+                profile_fold(values, visits, cur, total / count, 0.25)
+            cur, total, count = b, 0.0, 0
+        total, count = total + weekly(t), count + 1
+    return values, visits
 
 
 class TestBins:
@@ -52,53 +55,35 @@ class TestBins:
 class TestProfile:
     """Learning a profile."""
 
-    def test_unvisited_bins_give_none(self) -> None:
-        """Nothing is claimed about a time never seen, nor from a mere placeholder."""
-        prof: list[float | None] = [None] * 84
-        weights = [0.0] * 84
-        profile_learn(prof, weights, 0, 1.0, 0, WEEK_MS, 0.25)
-        assert profile_at(prof, weights, 42) is None
-        assert profile_at(prof, weights, 0) is None  # a placeholder, not yet a visit
-
     @pytest.mark.parametrize("step_ms", [60_000, 30 * 60_000])
     @pytest.mark.parametrize("weeks", [1, 3])
-    def test_learns_the_weekly_pattern(self, step_ms: int, weeks: int) -> None:
-        """The first week is learnt, at any sampling rate, and it stays learnt."""
-        prof, weights = learn(step_ms, weeks=weeks)
-        errors = []
-        for h in range(0, 7 * 24, 3):
-            t = h * HOUR + 17 * 60_000
-            expected = profile_at(prof, weights, profile_bin(t, WEEK_MS, 84))
-            assert expected is not None
-            errors.append(abs(expected - weekly(t)))
-        assert max(errors) < 3.0  # amplitude is 10; bins are 2 hours wide
+    def test_learns_the_weekly_pattern_at_any_rate(self, step_ms: int, weeks: int) -> None:
+        """Each bin is the mean of what its visits saw, whatever the sampling rate."""
+        values, visits = learn(step_ms, weeks=weeks)
+        width = WEEK_MS // 84
+        for b in range(0, 84, 5):
+            assert visits[b] == weeks - (1 if b == 83 else 0) or visits[b] == weeks
+            mid = weekly(b * width + width // 2)
+            assert values[b] == pytest.approx(mid, abs=1.5)  # amplitude 10, 2-hour bins
 
-    def test_a_square_wave_keeps_its_edges(self) -> None:
-        """Bins are not interpolated: a level switched on at 08:00 is learnt flat to the edge."""
-        prof: list[float | None] = [None] * 48
-        weights = [0.0] * 48
-        prev = 0
-        for t in range(0, 3 * DAY_MS, 5 * 60_000):
-            x = 80.0 if 8 * HOUR <= t % DAY_MS < 20 * HOUR else 20.0
-            profile_learn(prof, weights, profile_bin(t, DAY_MS, 48), x, t - prev, DAY_MS, 0.25)
-            prev = t
-        assert prof[15] == pytest.approx(20.0) and prof[16] == pytest.approx(80.0)
-
-    def test_weights_are_capped(self) -> None:
-        """After 1/rate visits a bin is an EW mean: its weight stops growing."""
-        _, weights = learn(60 * 60_000, weeks=8)
-        assert max(weights) == pytest.approx(4.0)
-
-    def test_an_ew_mean_across_periods(self) -> None:
-        """Once capped, one more visit moves a bin by rate times the difference."""
-        prof: list[float | None] = [10.0] * 84
-        weights = [4.0] * 84
-        profile_learn(prof, weights, 3, 30.0, WEEK_MS // 84, WEEK_MS, 0.25)
-        assert prof[3] == pytest.approx(10.0 + 0.25 * 20.0)
+    def test_first_visits_are_averaged_then_an_ew_mean(self) -> None:
+        """Visits 1-4 are averaged; from the fifth, a visit weighs `rate`."""
+        values, visits = [0.0], [0]
+        for mean in (10.0, 20.0, 30.0, 40.0):
+            profile_fold(values, visits, 0, mean, 0.25)
+        assert values[0] == pytest.approx(25.0) and visits[0] == 4
+        profile_fold(values, visits, 0, 65.0, 0.25)
+        assert values[0] == pytest.approx(25.0 + 0.25 * 40.0) and visits[0] == 4
 
     def test_clip_limits_what_one_day_teaches(self) -> None:
-        """With a clip, a wild sample moves a known bin by at most its share times the clip."""
-        prof: list[float | None] = [10.0] * 84
-        weights = [4.0] * 84
-        profile_learn(prof, weights, 0, 1e6, WEEK_MS // 84, WEEK_MS, 0.25, clip=2.0)
-        assert prof[0] == pytest.approx(10.0 + 0.25 * 2.0)
+        """With a clip, a wild visit moves a known bin by at most its weight times the clip."""
+        values, visits = [10.0] * 84, [4] * 84
+        profile_fold(values, visits, 0, 1e6, 0.25, clip=2.0)
+        assert values[0] == pytest.approx(10.0 + 0.25 * 2.0)
+
+    def test_values_are_kept_short(self) -> None:
+        """A learnt value has at most 9 significant digits (a short JSON number)."""
+        values, visits = [0.0], [0]
+        profile_fold(values, visits, 0, 1 / 3, 0.25)
+        profile_fold(values, visits, 0, 2 / 7, 0.25)
+        assert len(repr(values[0]).replace("0.", "").lstrip("0")) <= 9
