@@ -169,8 +169,12 @@ def _excess(up: Envelope, down: Envelope, v: float, calib: float, p: AnomalyPara
     """How far beyond the 0.5 line (in decades) v lies outside the envelope pair."""
     if len(up[MAXIMA]) < p.min_blocks:
         return _NONE
-    hi = _level(up)
-    lo = -_level(down)
+    if p.rank == 2:
+        hi = _level(up)
+        lo = -_level(down)
+    else:
+        hi = _top(up)
+        lo = -_top(down)
     rng = hi - lo
     floor = _REL_RESOLUTION * (1.0 + abs(hi))
     if floor < p.min_scale:
@@ -192,6 +196,14 @@ def _level(env: Envelope) -> float:
             top1 = env[3]
             return float(cur if cur < top1 else top1)
     return float(top2)
+
+
+def _top(env: Envelope) -> float:
+    """The highest block maximum, open block included (rank 1)."""
+    top1: float = env[3]
+    if env[1] and env[2] > top1:
+        return float(env[2])
+    return top1
 
 
 def _push(env: Envelope, v: float, p: AnomalyParams) -> None:

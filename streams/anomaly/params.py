@@ -18,8 +18,8 @@ __all__ = ["DEFAULT_PARAMS", "FIRST_BLOCK", "AnomalyParams"]
 
 FIRST_BLOCK = 4  # samples per block while a series is young (blocks grow to `block`)
 
-_INT_FIELDS = frozenset({"window", "block", "blocks", "min_blocks", "day_bins", "season_bins",
-                         "season_periods", "baseline", "startup", "hold"})
+_INT_FIELDS = frozenset({"window", "block", "blocks", "min_blocks", "rank", "day_bins",
+                         "season_bins", "season_periods", "baseline", "startup", "hold"})
 _BOOL_FIELDS = frozenset({"seasonal"})
 
 
@@ -35,6 +35,9 @@ class AnomalyParams:
                  what the series did longer ago than that no longer counts as seen.
     min_blocks:  closed blocks before a test answers (blocks start at 4 samples and
                  grow, so a new series is judged after min_blocks * 4 samples).
+    rank:        which of the highest block maxima is the envelope's level: 2 (a level
+                 the series reached twice counts as seen; one outlier does not hide
+                 everything below it) or 1 (the plain record).
     margin:      how far beyond its second-highest (or -lowest) level of the horizon a
                  value must go to score 0.5, as a fraction of the range between the two
                  (with a full horizon; a shorter history asks for more, see `update`).
@@ -66,6 +69,7 @@ class AnomalyParams:
     block: int = 128
     blocks: int = 32
     min_blocks: int = 12
+    rank: int = 2
     margin: float = 0.065
     step: float = 0.0125
     seasonal: bool = True
@@ -98,6 +102,8 @@ class AnomalyParams:
             problems.append("block must be >= 1")
         if not 4 <= self.min_blocks <= self.blocks:
             problems.append("min_blocks must be >= 4 and <= blocks")
+        if self.rank not in (1, 2):
+            problems.append("rank must be 1 or 2")
         if not 0.0 <= self.margin <= 1.0:
             problems.append("margin must be in [0, 1]")
         if not 0.0 < self.step <= 1.0:

@@ -69,6 +69,14 @@ class TestDetects:
         assert max(scores[ONSET + 80:]) < 0.5  # (the level test may extend the event a bit)
         assert episodes(scores[ONSET - 1:]) == [1]
 
+    def test_rank_1_is_the_plain_record(self) -> None:
+        """With rank 1 one early outlier hides a later spike below it; rank 2 does not."""
+        xs = noise(ONSET + 100, 14)
+        xs[200] += 30.0
+        xs[ONSET] += 12.0
+        assert run(xs)[0][ONSET] > 0.5
+        assert run(xs, params=AnomalyParams(rank=1))[0][ONSET] < 0.5
+
     @pytest.mark.parametrize("seed", [1, 2, 3])
     def test_a_level_reached_twice_is_not_new(self, seed: int) -> None:
         """Ten equal spikes 200 samples apart: the first two are new, the rest mostly not

@@ -33,7 +33,7 @@ class TestAnomalyParams:
         ("fast", 0.0), ("fast", 1.5), ("window", 0), ("block", 0), ("min_blocks", 2),
         ("min_blocks", 100), ("season_bins", 1), ("season_rate", 0.0), ("season_gain", 0.9),
         ("baseline", 0), ("hold", -1), ("min_scale", -1.0), ("margin", -0.1), ("step", 0.0),
-        ("day_bins", 1), ("season_periods", 0), ("startup", -1),
+        ("day_bins", 1), ("season_periods", 0), ("startup", -1), ("rank", 3), ("rank", 0),
     ])
     def test_out_of_range_raise_value_error(self, name: str, value: object) -> None:
         """An impossible value is a ValueError that says which bound it breaks."""
