@@ -16,7 +16,7 @@ profile; beside it, the documented rule (above 0.5) on all files.
 
     python -m benchmarks.nab                       # the quality table (about a minute)
     python -m benchmarks.nab --param seasonal=false --quick   # an ablation, grid only
-    python -m benchmarks.nab --above 0.6 --out /tmp/nab-alerts  # one threshold, files kept
+    python -m benchmarks.nab --above 0.6 --out nab-alerts   # one threshold, files kept
 
 Without ../shared (a checkout on its own) it says so and exits 0.
 """
