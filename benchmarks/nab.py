@@ -343,6 +343,12 @@ def report(r: Result, engine: bool = True) -> str:
              f"  {'category':24} {'raw':>7} {'windows':>9} {'FP':>4}"]
     for cat, (raw, det, win, fp) in r.per_category.items():
         lines.append(f"  {cat:24} {raw:7.2f} {det:4d}/{win:<4d} {fp:4d}")
+    total = sum(v[0] for v in r.per_category.values())
+    det = sum(v[1] for v in r.per_category.values())
+    win = sum(v[2] for v in r.per_category.values())
+    fp = sum(v[3] for v in r.per_category.values())
+    lines.append(f"  {'total':24} {total:7.2f} {det:4d}/{win:<4d} {fp:4d}"
+                 f"   -> normalised {r.documented['standard']:.2f}")
     lines += ["", f"  {'profile':20} {'LOCO (headline)':>16} {'all files, above 0.5':>21}"
               f"   thresholds chosen out of sample"]
     for prof in PROFILES:
