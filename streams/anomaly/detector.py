@@ -113,7 +113,27 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
         start_dev += a * (abs(x - start_mean) - start_dev)
         start_mean += a * (x - start_mean)
 
-    # learn (envelope.envelope_push, written out: four envelopes every sample)
+    # learn
+    _learn(value_up, value_down, level_up, level_down, x, level, p)
+    a = 1.0 / n if n < p.baseline else 1.0 / p.baseline
+    base_dev += a * (abs(x - base_mean) - base_dev)
+    base_mean += a * (x - base_mean)
+
+    # hold the peak so that one event is one episode
+    if score >= held or held_for >= p.hold:
+        held, held_for = score, 0
+    else:
+        held_for += 1
+        score = float(held)
+    d[:SCALARS] = (n, t0, t, score, held, held_for, level, start_mean, start_dev, base_mean,
+                   base_dev, profile_in_use)
+    return score
+
+
+def _learn(value_up: Envelope, value_down: Envelope, level_up: Envelope, level_down: Envelope,
+           x: float, level: float, p: AnomalyParams) -> None:
+    """envelope.envelope_push of the value and the level, both ways, written out (it runs
+    four times for every sample)."""
     block, blocks = p.block, p.blocks
     c = value_up[1]
     if c == 0 or x > value_up[2]:
@@ -143,19 +163,6 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
         level_down[1] = c + 1
     else:
         close_block(level_down, block, blocks)
-    a = 1.0 / n if n < p.baseline else 1.0 / p.baseline
-    base_dev += a * (abs(x - base_mean) - base_dev)
-    base_mean += a * (x - base_mean)
-
-    # hold the peak so that one event is one episode
-    if score >= held or held_for >= p.hold:
-        held, held_for = score, 0
-    else:
-        held_for += 1
-        score = float(held)
-    d[:SCALARS] = (n, t0, t, score, held, held_for, level, start_mean, start_dev, base_mean,
-                   base_dev, profile_in_use)
-    return score
 
 
 def _fits(day: Any, week: Any, p: AnomalyParams) -> bool:
