@@ -1,72 +1,57 @@
-"""Streaming anomaly score of one series: surprise, calibrated against the series' own past.
+"""Streaming anomaly score of one series: has it been here before?
 
-Two stages, both built on `tails` (a Gumbel law fitted to recent block maxima):
+Each sample is judged before it is learnt, by up to three tests, each two-sided:
 
-1. Four one-sided tests say how rare the newest sample is:
-   - spike up / spike down: the error of a one-step predictor (an EWMA that is about
-     the last two samples) against the recent maxima of that error;
-   - level up / level down: the mean of the short recent window (`window` samples)
-     against the recent extremes of that mean, or, for a series the weekly profile
-     explains (`seasonal`), the window's mean deviation from the profile.
-   Their smallest probability, times four (Bonferroni), is the sample's surprise
-   r = -log10(p): "one in 10^r".
-2. Surprise is not comparable across series (a jittery latency series is surprising
-   every hour), so r itself gets a tail over the same horizon, and the score is the
-   rarity of r for *this* series: score = -log10(p2) / 10, capped at 1. A score of
-   0.5 means "one sample in 10^5 is this surprising here", the convention of
-   Numenta's anomaly likelihood, whose idea (a long baseline of a short window's
-   surprise) this follows.
+- value: the sample itself against the envelope (`streams.anomaly.envelope`) of the
+  series' own values: the second-highest and second-lowest levels of its last
+  `block * blocks` samples (spikes, drops, new highs and lows);
+- level: the EW mean of the last `window` samples against the envelope of that mean (a
+  shift or drift that lasts, though no single sample stands out);
+- season: once a daily or weekly profile explains the series, the EW mean of the
+  deviation from the profile against the envelope of that deviation (a weekday that
+  looks like a Sunday, a nightly job that did not run).
 
-Finally the score keeps its peak for `hold` samples, so one event reads as one
-episode. Everything is O(1) per sample except a sort of `blocks` numbers when a
-block closes, and the state is bounded: 5 rings of `blocks` maxima, the weekly
-profile, and a few scalars.
+A test's novelty is how far the tested value goes beyond its envelope, as a fraction z
+of the envelope's range (second-highest minus second-lowest), and the score is
 
-State keys (a plain JSON dict, mutated in place): v version; n samples folded in;
-t0, t first and latest event time (ms); xf one-step prediction; ms short-window
-mean; c long-run mean; dp, ds long-run mean absolute deviation from c and from the
-profile; mr short-window mean deviation from the profile; so whether the profile
-baseline is in use; prof, pw the profile and its bins' weights; ep, en, lp, ln the
-spike and level tails (up, down); r the tail of the surprise; hv, ha the held score
-and its age; sc the latest score (returned again for a sample that cannot be used).
+    score = 0.5 + (log10(min(N, H) / H) + (z - margin) / step) / 10,   in [0, 1],
+
+for the most novel test, with H = block * blocks and N the samples the test has seen.
+So 0.5 is "beyond the second-highest level of the last 4096 samples by 6.5 % of the
+range", each further 1.25 % of the range adds 0.1, and a test with less history asks
+for more (a record among 400 samples is ten times less remarkable than among 4096).
+While the series is young (`startup` samples) a score also needs the sample itself far
+from the series' mean, a bootstrap that keeps a new series quiet until its envelopes
+mean something, yet flags a clear shift within its first hour at one sample a minute.
+Finally the score keeps its peak for `hold` samples, so one event is one episode.
+
+Everything is O(1) per sample except a scan of `blocks` numbers when a block closes;
+the state (`streams.anomaly.state`) is bounded: eight envelopes, two profiles and a
+dozen numbers.
 """
 
 from __future__ import annotations
 
 import math
-from math import exp, expm1, floor, inf, log10
 from typing import Any
 
+from streams.anomaly.envelope import MAXIMA, Envelope, close_block
 from streams.anomaly.params import DEFAULT_PARAMS, AnomalyParams
-from streams.anomaly.seasonal import WEEK_MS, profile_learn
-from streams.anomaly.tails import new_tail, tail_close, tail_log10p
+from streams.anomaly.seasonal import DAY_MS, WEEK_MS, profile_fold
+from streams.anomaly.state import NO_PROFILE, SCALARS, STATE_VERSION, upgrade
 
-__all__ = ["STATE_VERSION", "new_state", "round6", "update"]
+__all__ = ["update"]
 
-STATE_VERSION = 1
-_TESTS = 4  # spike up, spike down, level up, level down
-_LOG10_TESTS = math.log10(_TESTS)
-_MIN_SURPRISE_SCALE = 0.05  # decades: the surprise of a perfectly regular series
-_REL_RESOLUTION = 1e-9  # relative to the level: below this a change is float noise
 _MAX_ABS = 1e300  # larger values would overflow the arithmetic; they are skipped
-_SEASON_OFF = 1.25  # hysteresis factor on season_gain for dropping the profile
-_SEASON_CLIP = 4.0  # a profile bin learns from at most 4 mean deviations away
-_MIN_WEIGHT = 0.25  # seasonal: a bin answers once a quarter of a visit has been seen
-_LOG10E = math.log10(math.e)
-
-
-def new_state(params: AnomalyParams | None = None) -> dict[str, Any]:
-    """The state of a series before its first sample."""
-    p = params or DEFAULT_PARAMS
-    return {
-        "v": STATE_VERSION, "n": 0, "t0": 0, "t": 0,
-        "xf": 0.0, "ms": 0.0, "c": 0.0, "dp": 0.0, "ds": 0.0, "mr": 0.0, "so": False,
-        "prof": [None] * p.season_bins if p.seasonal else [],
-        "pw": [0.0] * p.season_bins if p.seasonal else [],
-        "ep": new_tail(), "en": new_tail(), "lp": new_tail(), "ln": new_tail(),
-        "r": new_tail(),
-        "hv": 0.0, "ha": 0, "sc": 0.0,
-    }
+_REL_RESOLUTION = 1e-7  # relative to the level: below this a range is float noise (the
+# envelopes keep 9 significant digits, so a repeated value can seem to exceed its own
+# stored maximum by 5e-10 of it: far below this floor times the margin)
+_NONE = -1e9  # excess of a test that cannot answer yet
+_START_Z = 8.0  # start-up: mean deviations from the mean a sample needs, at first
+_DEV_TO_SD = 1.25  # mean absolute deviation -> standard deviation (Gaussian)
+_CHOOSE_EVERY = 32  # samples between two decisions on the profile in use
+_SEASON_CLIP = 4.0  # a profile learns a visit at most 4 mean residual deviations away
+_PERIODS = ((DAY_MS, 16), (WEEK_MS, 17))  # (period, position in the stored state)
 
 
 def update(state: dict[str, Any], ts_ms: int, value: float,
@@ -74,262 +59,219 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     """Fold one sample into the state and return its anomaly score in [0, 1].
 
     Samples are taken in arrival order; a timestamp earlier than the latest one is
-    used as if it were the latest (it moves no clock backwards). A value that is not
-    a finite number (or beyond 1e300 in size) is not folded in: the previous score is
-    returned.
-
-    It runs for every sample of every anomaly-watched series, so the tail and profile
-    steps are written out here rather than called (`tails.tail_log10p`,
-    `tails.tail_push`, `seasonal.profile_at`, `seasonal.profile_learn` are the same
-    arithmetic, operation for operation).
+    used as if it were the latest (it moves no clock backwards). A value that is not a
+    finite number (or beyond 1e300 in size) is not folded in: the previous score is
+    returned. Any state that is not a version-2 state for these parameters is upgraded
+    in place first (`streams.anomaly.state.upgrade`).
     """
     p = params or DEFAULT_PARAMS
-    seasonal = p.seasonal
-    if state.get("v") != STATE_VERSION or len(state["prof"]) != (p.season_bins if seasonal
-                                                                 else 0):
-        _adapt(state, p)
+    d = state.get("d")
+    if state.get("v") != STATE_VERSION or type(d) is not list or len(d) != 18 or \
+            not _fits(d[16], d[17], p):
+        upgrade(state, p)
+        d = state["d"]
+    assert isinstance(d, list)
     x = float(value)
     if not (-_MAX_ABS <= x <= _MAX_ABS):  # also false for NaN
-        return float(state["sc"])
-    n = state["n"] + 1
-    state["n"] = n
+        return float(d[3])
+    (n, t0, t, score, held, held_for, level, start_mean, start_dev, base_mean, base_dev,
+     profile_in_use) = d[:SCALARS]
+    value_up, value_down, level_up, level_down = d[12], d[13], d[14], d[15]
+    n += 1
+    if t == 0:
+        t0 = t = ts_ms
+    if ts_ms > t:  # (an older timestamp moves no clock back)
+        t = ts_ms
     if n == 1:
-        state["t0"] = state["t"] = ts_ms
-        state["xf"] = state["ms"] = state["c"] = x
-        if seasonal:
-            profile_learn(state["prof"], state["pw"], ts_ms, x, 0, p.season_rate)
-        return 0.0
-    t = state["t"]
-    dt = ts_ms - t
-    if dt < 0:
-        dt = 0
+        level = start_mean = base_mean = x
     else:
-        state["t"] = t = ts_ms
+        level += (x - level) / p.window
 
-    # one-step error, short-window level, and the level's deviation from the profile
-    e = x - state["xf"]
-    window = p.window
-    ms = state["ms"]
-    ms = ms + (x - ms) / window
-    state["ms"] = ms
-    c = state["c"]
-    a_long = 1.0 / n if n < p.baseline else 1.0 / p.baseline
-    if seasonal:
-        prof: list[float | None] = state["prof"]
-        pw: list[float] = state["pw"]
-        bins = len(prof)
-        pos = (t % WEEK_MS) * bins / WEEK_MS - 0.5  # seasonal._position
-        i0 = int(pos // 1)
-        f = pos - i0
-        i0 %= bins
-        i1 = (i0 + 1) % bins
-        pa, pb = prof[i0], prof[i1]
-        if pa is None or pb is None or pw[i0] < _MIN_WEIGHT or pw[i1] < _MIN_WEIGHT:
-            resid = x - c
-        else:
-            resid = x - (pa + f * (pb - pa))
-        mr = state["mr"]
-        mr = mr + (resid - mr) / window
-        state["mr"] = mr
-        dp = state["dp"]
-        dp = dp + a_long * (abs(x - c) - dp)
-        ds = state["ds"]
-        ds = ds + a_long * (abs(resid) - ds)
-        state["dp"], state["ds"] = dp, ds
-        level = mr if state["so"] else ms
-    else:
-        level = ms
+    # judge: the most novel test, in decades beyond the 0.5 line
+    horizon = p.block * p.blocks
+    seen = n - 1
+    best = _NONE
+    if len(value_up[5]) >= p.min_blocks:  # (the four envelopes close their blocks together)
+        calib = math.log10(seen / horizon) if seen < horizon else 0.0
+        best = _excess(value_up, value_down, x, calib, p)
+        e = _excess(level_up, level_down, level, calib, p)
+        if e > best:
+            best = e
+    if p.seasonal:
+        e = _seasons(d, t, x, profile_in_use, p)
+        if e > best:
+            best = e
+        if n % _CHOOSE_EVERY == 0:
+            profile_in_use = _choose_profile(d, t, base_dev, p)
+    score = 0.5 + best / 10.0
+    score = 0.0 if score < 0.0 else 1.0 if score > 1.0 else score
+    if n <= p.startup:
+        if score > 0.0 and abs(x - start_mean) < _START_Z * (1.0 - n / p.startup) * \
+                _DEV_TO_SD * start_dev:
+            score = 0.0
+        a = 1.0 / n
+        start_dev += a * (abs(x - start_mean) - start_dev)
+        start_mean += a * (x - start_mean)
 
-    # stage 1: how rare is this sample, by its most surprising test
-    # (tails.tail_log10p of each of the four tests, written out)
-    block = p.block
-    floor = p.min_scale
-    tiny = _REL_RESOLUTION * (1.0 + abs(c))
-    if floor < tiny:
-        floor = tiny
-    ep, en, lp, ln = state["ep"], state["en"], state["lp"], state["ln"]
-    lg = 0.0
-    mu = ep["mu"]
-    if mu is not None:
-        b = ep["b"]
-        z = (e - mu) / (floor if b < floor else b)
-        if z > 30.0:
-            lg = -z * _LOG10E - log10(block)
-        else:
-            q = exp(-z) / block if z > -700.0 else inf
-            lg = 0.0 if q > 40.0 else log10(-expm1(-q))
-    mu = en["mu"]
-    if mu is not None:
-        b = en["b"]
-        z = (-e - mu) / (floor if b < floor else b)
-        if z > 30.0:
-            r = -z * _LOG10E - log10(block)
-        else:
-            q = exp(-z) / block if z > -700.0 else inf
-            r = 0.0 if q > 40.0 else log10(-expm1(-q))
-        if r < lg:
-            lg = r
-    mu = lp["mu"]
-    if mu is not None:
-        b = lp["b"]
-        z = (level - mu) / (floor if b < floor else b)
-        if z > 30.0:
-            r = -z * _LOG10E - log10(block)
-        else:
-            q = exp(-z) / block if z > -700.0 else inf
-            r = 0.0 if q > 40.0 else log10(-expm1(-q))
-        if r < lg:
-            lg = r
-    mu = ln["mu"]
-    if mu is not None:
-        b = ln["b"]
-        z = (-level - mu) / (floor if b < floor else b)
-        if z > 30.0:
-            r = -z * _LOG10E - log10(block)
-        else:
-            q = exp(-z) / block if z > -700.0 else inf
-            r = 0.0 if q > 40.0 else log10(-expm1(-q))
-        if r < lg:
-            lg = r
-    surprise = -(lg + _LOG10_TESTS)
-
-    # stage 2: how rare is that surprise for this series
-    score = 0.0
-    blocks, min_blocks = p.blocks, p.min_blocks
-    if ep["mu"] is not None:
-        rt = state["r"]
-        score = -tail_log10p(rt, surprise, block, _MIN_SURPRISE_SCALE) / 10.0
-        if score > 1.0:
-            score = 1.0
-        _push(rt, surprise, block, blocks, min_blocks)
-
-    # learn from the sample only after it was judged (tails.tail_push, written out;
-    # the four tests' blocks open and close together)
-    me = -e
-    ml = -level
-    cur = ep["cur"]
-    if cur is None or e > cur:
-        ep["cur"] = e
-    cur = en["cur"]
-    if cur is None or me > cur:
-        en["cur"] = me
-    cur = lp["cur"]
-    if cur is None or level > cur:
-        lp["cur"] = level
-    cur = ln["cur"]
-    if cur is None or ml > cur:
-        ln["cur"] = ml
-    k = ep["k"] + 1
-    closed = k >= block
-    if closed:
-        tail_close(ep, blocks, min_blocks)
-    else:
-        ep["k"] = k
-    for tail in (en, lp, ln):
-        k = tail["k"] + 1
-        if k >= block:
-            tail_close(tail, blocks, min_blocks)
-        else:
-            tail["k"] = k
-    state["xf"] += p.fast * e
-    state["c"] = c + a_long * (x - c)
-    if seasonal:
-        # seasonal.profile_learn at the position found above
-        span = dt * bins / WEEK_MS
-        if span > 1.0:
-            span = 1.0
-        cap = 1.0 / p.season_rate
-        clip = _SEASON_CLIP * state["ds"]
-        for i, share in ((i0, 1.0 - f), (i1, f)):
-            w = share * span
-            old_w = pw[i]
-            total = old_w + w
-            if total > cap:
-                total = cap
-            old = prof[i]
-            if old is None:
-                prof[i] = x
-            elif w > 0.0:
-                d = x - old
-                if clip > 0.0 and old_w >= 1.0:
-                    d = clip if d > clip else -clip if d < -clip else d
-                prof[i] = old + (w / total) * d
-            if total != old_w:  # an unchanged weight is already rounded
-                pw[i] = round6(total)
-        if closed:
-            _choose_baseline(state, p, t)
+    # learn
+    _learn(value_up, value_down, level_up, level_down, x, level, p)
+    a = 1.0 / n if n < p.baseline else 1.0 / p.baseline
+    base_dev += a * (abs(x - base_mean) - base_dev)
+    base_mean += a * (x - base_mean)
 
     # hold the peak so that one event is one episode
-    if score >= state["hv"] or state["ha"] >= p.hold:
-        state["hv"] = score
-        state["ha"] = 0
+    if score >= held or held_for >= p.hold:
+        held, held_for = score, 0
     else:
-        state["ha"] += 1
-        score = state["hv"]
-    state["sc"] = score
+        held_for += 1
+        score = float(held)
+    d[:SCALARS] = (n, t0, t, score, held, held_for, level, start_mean, start_dev, base_mean,
+                   base_dev, profile_in_use)
     return score
 
 
-def _push(tail: dict[str, Any], v: float, block: int, blocks: int, min_blocks: int) -> bool:
-    """tails.tail_push, with the rare block close out of line."""
-    cur = tail["cur"]
-    if cur is None or v > cur:
-        tail["cur"] = v
-    k = tail["k"] + 1
-    if k < block:
-        tail["k"] = k
-        return False
-    tail_close(tail, blocks, min_blocks)
-    return True
+def _learn(value_up: Envelope, value_down: Envelope, level_up: Envelope, level_down: Envelope,
+           x: float, level: float, p: AnomalyParams) -> None:
+    """envelope.envelope_push of the value and the level, both ways, written out (it runs
+    four times for every sample)."""
+    block, blocks = p.block, p.blocks
+    c = value_up[1]
+    if c == 0 or x > value_up[2]:
+        value_up[2] = x
+    if c + 1 < value_up[0]:
+        value_up[1] = c + 1
+    else:
+        close_block(value_up, block, blocks)
+    c = value_down[1]
+    if c == 0 or -x > value_down[2]:
+        value_down[2] = -x
+    if c + 1 < value_down[0]:
+        value_down[1] = c + 1
+    else:
+        close_block(value_down, block, blocks)
+    c = level_up[1]
+    if c == 0 or level > level_up[2]:
+        level_up[2] = level
+    if c + 1 < level_up[0]:
+        level_up[1] = c + 1
+    else:
+        close_block(level_up, block, blocks)
+    c = level_down[1]
+    if c == 0 or -level > level_down[2]:
+        level_down[2] = -level
+    if c + 1 < level_down[0]:
+        level_down[1] = c + 1
+    else:
+        close_block(level_down, block, blocks)
 
 
-def round6(x: float) -> float:
-    """round(x, 6), exactly, mostly without round's decimal conversion.
+def _fits(day: Any, week: Any, p: AnomalyParams) -> bool:
+    """Whether a version-2 state's profiles have the shape these parameters ask for."""
+    if week is None:
+        return day is None and not p.seasonal
+    return p.seasonal and len(week[4]) == p.season_bins and len(day[4]) == p.day_bins
 
-    x * 1e6 is within half an ulp of the exact product, so unless its fraction is
-    within a hair of one half, it rounds to the same integer N as the exact decimal
-    rounding would; N / 1e6 (both exact doubles, one correctly rounded division) is
-    then the double nearest to N * 10**-6, which is what round returns.
+
+def _excess(up: Envelope, down: Envelope, v: float, calib: float, p: AnomalyParams) -> float:
+    """How far beyond the 0.5 line (in decades) v lies outside the envelope pair."""
+    if len(up[MAXIMA]) < p.min_blocks:
+        return _NONE
+    if p.rank == 2:
+        hi = _level(up)
+        lo = -_level(down)
+    else:
+        hi = _top(up)
+        lo = -_top(down)
+    rng = hi - lo
+    floor = _REL_RESOLUTION * (1.0 + abs(hi))
+    if floor < p.min_scale:
+        floor = p.min_scale
+    if rng < floor:
+        rng = floor
+    z = v - hi
+    if lo - v > z:
+        z = lo - v
+    return calib + (z / rng - p.margin) / p.step
+
+
+def _level(env: Envelope) -> float:
+    """streams.anomaly.envelope.envelope_level for an envelope with two or more blocks."""
+    top2: float = env[4]
+    if env[1]:
+        cur = env[2]
+        if cur > top2:
+            top1 = env[3]
+            return float(cur if cur < top1 else top1)
+    return float(top2)
+
+
+def _top(env: Envelope) -> float:
+    """The highest block maximum, open block included (rank 1)."""
+    top1: float = env[3]
+    if env[1] and env[2] > top1:
+        return float(env[2])
+    return top1
+
+
+def _push(env: Envelope, v: float, p: AnomalyParams) -> None:
+    """streams.anomaly.envelope.envelope_push."""
+    count = env[1]
+    if count == 0 or v > env[2]:
+        env[2] = v
+    count += 1
+    if count < env[0]:
+        env[1] = count
+    else:
+        close_block(env, p.block, p.blocks)
+
+
+def _seasons(d: list[Any], t: int, x: float, in_use: int, p: AnomalyParams) -> float:
+    """Test the deviation from the profile in use; learn both profiles and residuals."""
+    best = _NONE
+    for which, (period, pos) in enumerate(_PERIODS, start=1):
+        prof = d[pos]
+        values = prof[4]
+        bins = len(values)
+        b = (t % period) * bins // period
+        if b != prof[1]:
+            if prof[3]:  # the visit of the previous bin is over
+                profile_fold(values, prof[5], prof[1], prof[2] / prof[3], p.season_rate,
+                             _SEASON_CLIP * prof[6])
+            elif not prof[0]:
+                prof[0] = t
+            prof[1], prof[2], prof[3] = b, x, 1
+        else:
+            prof[2] += x
+            prof[3] += 1
+        if prof[5][b]:
+            r = x - values[b]
+            seen = prof[8]
+            prof[6] += (abs(r) - prof[6]) / (seen + 1 if seen < p.baseline else p.baseline)
+            res = r if seen == 0 else prof[7] + (r - prof[7]) / p.window
+            prof[7] = res
+            up, down = prof[9], prof[10]
+            if which == in_use and seen:
+                horizon = p.block * p.blocks
+                calib = math.log10(seen / horizon) if seen < horizon else 0.0
+                best = _excess(up, down, res, calib, p)
+            _push(up, res, p)
+            _push(down, -res, p)
+            prof[8] = seen + 1
+    return best
+
+
+def _choose_profile(d: list[Any], t: int, base_dev: float, p: AnomalyParams) -> int:
+    """The profile that best explains the series, if one explains it well enough.
+
+    A profile qualifies after `season_periods` whole periods, when its residuals' mean
+    absolute deviation is below season_gain times the flat baseline's; of two that
+    qualify, the one with the smaller residuals wins.
     """
-    if 0.0 < x < 1e8:
-        y = x * 1e6
-        n = floor(y)
-        frac = y - n
-        if not 0.4999999 < frac < 0.5000001:
-            return (n + 1 if frac > 0.5 else n) / 1e6
-    return round(x, 6)
-
-
-def _adapt(state: dict[str, Any], p: AnomalyParams) -> None:
-    """Make a state from another version or other profile settings usable with `p`.
-
-    Another version starts afresh; a changed profile setting drops the profile (and
-    the level tests, if they were using it) and keeps the rest.
-    """
-    fresh = new_state(p)
-    if state.get("v") != STATE_VERSION:
-        state.clear()
-        state.update(fresh)
-        return
-    state["prof"], state["pw"] = fresh["prof"], fresh["pw"]
-    state["ds"] = state["dp"]
-    if state["so"]:
-        state["so"] = False
-        state["lp"], state["ln"] = new_tail(), new_tail()
-
-
-def _choose_baseline(state: dict[str, Any], p: AnomalyParams, t: int) -> None:
-    """Use the weekly profile once it explains the series; the level tests restart on a switch.
-
-    Decided when a block closes, after a full week of data, with hysteresis so that a
-    series near the boundary does not keep resetting its level tests.
-    """
-    if t - state["t0"] < WEEK_MS:
-        return
-    on = state["so"]
-    gain = p.season_gain * (_SEASON_OFF if on else 1.0)
-    want = state["ds"] < gain * state["dp"]
-    if want != on:
-        state["so"] = want
-        state["lp"] = new_tail()
-        state["ln"] = new_tail()
+    chosen, chosen_dev = NO_PROFILE, 0.0
+    for which, (period, pos) in enumerate(_PERIODS, start=1):
+        prof = d[pos]
+        dev = prof[6]
+        if (prof[8] and t - prof[0] >= p.season_periods * period and dev < p.season_gain * base_dev
+                and (chosen == NO_PROFILE or dev < chosen_dev)):
+            chosen, chosen_dev = which, dev
+    return chosen

@@ -1,73 +1,52 @@
-"""An hour-of-week profile: what a series usually reads at this time of the week.
+"""Time-of-day and time-of-week profiles: what a series usually reads at this time.
 
-Demand-driven metrics (request rates, latency, job submissions, the taxi demand of
-NAB's nyc_taxi) follow the week: a quiet Sunday night is normal, the same level on a
-Tuesday noon is not. A flat baseline cannot tell them apart, a profile can.
+Demand-driven metrics (request rates, latency, job submissions, taxi demand, ad
+traffic) follow the day and the week: a quiet Sunday night is normal, the same level on
+a Tuesday noon is not, and a daily batch job's spike is routine at 02:00 only. A level
+that is within the series' usual range can still be far from what this time usually
+brings; a profile catches that.
 
-The profile is `bins` values over the week, linearly interpolated between bin
-centres, so it is smooth and its size does not depend on the sampling rate. A
-sample weighs in each of its two neighbouring bins by its share of the time since
-the previous sample (at most one bin width), so one week's visit of a bin weighs 1
-whatever the sampling rate. Each bin is the weighted mean of its visits until they
-weigh 1/rate, then an EW mean across weeks with weight `rate` per visit: the first
-week is learnt exactly, and the profile keeps adapting afterwards.
+A profile is `bins` values over its period (a day or a week). A visit of a bin is the
+run of samples that fall into it before the clock moves on; the profile learns from the
+visit's mean when the visit ends (`profile_fold`), so the cost per sample is a sum, and
+the value a sample is compared with is what earlier periods said, not the visit in
+progress. A bin's value is the mean of its first visits until it has seen 1/rate of
+them, then an EW mean across periods with weight `rate`: the first period is learnt
+exactly, and the profile keeps adapting. With `clip`, a known bin moves as if the visit
+were at most `clip` away (a Huber-like step), so one odd day does not become the usual.
+Bins are not interpolated: a square wave (a nightly job switching on) keeps its edges,
+which interpolation would blur into residuals twice a day.
 
-`values` holds the bins (None until visited, JSON null), `weights` the visits
-seen, capped at 1/rate (rounded to 1e-6 so that the state stays short in JSON).
-Times are epoch ms (UTC): the profile learns local time's offset like any pattern.
+The visit's mean is independent of the sampling rate, and a bin answers once it has
+seen one visit. Values are kept to 9 significant digits (a double's repr has 17: the
+state stays short in JSON); visits are small integers. Times are epoch ms (UTC); the
+profile learns local time's offset like any other pattern.
 """
 
 from __future__ import annotations
 
-__all__ = ["WEEK_MS", "profile_at", "profile_learn"]
+__all__ = ["DAY_MS", "WEEK_MS", "profile_bin", "profile_fold"]
 
-WEEK_MS = 7 * 24 * 3600 * 1000
-_MIN_WEIGHT = 0.25  # a bin answers once a quarter of a visit has been seen
-
-
-def _position(ts_ms: int, bins: int) -> tuple[int, int, float]:
-    """The two bins around ts (by their centres) and the weight of the second."""
-    pos = (ts_ms % WEEK_MS) * bins / WEEK_MS - 0.5
-    i0 = int(pos // 1)
-    f = pos - i0
-    i0 %= bins
-    return i0, (i0 + 1) % bins, f
+DAY_MS = 24 * 3600 * 1000
+WEEK_MS = 7 * DAY_MS
 
 
-def profile_at(values: list[float | None], weights: list[float], ts_ms: int) -> float | None:
-    """The profile's value at ts, or None while either neighbouring bin is barely known."""
-    i0, i1, f = _position(ts_ms, len(values))
-    a, b = values[i0], values[i1]
-    if a is None or b is None or weights[i0] < _MIN_WEIGHT or weights[i1] < _MIN_WEIGHT:
-        return None
-    return a + f * (b - a)
+def profile_bin(ts_ms: int, period_ms: int, bins: int) -> int:
+    """The bin of a time."""
+    return (ts_ms % period_ms) * bins // period_ms
 
 
-def profile_learn(values: list[float | None], weights: list[float], ts_ms: int, value: float,
-                  dt_ms: int, rate: float, clip: float = 0.0) -> None:
-    """Fold one sample into the two bins around ts.
-
-    With `clip` > 0, a bin that has seen a whole visit moves as if the sample were at
-    most `clip` away from it (a Huber-like step), so that one anomalous day does not
-    leave its mark on the same hour of the following weeks.
-    """
-    bins = len(values)
-    i0, i1, f = _position(ts_ms, bins)
-    span = dt_ms * bins / WEEK_MS  # this sample's time, in bin widths
-    if span > 1.0:
-        span = 1.0
-    cap = 1.0 / rate
-    for i, share in ((i0, 1.0 - f), (i1, f)):
-        w = share * span
-        total = weights[i] + w
-        if total > cap:
-            total = cap
-        old = values[i]
-        if old is None:
-            values[i] = value
-        elif w > 0.0:  # total >= w > 0: the first weighted sample replaces a placeholder
-            d = value - old
-            if clip > 0.0 and weights[i] >= 1.0:
-                d = clip if d > clip else -clip if d < -clip else d
-            values[i] = old + (w / total) * d
-        weights[i] = round(total, 6)
+def profile_fold(values: list[float], visits: list[int], b: int, mean: float, rate: float,
+                 clip: float = 0.0) -> None:
+    """Learn one finished visit of bin b, whose samples averaged `mean`."""
+    seen = visits[b]
+    cap = round(1.0 / rate)
+    if seen == 0:
+        values[b] = float(f"{mean:.9g}")
+    else:
+        step = mean - values[b]
+        if clip > 0.0:
+            step = clip if step > clip else -clip if step < -clip else step
+        values[b] = float(f"{values[b] + step / (seen + 1 if seen < cap else cap):.9g}")
+    if seen < cap:
+        visits[b] = seen + 1

@@ -2,7 +2,8 @@
 
 Anomaly rules call the detector when it is installed; otherwise they fall back to
 the EW z-score of the point, put on the detector's scale so thresholds carry over:
-score = -log10(two-sided normal tail of z) / 10, capped at 1 (0.5 ~ "one in 10^5").
+score = -log10(two-sided normal tail of z) / 10, capped at 1 (0.5 at 4.4 SD, near where
+the detector's own 0.5 falls on Gaussian noise).
 """
 
 from __future__ import annotations
