@@ -31,11 +31,12 @@ from typing import Any
 
 import psutil
 
+from common.config import Config
+from common.kafka import pick_compression
 from producers.agent import AgentOptions, _Agent, run_agent
 from producers.buffer import Record, SpillBuffer
 from producers.events import encode
-from producers.publisher import Publisher, pick_compression
-from rackwatch.config import Config
+from producers.publisher import Publisher
 
 __all__ = ["main"]
 

@@ -36,9 +36,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from rackwatch.broker import LocalBroker, free_port
-from rackwatch.config import BrokerConfig, load_config
-from rackwatch.topics import ensure_topics
+from common.broker import LocalBroker, free_port
+from common.config import BrokerConfig, load_config
+from common.topics import ensure_topics
 
 __all__ = ["main"]
 

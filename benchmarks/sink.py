@@ -37,13 +37,13 @@ from typing import Any
 
 import orjson
 
-from rackwatch.config import ClickHouseConfig, Config, KafkaConfig, SinkConfig
+from common.config import ClickHouseConfig, Config, KafkaConfig, SinkConfig
 from sinks.batch import Batcher
 from sinks.rows import INGEST_COLUMNS, METRIC_COLUMNS, Limits, metric_row, table_specs
-from sinks.samples import metric_rows
 from sinks.store import Store, open_store
 from sinks.writer import BatchWriter
 from streams.core.block import MetricBlock
+from tests.support.samples import metric_rows
 
 __all__ = ["main"]
 
@@ -144,7 +144,7 @@ def through_kafka(cfg: Config, messages: list[tuple[int, bytes]], n_rows: int) -
     """Rows per second of the sink service consuming a pre-filled topic."""
     from aiokafka import AIOKafkaProducer
 
-    from rackwatch.topics import ensure_topics
+    from common.topics import ensure_topics
     from sinks.service import SinkService
     from sinks.settings import SinkSettings
 

@@ -36,11 +36,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
+from common.broker import LocalBroker, free_port
+from common.config import BrokerConfig
 from producers.events import log_event
 from producers.simulator.fleet import Fleet
 from producers.simulator.options import SimOptions
-from rackwatch.broker import LocalBroker, free_port
-from rackwatch.config import BrokerConfig
 from tests.integration.books import (
     BAD_LOGS,
     BAD_METRICS,

@@ -6,5 +6,5 @@
   ground-truth manifest).
 - `producers.publisher` / `producers.buffer`: the ordered, bounded, spilling sender
   both share.
-- `producers.cli`: the `agent` and `simulate` subcommands.
+- `rackwatch.commands.producers`: the `agent` and `simulate` subcommands.
 """

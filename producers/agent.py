@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.config import Config, ConfigError
 from producers.buffer import SpillBuffer
 from producers.events import encode, log_event, metric_batch, sample
 from producers.gpu import GpuCollector, GpuSource, XidEvent, open_nvml, xid_message
@@ -32,7 +33,6 @@ from producers.logtail import LogTailer
 from producers.problems import Problems
 from producers.publisher import KafkaTransport, Publisher, Transport
 from producers.state import AgentState
-from rackwatch.config import Config, ConfigError
 from schemas.events import MetricBatch, Sample
 
 __all__ = ["AgentOptions", "AgentStats", "Watermark", "collect_once", "run_agent"]
@@ -328,7 +328,7 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
         log.warning("no rack label configured ([agent].labels or --label rack=...); "
                     "using rack=unknown")
     if transport is None:
-        from rackwatch.topics import ensure_topics
+        from common.topics import ensure_topics
 
         async def prepare() -> object:
             return await ensure_topics(cfg, ("metrics", "logs"))

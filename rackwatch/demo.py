@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from rackwatch.config import Config, mask_dsn
+from common.config import Config, mask_dsn
 
 __all__ = ["register", "run_demo"]
 
@@ -152,8 +152,8 @@ async def _follow(cfg: Config, stop: asyncio.Event, seen: Seen) -> None:
 
 
 def run_demo(cfg: Config, duration: float, hosts: int, faults: str) -> int:
-    from rackwatch.broker import LocalBroker
-    from rackwatch.topics import ensure_topics
+    from common.broker import LocalBroker
+    from common.topics import ensure_topics
 
     cfg.home.mkdir(parents=True, exist_ok=True)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # start-up chatter, not news

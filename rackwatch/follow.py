@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from rackwatch.config import Config
+from common.config import Config
 
 __all__ = ["follow_alerts", "format_alert", "format_incident"]
 

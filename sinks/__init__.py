@@ -4,7 +4,7 @@
 - `sinks.service.run_sink(cfg, stop=...)`: the sink (consume, batch, insert, commit);
 - `sinks.query.run_query(cfg, sql, fmt)`: read-only queries, wherever the store is;
 - `sinks.backup.backup` / `restore`: ClickHouse BACKUP / RESTORE of the database;
-- `sinks.cli.register(sub)`: the `sink`, `query`, `backup` and `restore` commands.
+- `rackwatch.commands.store.register(sub)`: the `sink`, `query`, `backup` and `restore` commands.
 
 See docs/storage.md.
 """

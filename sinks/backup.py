@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from rackwatch.config import Config
+from common.config import Config
 from sinks.migrations import apply_migrations
 from sinks.remote import find_sink
 from sinks.settings import TABLES

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.exceptions import ProgrammingError
 
-from rackwatch.config import Config, mask_dsn
+from common.config import Config, mask_dsn
 from sinks.remote import find_sink
 from sinks.store import is_embedded, open_reader, open_store
 

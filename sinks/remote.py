@@ -11,7 +11,7 @@ from urllib.parse import quote, urlparse
 
 import orjson
 
-from rackwatch.config import Config
+from common.config import Config
 from sinks.serve import SERVICE_NAME
 from sinks.settings import SinkSettings
 

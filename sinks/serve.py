@@ -112,11 +112,9 @@ class QueryServer:
         return self._reader.raw(sql, fmt)  # a readonly=1 session
 
     def run_backup(self, name: str) -> str:
-        from sinks.backup import backup_to_staging
-
+        if self.backup is None:
+            raise RuntimeError("this sink does not serve backups")
         with self.store.reader(readonly=False) as conn:  # BACKUP only reads, but is no SELECT
-            if self.backup is None:
-                return str(backup_to_staging(conn, name))
             return self.backup(conn, name)
 
 

@@ -25,16 +25,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from rackwatch.config import Config
+from common.config import Config
+from sinks.backup import backup_to_staging
 from sinks.batch import Batch, Batcher
 from sinks.errors import StoreAborted
-from sinks.faults import InsertFaults
 from sinks.retry import Backoff
 from sinks.rows import Limits, table_specs
 from sinks.serve import QueryServer
 from sinks.settings import SinkSettings
 from sinks.stats import SinkStats
-from sinks.store import Store, is_embedded, open_store
+from sinks.store import InsertHook, Store, is_embedded, open_store
 from sinks.writer import BatchWriter, WriteResult
 
 __all__ = ["STORED_HEADER", "SinkService", "run_sink"]
@@ -299,7 +299,7 @@ class SinkService:
                 "buffered_rows": self.batcher.buffered_rows, "healthy": self.writer.healthy}
 
 
-async def _open_when_free(cfg: Config, faults: InsertFaults | None, stop: asyncio.Event,
+async def _open_when_free(cfg: Config, faults: InsertHook | None, stop: asyncio.Event,
                           patience_s: float = 60.0) -> Store:
     """Open the store, waiting while another process holds the embedded directory.
 
@@ -324,7 +324,7 @@ async def _open_when_free(cfg: Config, faults: InsertFaults | None, stop: asynci
 
 
 async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | None = None,
-                   store: Store | None = None, faults: InsertFaults | None = None,
+                   store: Store | None = None, faults: InsertHook | None = None,
                    settings: SinkSettings | None = None) -> SinkStats:
     """Run the sink until `stop` is set; return its counters.
 
@@ -343,7 +343,8 @@ async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | N
         service = SinkService(cfg, store, settings=settings)
         if store.embedded:
             server = QueryServer(store, host=settings.serve_host, port=settings.serve_port,
-                                 token=settings.serve_token, status=service.describe)
+                                 token=settings.serve_token, status=service.describe,
+                                 backup=lambda conn, name: str(backup_to_staging(conn, name)))
             server.start()
         return await service.run(stop, ready)
     finally:

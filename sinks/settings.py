@@ -1,6 +1,6 @@
-"""Storage and sink settings that are not (yet) in rackwatch.config, with their defaults.
+"""Storage and sink settings that are not (yet) in common.config, with their defaults.
 
-rackwatch.config is closed and owned elsewhere; the knobs below are read from it when
+common.config is closed and owned elsewhere; the knobs below are read from it when
 a field of the same name exists (`cfg.clickhouse.ttl_days_metrics`, `cfg.sink.group_id`,
 ...) and fall back to the defaults here otherwise, so adding a field to the config is
 all it takes to make one configurable.
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from rackwatch.config import Config
+from common.config import Config
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",

@@ -12,20 +12,29 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.query import QueryResult
 
-from rackwatch.config import Config
-from sinks.faults import InsertFaults
+from common.config import Config
 from sinks.migrations import apply_migrations
 from sinks.settings import StoreSettings
 
-__all__ = ["READONLY_SETTINGS", "Store", "backup_staging_dir", "is_embedded", "open_reader",
-           "open_store"]
+__all__ = ["READONLY_SETTINGS", "InsertHook", "Store", "backup_staging_dir", "is_embedded",
+           "open_reader", "open_store"]
+
+
+class InsertHook(Protocol):
+    """Consulted around every insert: `check("before", table, columns)` before it is
+    sent, `check("after", table)` once ClickHouse answered. Raising makes the insert
+    fail there. Failure drills and tests plug in here (tests/support/insert_faults.py);
+    nothing in the product sets one."""
+
+    def check(self, when: Literal["before", "after"], table: str,
+              columns: Sequence[Sequence[Any]] | None = None) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +79,7 @@ class Store:
     """A thin, thread-safe wrapper that adds what the sink needs around one client."""
 
     def __init__(self, client: Client, dsn: str, settings: StoreSettings, *,
-                 faults: InsertFaults | None = None) -> None:
+                 faults: InsertHook | None = None) -> None:
         self.client = client
         self.dsn = dsn
         self.settings = settings
@@ -197,7 +206,7 @@ def open_reader(cfg: Config, settings: StoreSettings | None = None) -> Store:
     return Store(_client(dsn, settings.database, READONLY_SETTINGS), dsn, settings)
 
 
-def open_store(cfg: Config, *, migrate: bool = True, faults: InsertFaults | None = None,
+def open_store(cfg: Config, *, migrate: bool = True, faults: InsertHook | None = None,
                settings: StoreSettings | None = None) -> Store:
     """Open the configured store; with `migrate`, create or upgrade its tables first.
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rackwatch.broker import LocalBroker, free_port
-from rackwatch.config import BrokerConfig
+from common.broker import LocalBroker, free_port
+from common.config import BrokerConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -19,12 +19,12 @@ from typing import IO
 
 import orjson
 
+from common.config import Config, ConfigError
 from producers.buffer import SpillBuffer
 from producers.publisher import KafkaTransport, Publisher, Transport
 from producers.simulator.fleet import Fleet
 from producers.simulator.options import SimOptions
 from producers.state import new_epoch
-from rackwatch.config import Config, ConfigError
 from schemas.ids import METRICS
 
 __all__ = ["SimStats", "run_simulator"]
@@ -106,7 +106,7 @@ async def run_simulator(cfg: Config, opts: SimOptions, *, stop: asyncio.Event,
         where = str(opts.output)
     else:
         if transport is None:
-            from rackwatch.topics import ensure_topics
+            from common.topics import ensure_topics
 
             async def prepare() -> object:
                 return await ensure_topics(cfg, ("metrics", "logs"))

@@ -2,8 +2,9 @@
 
 Two sources of truth, one path: a simulator run (its events and its manifest of
 injected faults) or the store (metrics and fault-classified logs in ClickHouse, with
-the incidents as the truth). Both become event streams folded into snapshots by
-`streams.incidents.dataset`, then a logistic regression by `streams.incidents.training`.
+the incidents as the truth; read by sinks.training). Both become event streams folded
+into snapshots by `streams.incidents.dataset`, then a logistic regression by
+`streams.incidents.training`.
 
 Judging it: snapshot-level precision and recall (every host-minute counts), and
 fault-level recall (a fault counts as caught when some snapshot of an affected host
@@ -13,18 +14,17 @@ ahead of the fault the first such score came.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import statistics
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 from streams.incidents.dataset import Snapshot, Truth
 from streams.incidents.features import FEATURES
 from streams.incidents.model import FaultModel
 from streams.incidents.training import evaluate, train
 
-__all__ = ["RowSource", "fault_recall", "fit", "report", "store_events", "store_truth"]
+__all__ = ["fault_recall", "fit", "report"]
 
 log = logging.getLogger(__name__)
 
@@ -90,75 +90,3 @@ def report(model: FaultModel, snaps: Sequence[Snapshot], truth: Sequence[Truth] 
     if truth is not None:
         out["fault_level"] = fault_recall(model, snaps, truth, horizon_ms)
     return out
-
-
-# ---------------------------------------------------------------------- the store
-
-
-class RowSource(Protocol):
-    """What training needs of sinks.store.Store: rows of a query, and the database."""
-
-    database: str
-
-    def rows(self, sql: str, params: dict[str, Any] | None = None
-             ) -> Sequence[Sequence[Any]]: ...
-
-
-_SERIES_LABELS = ("gpu", "interface", "device", "mount", "cpu")
-
-
-def _ms(x: Any) -> int:
-    """A DateTime64 as the driver returns it (datetime) or epoch ms -> epoch ms."""
-    if isinstance(x, int | float):
-        return int(x)
-    return round(float(x.timestamp()) * 1000)
-
-
-def store_truth(store: RowSource, since_ms: int, until_ms: int) -> list[Truth]:
-    """Host incidents (and the hosts of rack incidents) in a time range, as fault windows."""
-    db = store.database
-    rows = store.rows(
-        f"SELECT incident_id, any(scope), argMax(hosts, updated_at), "
-        f"toUnixTimestamp64Milli(min(opened_at)), "
-        f"toUnixTimestamp64Milli(max(updated_at)) "
-        f"FROM {db}.incidents "
-        f"WHERE opened_at >= fromUnixTimestamp64Milli(toInt64({int(since_ms)})) "
-        f"AND opened_at < fromUnixTimestamp64Milli(toInt64({int(until_ms)})) "
-        f"AND scope IN ('host', 'rack') GROUP BY incident_id ORDER BY 4, 1")
-    return [Truth(str(scope), tuple(hosts), _ms(opened), max(_ms(last), _ms(opened) + 1))
-            for _id, scope, hosts, opened, last in rows]
-
-
-def store_events(store: RowSource, since_ms: int, until_ms: int, *,
-                 names: Iterable[str], slice_ms: int = 3_600_000) -> Iterator[dict[str, Any]]:
-    """Metric batches and fault records from the store, in event-time order, an hour at
-    a time so that memory stays flat however long the range."""
-    db = store.database
-    name_list = ", ".join("'" + n.replace("'", "") + "'" for n in sorted(set(names)))
-    t = since_ms
-    while t < until_ms:
-        end = min(t + slice_ms, until_ms)
-        span = (f"ts >= fromUnixTimestamp64Milli(toInt64({int(t)})) "
-                f"AND ts < fromUnixTimestamp64Milli(toInt64({int(end)}))")
-        metric_rows = store.rows(
-            f"SELECT host, toUnixTimestamp64Milli(ts), name, labels, value FROM {db}.metrics "
-            f"WHERE {span} AND name IN ({name_list}) ORDER BY ts, host")
-        batches: list[tuple[int, str, dict[str, Any]]] = []
-        current: dict[str, Any] | None = None
-        for host, ts, name, labels, value in metric_rows:
-            ts = _ms(ts)
-            if current is None or current["host"] != host or current["ts"] != ts:
-                current = {"schema": "rackwatch.metrics/v1", "host": host, "ts": ts,
-                           "samples": []}
-                batches.append((ts, host, current))
-            series = {k: v for k, v in dict(labels).items() if k in _SERIES_LABELS}
-            current["samples"].append({"name": name, "value": value, "labels": series})
-        log_rows = store.rows(
-            f"SELECT host, toUnixTimestamp64Milli(ts), fault_class FROM {db}.logs "
-            f"WHERE {span} AND fault_class != '' ORDER BY ts, host")
-        faults = [(_ms(ts), host, {"schema": "rackwatch.log_record/v1", "host": host,
-                                   "ts": _ms(ts), "fault_class": cls})
-                  for host, ts, cls in log_rows]
-        for _ts, _host, ev in heapq.merge(batches, faults, key=lambda r: (r[0], r[1])):
-            yield ev
-        t = end

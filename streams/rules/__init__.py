@@ -13,12 +13,14 @@ messages are `rackwatch.alert/v1` dicts. See docs/rules.md.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-from streams.rules.cli import DEFAULT_RULES_PATH
 from streams.rules.engine import STATE_VERSION, RuleEngine, series_key
 from streams.rules.model import InhibitRule, Point, Rule, RuleError, RuleSet
 from streams.rules.parse import load_rules, parse_rules
 from streams.rules.reload import RulesWatcher
+
+DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
 
 __all__ = [
     "DEFAULT_RULES_PATH",

@@ -30,8 +30,8 @@ import orjson
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from rackwatch.config import Config
-from rackwatch.selfmetrics import Endpoint, serve
+from common.config import Config
+from common.selfmetrics import Endpoint, serve
 from streams.core.decode import Limits
 from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleSet

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from producers.publisher import pick_compression
+from common.kafka import pick_compression
 
 __all__ = ["DELIVERY_TIMEOUT_MS", "OUTBOX_BATCH_BYTES", "Outbox"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from rackwatch.config import Config, load_config
-from rackwatch.topics import ensure_topics
+from common.config import Config, load_config
+from common.topics import ensure_topics
 
 __all__ = ["Pipeline", "consume_all", "produce"]
 

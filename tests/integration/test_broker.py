@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rackwatch.broker import free_port
+from common.broker import free_port
 
 pytestmark = pytest.mark.integration
 

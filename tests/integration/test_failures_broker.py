@@ -19,11 +19,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from common.broker import LocalBroker, free_port
+from common.config import BrokerConfig, Config
 from producers.buffer import SpillBuffer
 from producers.publisher import KafkaTransport, Publisher
 from producers.simulator.runner import SimStats, run_simulator
-from rackwatch.broker import LocalBroker, free_port
-from rackwatch.config import BrokerConfig, Config
 from tests.integration.books import (
     RULES,
     FleetInput,

@@ -18,7 +18,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from rackwatch.broker import free_port
+from common.broker import free_port
 from streams.worker.offsets import SOURCE_HEADER
 from tests.integration.books import (
     RULES,

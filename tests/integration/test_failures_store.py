@@ -1,7 +1,7 @@
 """The ClickHouse store failing for a while under a running pipeline.
 
 Workers run as processes; the sink runs in this process (on a thread, with its own event
-loop) so that its store can be made to fail on purpose (`sinks.faults.InsertFaults`).
+loop) so that its store can be made to fail on purpose (`tests.support.insert_faults.InsertFaults`).
 While the store is down the sink retries, stops consuming (its buffer stays under the
 configured bound while the backlog waits in Kafka), and commits nothing; once the store
 is back, everything lands, once.
@@ -20,9 +20,8 @@ from typing import Any
 import orjson
 import pytest
 
-from rackwatch.broker import free_port
-from rackwatch.config import Config
-from sinks.faults import InsertFaults
+from common.broker import free_port
+from common.config import Config
 from sinks.service import run_sink
 from sinks.settings import SinkSettings
 from sinks.stats import SinkStats
@@ -38,6 +37,7 @@ from tests.integration.books import (
     wait_group,
 )
 from tests.integration.harness import Pipeline
+from tests.support.insert_faults import InsertFaults
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -15,11 +15,11 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from common.broker import LocalBroker, free_port
+from common.config import BrokerConfig, Config, KafkaConfig
+from common.topics import ensure_topics
 from producers.buffer import SpillBuffer
 from producers.publisher import KafkaTransport, Publisher
-from rackwatch.broker import LocalBroker, free_port
-from rackwatch.config import BrokerConfig, Config, KafkaConfig
-from rackwatch.topics import ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,9 +10,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from common.config import Config, KafkaConfig
 from producers.agent import AgentOptions, run_agent
 from producers.simulator import SimOptions, run_simulator
-from rackwatch.config import Config, KafkaConfig
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rackwatch.broker import free_port
+from common.broker import free_port
 from tests.integration.books import (
     RULES,
     alert_problems,

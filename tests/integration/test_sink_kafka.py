@@ -18,13 +18,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from rackwatch.config import ClickHouseConfig, Config, KafkaConfig, SinkConfig
-from rackwatch.topics import ensure_topics
-from sinks.faults import InsertFaults
-from sinks.samples import Fleet, build_fleet
+from common.config import ClickHouseConfig, Config, KafkaConfig, SinkConfig
+from common.topics import ensure_topics
 from sinks.service import STORED_HEADER, SinkService
 from sinks.settings import SinkSettings
 from sinks.store import Store, open_store
+from tests.support.insert_faults import InsertFaults
+from tests.support.samples import Fleet, build_fleet
 
 pytestmark = pytest.mark.integration
 

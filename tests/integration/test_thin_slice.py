@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rackwatch.broker import free_port
+from common.broker import free_port
 from tests.integration.harness import Pipeline, produce
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.broker import free_port
 from producers.events import encode, metric_batch, sample
-from rackwatch.broker import free_port
 from streams.worker import partition_of
 from tests.integration.harness import Pipeline, consume_all, produce
 

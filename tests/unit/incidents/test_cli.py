@@ -8,9 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rackwatch.config import Config
+from common.config import Config
+from rackwatch.commands.incidents import register
 from streams.incidents import FaultModel
-from streams.incidents.cli import register
 
 sim = pytest.importorskip("producers.simulator.fleet")
 options = pytest.importorskip("producers.simulator.options")

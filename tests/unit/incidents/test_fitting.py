@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sinks.training import store_events, store_truth
 from streams.incidents import FaultModel
 from streams.incidents.dataset import Snapshot, Truth
-from streams.incidents.fitting import fault_recall, report, store_events, store_truth
+from streams.incidents.fitting import fault_recall, report
 
 MIN = 60_000
 
@@ -72,7 +73,7 @@ class TestStore:
     def test_truth_from_incidents(self) -> None:
         """Host and rack incidents become fault windows over their hosts."""
         store = FakeStore()
-        truth = store_truth(store, 0, 10_000)
+        truth = [Truth(*r) for r in store_truth(store, 0, 10_000)]
         assert truth == [Truth("host", ("h1",), 1000, 5000), Truth("rack", ("h2", "h3"),
                                                                    2000, 2001)]
         assert "scope IN ('host', 'rack')" in store.sql[0]

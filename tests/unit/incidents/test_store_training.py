@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rackwatch.config import ClickHouseConfig, Config, SinkConfig
+from common.config import ClickHouseConfig, Config, SinkConfig
 from sinks.rows import (
     INCIDENT_COLUMNS,
     LOG_COLUMNS,
@@ -18,9 +18,9 @@ from sinks.rows import (
     metric_row,
 )
 from sinks.store import Store, open_store
+from sinks.training import store_events, store_truth
 from streams.incidents.context import FEATURE_SERIES
 from streams.incidents.dataset import Truth
-from streams.incidents.fitting import store_events, store_truth
 from streams.incidents.messages import incident_message
 
 MIN = 60_000
@@ -65,7 +65,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 class TestStoreTraining:
     def test_incidents_are_the_truth(self, store: Store) -> None:
         """One incident, from its opening to its last change, over its hosts."""
-        assert store_truth(store, T0, T0 + 60 * MIN) == [
+        assert [Truth(*r) for r in store_truth(store, T0, T0 + 60 * MIN)] == [
             Truth("host", ("h1",), T0 + 70_000, T0 + 9 * MIN)]
 
     def test_history_comes_back_as_events(self, store: Store) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
+from common.config import Config, ConfigError
 from producers.agent import AgentOptions, Watermark, collect_once, run_agent
 from producers.buffer import Record
 from producers.gpu import GpuReading, RecordedSource, XidEvent
-from rackwatch.config import Config, ConfigError
 from schemas.ids import LOGS, METRICS
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producers.cli import register
-from rackwatch.config import Config
+from common.config import Config
+from rackwatch.commands.producers import register
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
 
+from common.kafka import pick_compression
 from producers.buffer import Record, SpillBuffer
-from producers.publisher import Publisher, pick_compression
+from producers.publisher import Publisher
 
 
 class Scripted:

@@ -340,7 +340,7 @@ class TestEpoch:
     def test_each_run_to_kafka_is_a_new_epoch(self, tmp_path: Path) -> None:
         """Two runs of one seed publish under two epochs, so the second is not dropped as
         duplicates of the first; a file output carries none (same seed, same bytes)."""
-        from rackwatch.config import Config
+        from common.config import Config
         from tests.unit.producers.test_agent import Memory
 
         cfg = Config(home=tmp_path)

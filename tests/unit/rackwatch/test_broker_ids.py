@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rackwatch.broker import _cluster_id
+from common.broker import _cluster_id
 
 
 @given(st.text(min_size=1, max_size=60).filter(lambda s: "\x00" not in s))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rackwatch.config import ConfigError, find_home, load_config, mask_dsn
+from common.config import ConfigError, find_home, load_config, mask_dsn
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,7 +9,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
-from rackwatch.selfmetrics import serve
+from common.selfmetrics import serve
 from streams.rules import parse_rules
 from streams.runtime import Runtime
 from streams.worker.stats import WorkerCollector, WorkerStats

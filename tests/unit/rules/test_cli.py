@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rackwatch.config import Config, WorkerConfig
+from common.config import Config, WorkerConfig
+from rackwatch.commands.rules import register
 from streams.rules import parse_rules
-from streams.rules.cli import register
 
 
 def run(argv: list[str], cfg: Config | None = None) -> int:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from rackwatch.config import ClickHouseConfig, Config, SinkConfig
-from sinks.samples import Fleet, build_fleet
+from common.config import ClickHouseConfig, Config, SinkConfig
 from sinks.settings import TABLES
 from sinks.store import Store, open_store
+from tests.support.samples import Fleet, build_fleet
 
 
 @pytest.fixture(scope="package")

@@ -8,9 +8,9 @@ import orjson
 
 from sinks.batch import Batcher
 from sinks.rows import table_specs
-from sinks.samples import Fleet
 from sinks.store import Store
 from sinks.writer import BatchWriter
+from tests.support.samples import Fleet
 
 __all__ = ["fill"]
 

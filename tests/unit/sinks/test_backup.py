@@ -8,11 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rackwatch.config import Config
-from sinks.backup import MANIFEST, BackupError, backup, restore
-from sinks.samples import Fleet
+from common.config import Config
+from sinks.backup import MANIFEST, BackupError, backup, backup_to_staging, restore
 from sinks.serve import QueryServer
 from sinks.store import Store, open_store
+from tests.support.samples import Fleet
 from tests.unit.sinks.helpers import fill
 
 CHECK = ("SELECT (SELECT count() FROM metrics), (SELECT sum(samples) FROM metrics_1m), "
@@ -88,7 +88,8 @@ class TestWithRunningSink:
         """While a sink serves the store, backup is made by it; restore is refused."""
         store = open_store(fresh_cfg)
         fill(store, fleet)
-        server = QueryServer(store, port=0)
+        server = QueryServer(store, port=0,
+                             backup=lambda conn, name: str(backup_to_staging(conn, name)))
         server.start()
         try:
             cfg = dataclasses.replace(fresh_cfg, sink=dataclasses.replace(

@@ -8,7 +8,7 @@ import pytest
 from sinks.batch import Batcher, make_dead_letter
 from sinks.columns import to_columns
 from sinks.rows import INGEST_COLUMNS, Limits, estimate_records, table_specs
-from sinks.samples import build_fleet
+from tests.support.samples import build_fleet
 
 FLEET = build_fleet(1_750_000_000_000)
 M = "processed.metrics"  # raw path: messages go to ClickHouse as they are

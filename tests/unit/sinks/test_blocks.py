@@ -12,10 +12,10 @@ from schemas.events import MetricRow
 from sinks.batch import Batcher
 from sinks.columns import to_columns
 from sinks.rows import Limits, estimate_records, table_specs
-from sinks.samples import Fleet
 from sinks.store import Store
 from sinks.writer import BatchWriter
 from streams.core.block import MetricBlock, block_rows
+from tests.support.samples import Fleet
 
 M = "processed.metrics"
 NOW = int(time.time() * 1000) - 60_000  # inside the retention period

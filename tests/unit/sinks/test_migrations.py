@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import pytest
 
-from rackwatch.config import Config
+from common.config import Config
 from sinks.ddl import Migration, load_migrations
 from sinks.migrations import MigrationError, apply_migrations, reconcile_retention
 from sinks.settings import DEFAULT_RETENTION_DAYS, TABLES, StoreSettings

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from sinks.rows import rfc3339_ms
-from sinks.samples import FAULTY_GPU, FAULTY_HOST, FLAPPING_RULE, HOT_CPU_HOST, Fleet
 from sinks.store import Store
+from tests.support.samples import FAULTY_GPU, FAULTY_HOST, FLAPPING_RULE, HOT_CPU_HOST, Fleet
 from tests.unit.sinks.helpers import fill
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "queries.md"
@@ -173,7 +173,7 @@ class TestShortWindows:
     def test_gpu_temperature_trend_over_a_demo_length_lead(self, store: Store) -> None:
         """A GPU heating for 40 s before its XID (a demo's lead, 2 s samples): the slope is
         found. Over raw epoch seconds the regression lost its precision and gave NULL."""
-        from sinks.samples import _log, _metric
+        from tests.support.samples import _log, _metric
 
         now = _now_ms() - 60_000
         fault = now - now % 1000

@@ -12,14 +12,14 @@ from typing import Any
 import orjson
 import pytest
 
-from rackwatch.config import Config
-from sinks import cli
+from common.config import Config
+from rackwatch.commands import store as cli
 from sinks.query import render_table, run_query
 from sinks.remote import RemoteError, SinkEndpoint, find_sink
-from sinks.samples import HOT_CPU_HOST, Fleet
 from sinks.serve import QueryServer
 from sinks.settings import TABLES
 from sinks.store import Store
+from tests.support.samples import HOT_CPU_HOST, Fleet
 from tests.unit.sinks.helpers import fill
 
 

@@ -10,9 +10,9 @@ import orjson
 
 from sinks.batch import Batcher
 from sinks.rows import table_specs
-from sinks.samples import Fleet
 from sinks.store import Store
 from sinks.writer import BatchWriter
+from tests.support.samples import Fleet
 
 Key = tuple[str, str, str, int]  # host, name, rack, bucket start (epoch s)
 Stats = tuple[int, float, float, float, list[float]]  # count, min, max, mean, quantiles

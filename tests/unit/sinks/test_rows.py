@@ -19,7 +19,7 @@ from sinks.rows import (
     rfc3339_ms,
     table_specs,
 )
-from sinks.samples import build_fleet
+from tests.support.samples import build_fleet
 
 NOW = 1_750_000_000_000
 FLEET = build_fleet(NOW)

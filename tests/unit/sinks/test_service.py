@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from rackwatch.config import Config, KafkaConfig
+from common.config import Config, KafkaConfig
 from sinks.service import STORED_HEADER, SinkService
 from sinks.settings import SinkSettings
 from sinks.store import Store

@@ -10,13 +10,13 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from sinks.batch import Batch, Batcher
 from sinks.errors import StoreAborted
-from sinks.faults import InsertFaults
 from sinks.retry import Backoff
 from sinks.rows import table_specs
-from sinks.samples import Fleet
 from sinks.stats import SinkStats
 from sinks.store import Store
 from sinks.writer import BatchWriter
+from tests.support.insert_faults import InsertFaults
+from tests.support.samples import Fleet
 
 M = "processed.metrics"
 L = "processed.logs"

@@ -6,7 +6,7 @@ import io
 
 import faust
 
-from streams.cli import faust_worker
+from rackwatch.commands.streams import faust_worker
 
 
 class TestSpinner:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import orjson
 
-from rackwatch.config import Config
+from common.config import Config
 
 __all__ = ["register"]
 
 
 def _sink(args: argparse.Namespace, cfg: Config) -> int:
-    from rackwatch.topics import ensure_topics
+    from common.topics import ensure_topics
     from sinks.service import run_sink
 
     async def main() -> int:

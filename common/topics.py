@@ -14,7 +14,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from rackwatch.config import Config
+from common.config import Config
 
 __all__ = ["TOPICS", "ensure_topics"]
 

@@ -6,14 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from rackwatch.config import Config
+from common.config import Config
+from streams.rules import DEFAULT_RULES_PATH
 from streams.rules.lint import unknown_metrics
 from streams.rules.model import RuleError
 from streams.rules.parse import load_rules
 
-__all__ = ["DEFAULT_RULES_PATH", "check_command", "default_command", "register"]
+__all__ = ["check_command", "default_command", "register"]
 
-DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from rackwatch.config import Config
+from common.config import Config
 
 __all__ = ["register"]
 
@@ -51,15 +51,15 @@ def _simulated(events: str, manifest: str, args: argparse.Namespace) -> tuple[li
 
 def _from_store(cfg: Config, args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
     from sinks.store import open_store
+    from sinks.training import store_events, store_truth
     from streams.incidents.context import FEATURE_SERIES
-    from streams.incidents.dataset import snapshots
-    from streams.incidents.fitting import store_events, store_truth
+    from streams.incidents.dataset import Truth, snapshots
 
     until = int(time.time() * 1000)
     since = until - args.since
     store = open_store(cfg, migrate=False)
     try:
-        truth = store_truth(store, since, until)
+        truth = [Truth(*row) for row in store_truth(store, since, until)]
         snaps = snapshots(store_events(store, since, until, names=FEATURE_SERIES), truth,
                           horizon_ms=args.horizon, step_ms=args.step)
     finally:

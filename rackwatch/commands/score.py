@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from rackwatch.config import Config
+from common.config import Config
 from schemas.ids import ALERT, INCIDENT
 
 __all__ = ["register"]

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rackwatch.config import BrokerConfig
+from common.config import BrokerConfig
 
 __all__ = ["BrokerError", "LocalBroker", "fetch_jars", "jar_cache_dir"]
 

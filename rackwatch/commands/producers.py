@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import orjson
 
-from rackwatch.config import Config, ConfigError
+from common.config import Config, ConfigError
 
 __all__ = ["register"]
 

@@ -8,7 +8,7 @@ import contextlib
 import sys
 from typing import IO, Any, NoReturn
 
-from rackwatch.config import Config
+from common.config import Config
 
 __all__ = ["register"]
 
@@ -34,7 +34,7 @@ def faust_worker(app: Any, loglevel: str, stdout: IO[str] | None = None) -> Any:
 
 
 def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
-    from rackwatch.topics import ensure_topics
+    from common.topics import ensure_topics
     from streams.worker import build_app
 
     rules, rules_path = _load_rules(args.rules, cfg)

@@ -1,0 +1,1 @@
+"""The subcommands of `rackwatch`, one module per family; each has `register(sub)`."""
