@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BrokerConfig", "Config", "ConfigError", "find_home", "load_config", "mask_dsn",
-           "parse_settings"]
+__all__ = ["AgentConfig", "BrokerConfig", "ClickHouseConfig", "Config", "ConfigError",
+           "KafkaConfig", "SinkConfig", "WorkerConfig", "effective", "find_home", "key",
+           "load_config", "mask_dsn", "parse_settings", "sections"]
 
 
 class ConfigError(ValueError):
@@ -34,92 +35,142 @@ class ConfigError(ValueError):
         super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
 
 
+def key(default: Any, doc: str, *, min: float | None = None, above: float | None = None,
+        secret: bool = False, factory: Any = None) -> Any:
+    """One configuration key: its default, what it is for (the reference in
+    docs/configuration.md is generated from these), and the range it must be in
+    (`min`: at least, `above`: strictly more than). Secret keys are masked when shown."""
+    meta = {"doc": doc, "min": min, "above": above, "secret": secret}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass(frozen=True)
 class BrokerConfig:
     """The local single-node KRaft broker that `rackwatch broker` manages."""
 
-    version: str = "3.9.1"
-    scala: str = "2.13"
-    host: str = "127.0.0.1"
-    port: int = 19092
-    controller_port: int = 19093
-    heap: str = "512m"
-    start_timeout_s: float = 90.0
+    version: str = key("3.9.1", "Apache Kafka version whose jars are fetched from Maven "
+                       "Central (3.9.x keeps the protocol versions faust and aiokafka use)")
+    scala: str = key("2.13", "Scala version of the Kafka jars")
+    host: str = key("127.0.0.1", "address the local broker listens on")
+    port: int = key(19092, "client port of the local broker", min=1)
+    controller_port: int = key(19093, "KRaft controller port of the local broker", min=1)
+    heap: str = key("512m", "JVM heap of the local broker (-Xmx)")
+    start_timeout_s: float = key(90.0, "how long `broker start` waits for the broker",
+                                 above=0)
 
 
 @dataclass(frozen=True)
 class KafkaConfig:
-    bootstrap: str = ""  # empty: the local broker
-    topic_prefix: str = "rackwatch."
-    partitions: int = 12
-    replication_factor: int = 1
+    """The Kafka cluster every role talks to."""
+
+    bootstrap: str = key("", "brokers, comma-separated host:port; empty: the local broker "
+                         "(env RACKWATCH_KAFKA_BOOTSTRAP)")
+    topic_prefix: str = key("rackwatch.", "prefix of every topic and consumer group "
+                            "(env RACKWATCH_TOPIC_PREFIX)")
+    partitions: int = key(12, "partitions of the topics rackwatch creates: the most workers "
+                          "that can share the load", min=1)
+    replication_factor: int = key(1, "replicas of the topics rackwatch creates", min=1)
 
 
 @dataclass(frozen=True)
 class ClickHouseConfig:
-    dsn: str = ""  # empty: chdb://<home>/clickhouse
-    database: str = "rackwatch"
-    # Retention per table, in days (TTL with ttl_only_drop_parts).
-    ttl_days_metrics: int = 30
-    ttl_days_metrics_1m: int = 180
-    ttl_days_metrics_1h: int = 730
-    ttl_days_logs: int = 30
-    ttl_days_alerts: int = 365
-    ttl_days_incidents: int = 365
-    ttl_days_deadletter: int = 30
-    ttl_days_sink_batches: int = 7
-    dedup_window: int = 10_000  # insert blocks remembered for deduplication per table
+    """The store: embedded chDB or a ClickHouse server, and what it keeps."""
+
+    dsn: str = key("", "chdb:///path (embedded) or http(s)://[user[:password]@]host:8123; "
+                   "empty: chdb://<home>/clickhouse (env RACKWATCH_CLICKHOUSE_DSN)",
+                   secret=True)
+    database: str = key("rackwatch", "database that holds the tables")
+    ttl_days_metrics: int = key(30, "days of raw samples kept", min=1)
+    ttl_days_metrics_1m: int = key(180, "days of the per-minute rollup kept", min=1)
+    ttl_days_metrics_1h: int = key(730, "days of the per-hour rollup kept", min=1)
+    ttl_days_logs: int = key(30, "days of log records kept", min=1)
+    ttl_days_alerts: int = key(365, "days of alert state changes kept", min=1)
+    ttl_days_incidents: int = key(365, "days of incident messages kept", min=1)
+    ttl_days_deadletter: int = key(30, "days of dead letters kept", min=1)
+    ttl_days_sink_batches: int = key(7, "days of the sink's insert journal kept", min=1)
+    dedup_window: int = key(10_000, "insert blocks each table remembers for deduplication "
+                            "(one insert per second per partition covers hours of retries)",
+                            min=1)
 
 
 @dataclass(frozen=True)
 class AgentConfig:
-    interval_s: float = 10.0
-    host: str = ""  # empty: this machine's hostname
-    labels: dict[str, str] = field(default_factory=dict)
-    log_paths: tuple[str, ...] = ()
-    kmsg: bool = False
-    gpu: bool = True
-    buffer_max_batches: int = 100_000
-    buffer_memory_batches: int = 1_000
+    """`rackwatch agent`: what this host publishes."""
+
+    interval_s: float = key(10.0, "seconds between metric batches", above=0)
+    host: str = key("", "host id on every event; empty: this machine's hostname")
+    labels: dict[str, str] = key(None, "topology labels on every event (rack, cluster, "
+                                 "zone, role, node, namespace...)", factory=dict)
+    log_paths: tuple[str, ...] = key((), "log files to tail (globs); rotation is followed")
+    read_existing_logs: bool = key(False, "ship what a log file already holds when first "
+                                   "seen (default: only what is written from then on)")
+    log_poll_s: float = key(1.0, "seconds between looks at the tailed files", above=0)
+    kmsg: bool = key(False, "ship kernel messages from /dev/kmsg (needs CAP_SYSLOG)")
+    kmsg_path: str = key("/dev/kmsg", "where kernel messages are read")
+    gpu: bool = key(True, "read GPUs through NVML when a driver is present")
+    per_core: bool = key(True, "publish per-core CPU usage")
+    buffer_max_batches: int = key(100_000, "events kept (memory, then spilled to disk) "
+                                  "while the broker is away; the oldest go beyond it", min=1)
+    buffer_memory_batches: int = key(1_000, "of those, how many are kept in memory", min=1)
+    flush_timeout_s: float = key(10.0, "how long a stopping agent tries to send what it "
+                                 "holds before keeping it for its next start", min=0)
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    rules: str = ""  # empty: the default rule set shipped with rackwatch
-    ewma_tau_s: float = 60.0
-    wma_window: int = 5
-    standby_replicas: int = 0
-    max_future_skew_s: float = 300.0
-    max_past_age_s: float = 7 * 86400.0
-    # Longest a message waits for its processing batch to fill: the floor of alert
-    # latency under light load. Under load batches fill before it (up to 500 messages).
-    batch_wait_ms: float = 10.0
-    # A worker killed without leaving the group is noticed after this; only then do its
-    # partitions move (faust's default, 60 s, stalls those hosts for a minute).
-    session_timeout_s: float = 10.0
-    # An owned partition with input that has not moved for this long is sought back to
-    # its next offset; if that does not help within as long again, the worker exits.
-    stall_timeout_s: float = 60.0
-    stats_interval_s: float = 60.0  # the periodic "worker: ..." info line
-    metrics_host: str = "127.0.0.1"  # /metrics, /healthz, /readyz
-    metrics_port: int = 9464  # 0: no endpoint
+    """`rackwatch worker`: stream processing, rules, incidents."""
+
+    rules: str = key("", "rule file (YAML); empty: the rules shipped with rackwatch")
+    ewma_tau_s: float = key(60.0, "time constant of the EWMA every series is smoothed with",
+                            above=0)
+    wma_window: int = key(5, "samples in the weighted moving average of every series", min=1)
+    standby_replicas: int = key(0, "standby copies of each state partition on other "
+                                "workers (faster take-over)", min=0)
+    max_future_skew_s: float = key(300.0, "events stamped further in the future than this "
+                                   "are dead-lettered (ts_future)", min=0)
+    max_past_age_s: float = key(7 * 86400.0, "events older than this are dead-lettered "
+                                "(ts_past)", min=0)
+    batch_wait_ms: float = key(10.0, "longest a message waits for its processing batch to "
+                               "fill: the floor of alert latency under light load", above=0)
+    session_timeout_s: float = key(10.0, "a worker gone without leaving the group is noticed "
+                                   "after this; only then do its partitions move", above=0)
+    stall_timeout_s: float = key(60.0, "an owned partition with input that has not moved for "
+                                 "this long is sought back to its next offset; if that does "
+                                 "not help within as long again, the worker exits", above=0)
+    stats_interval_s: float = key(60.0, "seconds between the worker's 'worker: ...' info lines",
+                                  above=0)
+    metrics_host: str = key("127.0.0.1", "address of /metrics, /healthz and /readyz")
+    metrics_port: int = key(9464, "port of /metrics, /healthz and /readyz (0: none); a port "
+                            "in use falls back to a free one, said in the log", min=0)
 
 
 @dataclass(frozen=True)
 class SinkConfig:
-    batch_rows: int = 5000
-    batch_interval_s: float = 1.0
-    max_pending_rows: int = 200_000
-    serve_port: int = 18123  # embedded mode: read-only query endpoint on localhost
-    serve_token: str = ""
-    serve_host: str = "127.0.0.1"
-    group_id: str = ""  # empty: <topic prefix>sink
-    max_batch_rows: int = 100_000  # batches grow up to this while the store is busy
-    max_message_bytes: int = 8 * 1024 * 1024  # larger messages are dead-lettered
-    max_field_bytes: int = 1024 * 1024  # a larger string value dead-letters its row
-    retry_initial_s: float = 0.2
-    retry_max_s: float = 10.0
-    shutdown_flush_s: float = 10.0
+    """`rackwatch sink`: batching, exactly-once inserts, the embedded store's query port."""
+
+    group_id: str = key("", "consumer group; empty: <topic prefix>sink")
+    batch_rows: int = key(5000, "a batch is written once it holds this many rows...", min=1)
+    batch_interval_s: float = key(1.0, "...or is this old", above=0)
+    max_batch_rows: int = key(100_000, "batches grow up to this while the store is busy",
+                              min=1)
+    max_pending_rows: int = key(200_000, "rows held before the sink stops reading (back "
+                                "pressure)", min=1)
+    serve_host: str = key("127.0.0.1", "embedded store: address of the read-only query "
+                          "endpoint other commands use while the sink holds the store")
+    serve_port: int = key(18123, "embedded store: port of that endpoint (0: a free one)",
+                          min=0)
+    serve_token: str = key("", "embedded store: bearer token that endpoint requires (empty: "
+                           "none; it listens on localhost)", secret=True)
+    max_message_bytes: int = key(8 * 1024 * 1024, "larger Kafka messages are dead-lettered",
+                                 min=1)
+    max_field_bytes: int = key(1024 * 1024, "a larger string value dead-letters its row",
+                               min=1)
+    retry_initial_s: float = key(0.2, "first wait before retrying a failed insert", above=0)
+    retry_max_s: float = key(10.0, "longest wait between insert retries", above=0)
+    shutdown_flush_s: float = key(10.0, "how long a stopping sink keeps trying to flush",
+                                  min=0)
 
 
 @dataclass(frozen=True)
@@ -185,11 +236,47 @@ def _build(section: str, cls: type[Any], raw: dict[str, Any], where: str,
             problems.append(f"{where}: [{section}].{key} should be like {default!r}, "
                             f"got {value!r}")
             continue
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            problems.append(f"{where}: [{section}].{key} must not be negative, got {value!r}")
+        why = _out_of_range(f, value)
+        if why:
+            problems.append(f"{where}: [{section}].{key} {why}, got {value!r}")
             continue
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _out_of_range(f: dataclasses.Field[Any], value: Any) -> str | None:
+    """Why a number is outside its key's range (None: it is inside)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    low, above = f.metadata.get("min"), f.metadata.get("above")
+    if above is not None and not value > above:
+        return f"must be more than {above:g}"
+    if low is not None and value < low:
+        return f"must be at least {low:g}"
+    if low is None and above is None and value < 0:
+        return "must not be negative"
+    return None
+
+
+def sections() -> dict[str, type[Any]]:
+    """Section name -> its dataclass, in the order the reference lists them."""
+    return dict(_SECTIONS)
+
+
+def effective(cfg: Config) -> dict[str, dict[str, Any]]:
+    """The configuration in effect, section by section, secrets masked: what
+    `rackwatch config check` prints."""
+    out: dict[str, dict[str, Any]] = {"": {"home": str(cfg.home)}}
+    for name, cls in _SECTIONS.items():
+        sec = getattr(cfg, name)
+        values = {}
+        for f in dataclasses.fields(cls):
+            v = getattr(sec, f.name)
+            if f.metadata.get("secret") and isinstance(v, str) and v:
+                v = mask_dsn(v) if "://" in v else "***"
+            values[f.name] = list(v) if isinstance(v, tuple) else v
+        out[name] = values
+    return out
 
 
 _SECRET_PARAMS = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|access_key|secret_key)"

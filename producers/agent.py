@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config import Config, ConfigError
+from common.config import AgentConfig, Config, ConfigError
 from producers.buffer import SpillBuffer
 from producers.events import encode, log_event, metric_batch, sample
 from producers.gpu import GpuCollector, GpuSource, XidEvent, open_nvml, xid_message
@@ -42,34 +42,41 @@ log = logging.getLogger(__name__)
 _LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
+_A = AgentConfig()  # the defaults: every [agent] key is declared once, in common.config
+
+
 @dataclass(frozen=True)
 class AgentOptions:
-    """Everything the agent needs, from the config file with command-line overrides."""
+    """Everything the agent needs: `[agent]` (common.config), then command-line overrides,
+    plus what only the command line or the process sets (duration, state directory)."""
 
-    interval_s: float = 10.0
-    host: str = ""
+    interval_s: float = _A.interval_s
+    host: str = _A.host
     labels: dict[str, str] = field(default_factory=dict)
-    log_patterns: tuple[str, ...] = ()
-    kmsg: bool = False
-    kmsg_path: str = "/dev/kmsg"
-    gpu: bool = True
+    log_patterns: tuple[str, ...] = _A.log_paths
+    kmsg: bool = _A.kmsg
+    kmsg_path: str = _A.kmsg_path
+    gpu: bool = _A.gpu
     duration_s: float | None = None
     state_dir: Path = Path(".rackwatch") / "agent"
-    buffer_max_batches: int = 100_000
-    buffer_memory_batches: int = 1_000
-    per_core: bool = True
-    log_poll_s: float = 1.0
-    read_existing_logs: bool = False
-    flush_timeout_s: float = 10.0
+    buffer_max_batches: int = _A.buffer_max_batches
+    buffer_memory_batches: int = _A.buffer_memory_batches
+    per_core: bool = _A.per_core
+    log_poll_s: float = _A.log_poll_s
+    read_existing_logs: bool = _A.read_existing_logs
+    flush_timeout_s: float = _A.flush_timeout_s
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> AgentOptions:
         """Options from `[agent]`, then `overrides` (None values are ignored)."""
         a = cfg.agent
         base = cls(interval_s=a.interval_s, host=a.host, labels=dict(a.labels),
-                   log_patterns=tuple(a.log_paths), kmsg=a.kmsg, gpu=a.gpu,
-                   state_dir=cfg.home / "agent", buffer_max_batches=a.buffer_max_batches,
-                   buffer_memory_batches=a.buffer_memory_batches)
+                   log_patterns=tuple(a.log_paths), kmsg=a.kmsg, kmsg_path=a.kmsg_path,
+                   gpu=a.gpu, state_dir=cfg.home / "agent",
+                   buffer_max_batches=a.buffer_max_batches,
+                   buffer_memory_batches=a.buffer_memory_batches, per_core=a.per_core,
+                   log_poll_s=a.log_poll_s, read_existing_logs=a.read_existing_logs,
+                   flush_timeout_s=a.flush_timeout_s)
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
     @property

@@ -1,18 +1,17 @@
-"""Storage and sink settings that are not (yet) in common.config, with their defaults.
+"""The store's and the sink's settings as they run, derived from the configuration.
 
-common.config is closed and owned elsewhere; the knobs below are read from it when
-a field of the same name exists (`cfg.clickhouse.ttl_days_metrics`, `cfg.sink.group_id`,
-...) and fall back to the defaults here otherwise, so adding a field to the config is
-all it takes to make one configurable.
+Every key is declared, with its default and documentation, once, in common.config
+(`[clickhouse]`, `[sink]`); these classes only derive what follows from them (the
+sink's group from the topic prefix, the DDL template values) so that the store and
+the sink code read plain attributes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
 
-from common.config import Config
+from common.config import ClickHouseConfig, Config, SinkConfig
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
@@ -25,44 +24,26 @@ __all__ = [
 TABLES = ("metrics", "metrics_1m", "metrics_1h", "logs", "alerts", "incidents", "deadletter",
           "sink_batches")
 
-# Days of history each table keeps; whole daily parts are dropped past it.
-DEFAULT_RETENTION_DAYS: MappingProxyType[str, int] = MappingProxyType({
-    "metrics": 30,
-    "metrics_1m": 180,
-    "metrics_1h": 730,
-    "logs": 30,
-    "alerts": 365,
-    "incidents": 365,
-    "deadletter": 30,
-    "sink_batches": 7,
-})
-
-
-def _opt(section: object, name: str, default: Any) -> Any:
-    value = getattr(section, name, None)
-    return default if value is None or value == "" else value
+# Days of history each table keeps (whole parts are dropped past it): [clickhouse] ttl_days_*.
+DEFAULT_RETENTION_DAYS: MappingProxyType[str, int] = MappingProxyType(
+    {t: getattr(ClickHouseConfig(), f"ttl_days_{t}") for t in TABLES})
 
 
 @dataclass(frozen=True)
 class StoreSettings:
     """How the store is laid out: database, retention per table, dedup window."""
 
-    database: str = "rackwatch"
+    database: str = ClickHouseConfig().database
     retention_days: MappingProxyType[str, int] = field(
         default_factory=lambda: MappingProxyType(dict(DEFAULT_RETENTION_DAYS)))
-    # Block hashes a non-replicated MergeTree remembers for insert deduplication; one
-    # insert per second per partition keeps hours of retries covered.
-    dedup_window: int = 10_000
+    dedup_window: int = ClickHouseConfig().dedup_window
 
     @classmethod
     def from_config(cls, cfg: Config) -> StoreSettings:
         ch = cfg.clickhouse
-        days = {t: int(_opt(ch, f"ttl_days_{t}", d)) for t, d in DEFAULT_RETENTION_DAYS.items()}
-        bad = {t: d for t, d in days.items() if d <= 0}
-        if bad:
-            raise ValueError(f"retention must be at least one day: {bad}")
+        days = {t: int(getattr(ch, f"ttl_days_{t}")) for t in TABLES}
         return cls(database=ch.database, retention_days=MappingProxyType(days),
-                   dedup_window=int(_opt(ch, "dedup_window", cls.dedup_window)))
+                   dedup_window=ch.dedup_window)
 
     def template_values(self) -> dict[str, str]:
         """Values substituted into the DDL templates of schemas/sql."""
@@ -72,41 +53,17 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
-class SinkSettings:
-    """Sink behaviour beyond cfg.sink: consumer group, limits, retry policy."""
+class SinkSettings(SinkConfig):
+    """[sink] as the sink runs it: the group resolved, batches never smaller than
+    batch_rows."""
 
     group_id: str = "rackwatch-sink"
-    batch_rows: int = 5000  # a batch is written once this big (or batch_interval_s old)...
-    batch_interval_s: float = 1.0
-    max_batch_rows: int = 100_000  # ...and grows up to this while the writer is busy
-    max_pending_rows: int = 400_000
-    serve_host: str = "127.0.0.1"
-    serve_port: int = 18123
-    serve_token: str = ""
-    max_message_bytes: int = 8 * 1024 * 1024  # a larger Kafka message is dead-lettered
-    max_field_bytes: int = 1024 * 1024  # a larger string value makes its row dead-lettered
-    retry_initial_s: float = 0.2
-    retry_max_s: float = 10.0
-    shutdown_flush_s: float = 10.0  # how long a graceful stop keeps trying to flush
 
     @classmethod
     def from_config(cls, cfg: Config) -> SinkSettings:
         s = cfg.sink
-        d = cls()
-        return cls(
-            # One group per topic prefix, so pipelines sharing a cluster stay apart.
-            group_id=str(_opt(s, "group_id", cfg.kafka.topic_prefix + "sink")),
-            batch_rows=max(1, int(s.batch_rows)),
-            batch_interval_s=float(s.batch_interval_s),
-            max_batch_rows=max(int(s.batch_rows),
-                               int(_opt(s, "max_batch_rows", d.max_batch_rows))),
-            max_pending_rows=max(1, int(s.max_pending_rows)),
-            serve_host=str(_opt(s, "serve_host", d.serve_host)),
-            serve_port=int(s.serve_port),
-            serve_token=str(s.serve_token),
-            max_message_bytes=int(_opt(s, "max_message_bytes", d.max_message_bytes)),
-            max_field_bytes=int(_opt(s, "max_field_bytes", d.max_field_bytes)),
-            retry_initial_s=float(_opt(s, "retry_initial_s", d.retry_initial_s)),
-            retry_max_s=float(_opt(s, "retry_max_s", d.retry_max_s)),
-            shutdown_flush_s=float(_opt(s, "shutdown_flush_s", d.shutdown_flush_s)),
-        )
+        values = {f.name: getattr(s, f.name) for f in fields(SinkConfig)}
+        # One group per topic prefix, so pipelines sharing a cluster stay apart.
+        values["group_id"] = s.group_id or cfg.kafka.topic_prefix + "sink"
+        values["max_batch_rows"] = max(s.batch_rows, s.max_batch_rows)
+        return cls(**values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,62 @@ class TestFindHome:
         (tmp_path / "x").mkdir()
         found = find_home(tmp_path / "x")
         assert found == Path(".rackwatch") or tmp_path not in found.parents
+
+
+class TestModel:
+    def test_reference_page_matches_the_code(self) -> None:
+        """docs/configuration.md carries exactly the reference the declarations generate."""
+        from common.configdoc import BEGIN, END, reference
+
+        page = (Path(__file__).resolve().parents[3] / "docs" / "configuration.md").read_text()
+        assert page[page.index(BEGIN):page.index(END) + len(END)] + "\n" == reference()
+
+    def test_every_key_is_documented(self) -> None:
+        """No key without its text: the reference would have an empty row."""
+        import dataclasses
+
+        from common.config import sections
+
+        for name, cls in sections().items():
+            for f in dataclasses.fields(cls):
+                assert f.metadata.get("doc"), f"[{name}].{f.name} has no documentation"
+
+    @pytest.mark.parametrize(("text", "fragment"), [
+        ("[kafka]\npartitions = 0\n", "[kafka].partitions must be at least 1, got 0"),
+        ("[worker]\newma_tau_s = 0\n", "[worker].ewma_tau_s must be more than 0, got 0.0"),
+        ("[agent]\ninterval_s = -1\n", "[agent].interval_s must be more than 0, got -1.0"),
+        ("[clickhouse]\nttl_days_logs = 0\n", "[clickhouse].ttl_days_logs must be at least 1"),
+        ("[worker]\ndedup_window = 5\n", "unknown key [worker].dedup_window"),
+    ])
+    def test_out_of_range_and_dead_keys_are_errors(self, tmp_path: Path, text: str,
+                                                   fragment: str) -> None:
+        """Impossible values cannot be expressed; a removed key is named as unknown."""
+        with pytest.raises(ConfigError, match=re.escape(fragment)):
+            load_config(write(tmp_path, text), env={})
+
+    def test_effective_configuration_masks_secrets(self, tmp_path: Path) -> None:
+        """What `config check` prints never holds a password or a token."""
+        from common.config import effective
+
+        cfg = load_config(write(tmp_path, '[sink]\nserve_token = "tok-123"\n'),
+                          env={"RACKWATCH_CLICKHOUSE_DSN": "https://ops:pw-456@ch:8443"})
+        shown = repr(effective(cfg))
+        assert "tok-123" not in shown and "pw-456" not in shown
+        assert effective(cfg)["clickhouse"]["dsn"] == "https://ops:***@ch:8443"
+
+    def test_roles_take_their_defaults_from_the_model(self) -> None:
+        """The agent's and the sink's runtime settings carry no defaults of their own."""
+        import dataclasses
+
+        from common.config import AgentConfig, Config, SinkConfig
+        from producers.agent import AgentOptions
+        from sinks.settings import SinkSettings
+
+        a, o = AgentConfig(), AgentOptions.from_config(Config())
+        assert (o.interval_s, o.buffer_max_batches, o.flush_timeout_s, o.log_poll_s) == (
+            a.interval_s, a.buffer_max_batches, a.flush_timeout_s, a.log_poll_s)
+        s, ss = SinkConfig(), SinkSettings.from_config(Config())
+        for f in dataclasses.fields(SinkConfig):
+            if f.name != "group_id":
+                assert getattr(ss, f.name) == getattr(s, f.name), f.name
+        assert ss.group_id == "rackwatch.sink"

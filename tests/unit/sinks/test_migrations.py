@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 
-from common.config import Config
+from common.config import Config, ConfigError, load_config
 from sinks.ddl import Migration, load_migrations
 from sinks.migrations import MigrationError, apply_migrations, reconcile_retention
 from sinks.settings import DEFAULT_RETENTION_DAYS, TABLES, StoreSettings
@@ -95,27 +96,17 @@ class TestRetention:
 
 
 class TestSettings:
-    def test_retention_below_a_day_is_rejected(self) -> None:
-        """A zero retention cannot be expressed."""
-        @dataclasses.dataclass(frozen=True)
-        class CH:
-            dsn: str = ""
-            database: str = "rackwatch"
-            ttl_days_metrics: int = 0
+    def test_retention_below_a_day_is_rejected(self, tmp_path: Path) -> None:
+        """A zero retention cannot be expressed: the configuration refuses it at load."""
+        f = tmp_path / "c.toml"
+        f.write_text("[clickhouse]\nttl_days_metrics = 0\n")
+        with pytest.raises(ConfigError, match="ttl_days_metrics must be at least 1"):
+            load_config(f, env={})
 
-        cfg = dataclasses.replace(Config(), clickhouse=CH())  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match="at least one day"):
-            StoreSettings.from_config(cfg)
-
-    def test_config_fields_override_defaults(self) -> None:
-        """A ttl_days_<table> field in the config, once added, is used."""
-        @dataclasses.dataclass(frozen=True)
-        class CH:
-            dsn: str = ""
-            database: str = "db1"
-            ttl_days_logs: int = 3
-
-        cfg = dataclasses.replace(Config(), clickhouse=CH())  # type: ignore[arg-type]
-        s = StoreSettings.from_config(cfg)
+    def test_config_fields_override_defaults(self, tmp_path: Path) -> None:
+        """[clickhouse] database and ttl_days_<table> are what the store is laid out by."""
+        f = tmp_path / "c.toml"
+        f.write_text('[clickhouse]\ndatabase = "db1"\nttl_days_logs = 3\n')
+        s = StoreSettings.from_config(load_config(f, env={}))
         assert s.database == "db1" and s.retention_days["logs"] == 3
         assert s.retention_days["metrics"] == DEFAULT_RETENTION_DAYS["metrics"]
