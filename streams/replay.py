@@ -142,8 +142,7 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
 
 def _event_ts(out: Outputs, states: dict[str, HostState]) -> int | None:
     if out.state is not None:
-        t = out.state.get("t")
-        return int(t) if t is not None else None
+        return out.state.event_ms
     return None
 
 

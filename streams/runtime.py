@@ -90,7 +90,7 @@ class Runtime:
 
         # A host's job and rank come from its job's log lines; stamped on all its events
         # (a kernel XID line knows no job), so the job's scope sees the culprit host too.
-        labels = {**(st.get("l") or {}), **(st.get("job") or {})}
+        labels = {**st.topology, **(st.job or {})}
         event: dict[str, Any] = {"kind": kind, "ts": ts, "host": host, "labels": labels,
                                  **payload, "context": host_context(st, ts)}
         for key in routes_for(event):
@@ -126,7 +126,7 @@ class Runtime:
         self.dedup.note("metrics", res.verdict, host)
         if res.verdict is dedup.Verdict.CONFLICT:
             out.state = new_state  # the conflicting epoch is remembered as alive
-            self._dead(out, raw, _conflict(batch, new_state["d"]), wall_ms, topic=topic,
+            self._dead(out, raw, _conflict(batch, new_state.dedup or []), wall_ms, topic=topic,
                        partition=partition, offset=offset, key=key)
             return out
         if res.duplicate:
@@ -164,18 +164,19 @@ class Runtime:
         out.host = host
         st = state_of(host)
         if st is None:
-            st = {"d": None, "s": {}, "r": {}, "l": ev.get("labels") or {}}
+            st = HostState(topology=dict(ev.get("labels") or {}))
         # Records are numbered per host like metric batches; a record seen before (a
         # producer's re-send, or a partition re-read after a crash or a rebalance) is
         # dropped before it reaches the template miner, the rules or the store.
-        verdict, st["ld"] = dedup.check(st.get("ld"), ev["seq"], dedup.epoch_of(ev), ev["ts"])
+        verdict, st.log_dedup = dedup.check(st.log_dedup, ev["seq"], dedup.epoch_of(ev),
+                                            ev["ts"])
         self.dedup.note("logs", verdict, host)
         if verdict is dedup.Verdict.DUPLICATE:
             self.log_duplicates += 1
             return out
         if verdict is dedup.Verdict.CONFLICT:
             out.state = st
-            self._dead(out, raw, _conflict(ev, st["ld"]), wall_ms, topic=topic,
+            self._dead(out, raw, _conflict(ev, st.log_dedup or []), wall_ms, topic=topic,
                        partition=partition, offset=offset, key=key)
             return out
         record = self.log_processor(partition).process(ev)
@@ -186,8 +187,8 @@ class Runtime:
             note_fault(st, fault, record["ts"])
         rlabels = record.get("labels") or {}
         if rlabels.get("job"):
-            st["job"] = {k: rlabels[k] for k in ("job", "rank") if rlabels.get(k)}
-        alerts = self.engine.evaluate_logs(st["r"], host, st.get("l") or ev.get("labels") or {},
+            st.job = {k: rlabels[k] for k in ("job", "rank") if rlabels.get(k)}
+        alerts = self.engine.evaluate_logs(st.rules, host, st.topology or ev.get("labels") or {},
                                            [record], record["ts"])
         out.state = st  # log rules keep window counts in the state: always persist
         out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in alerts]

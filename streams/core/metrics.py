@@ -6,12 +6,9 @@ and per-sample rejections for the dead-letter topic. The faust worker and `repla
 both call exactly this; the worker keeps the state in a changelogged table keyed by
 host, replay in a dict.
 
-Host state (plain JSON data, one dict per host):
-  "d": dedup state, "s": smoothing state of every series (streams.core.series),
-  "r": rule engine state, "t": newest event time seen, "l": topology labels of the
-  newest batch, "w": event-time windows of the windowed metrics (streams.core.windows;
-  its columns are named by the series' positions in "s"), "wc": when the next window
-  closes, "f": recent log faults.
+Host state: streams.core.hoststate.HostState (dedup windows, the smoothing columns of
+every series, event-time windows of the windowed metrics, whose columns are named by
+the series' positions in the smoothing columns, rule state, recent log faults).
 
 A batch of the shape the host's previous batches had (the usual case) is processed
 as columns with numpy (`streams.core.layout` remembers the shape); anything else --
@@ -39,18 +36,18 @@ from schemas.events import Alert, MetricBatch, MetricRow
 from streams.core import dedup, series, windows
 from streams.core.block import MetricBlock
 from streams.core.deadletter import Rejected
+from streams.core.hoststate import HostState
 from streams.core.layout import BatchShape, Layout, Shape, Signature, signature
 from streams.core.normalise import canonical_labels, canonical_name, check_value
 from streams.core.smoothing import SmoothingParams
 from streams.core.windows import WindowSpec
 from streams.rules import Point, RuleEngine
 
-__all__ = ["BatchResult", "CoreCounters", "MetricsCore", "host_context", "make_point",
-           "note_fault", "series_key"]
+__all__ = ["BatchResult", "CoreCounters", "HostState", "MetricsCore", "host_context",
+           "make_point", "note_fault", "series_key"]
 
 log = logging.getLogger(__name__)
 
-HostState = dict[str, Any]
 
 _VALUE = itemgetter("value")
 _LAYOUTS_MAX = 20_000  # hosts whose memo is kept (about 35 KB each; others rebuild it)
@@ -197,11 +194,11 @@ class MetricsCore:
     # ------------------------------------------------------------------ batches
     def process(self, state: HostState | None, batch: MetricBatch) -> tuple[HostState, BatchResult]:
         """Process one decoded batch for its host; returns the new state and the outputs."""
-        st: HostState = state if state is not None else {"d": None, "s": {}, "r": {}}
+        st = state if state is not None else HostState()
         res = BatchResult()
         c = self.counters
-        verdict, st["d"] = dedup.check(st.get("d"), batch["seq"], dedup.epoch_of(batch),
-                                       batch["ts"])
+        verdict, st.dedup = dedup.check(st.dedup, batch["seq"], dedup.epoch_of(batch),
+                                        batch["ts"])
         res.verdict = verdict
         if verdict is dedup.Verdict.DUPLICATE:
             c.duplicates += 1
@@ -230,14 +227,12 @@ class MetricsCore:
             lay.raw_topo = dict(raw_topo)
             lay.topo = topo
         topo = lay.topo
-        st["l"] = topo
-        st["t"] = max(ts, st.get("t") or ts)
-        watermark: int = st["t"]
-        store = series.ensure_store(st.get("s"), self.smoothing)
-        if store is not st.get("s"):
-            st["s"] = store
-            if st.pop("w", None) is not None:  # its columns name series of the old store
-                st.pop("wc", None)
+        st.topology = topo
+        watermark = st.event_ms = max(ts, st.event_ms or ts)
+        store = series.ensure_store(st.series, self.smoothing)
+        if store is not st.series:
+            st.series = store
+            st.windows = st.windows_due_ms = None  # its columns named the old store's series
         with np.errstate(all="ignore"):  # overflow to inf is as with Python floats, silent
             points = self._fast(st, store, lay, batch, samples, res, watermark)
         if points is None:
@@ -245,9 +240,9 @@ class MetricsCore:
             points = self._one_by_one(st, store, lay, batch, samples, res, watermark)
         if res.block is not None:
             c.samples += len(res.block)
-        if st.get("w"):
+        if st.windows:
             self._close_windows(st, watermark)
-        alerts = self.engine.evaluate(st["r"], host, topo, points, ts)
+        alerts = self.engine.evaluate(st.rules, host, topo, points, ts)
         c.alerts += len(alerts)
         res.alerts = alerts  # type: ignore[assignment]
         return st, res
@@ -257,9 +252,9 @@ class MetricsCore:
         """The batch as columns; None (having changed nothing) when it needs the
         sample-by-sample path."""
         sh = lay.shape
-        if not sh.fast or not lay.bind(store["k"]):
+        if not sh.fast or not lay.bind(store.keys):
             return None
-        wstate: dict[str, Any] | None = st.get("w")
+        wstate: dict[str, Any] | None = st.windows
         if sh.win_pos and (wstate is None or not lay.bind_windows(wstate["k"])):
             return None
         vals: list[float] = list(map(_VALUE, samples))
@@ -296,7 +291,7 @@ class MetricsCore:
                     opened = windows.add_many(wstate, spec, starts, lay.wj, v[sh.win_np],
                                               [values[i] for i in sh.win_pos], arrays)
                 if opened:
-                    st["wc"] = None  # it may close before the windows open so far
+                    st.windows_due_ms = None  # it may close before the windows open so far
         host = batch["host"]
         seq = batch["seq"]
         ewma, wma, ewvar, prev = f.ewma, f.wma, f.ewvar, f.prev_value
@@ -324,9 +319,9 @@ class MetricsCore:
         names, slabels_of, values, raws = block.name, block.series_labels, block.value, block.raw
         ewmas, wmas, outliers = block.ewma, block.wma, block.outlier
         points: list[Point] = []
-        keys = store["k"]
+        keys = store.keys
         where = {k: i for i, k in enumerate(keys)}
-        wstate: dict[str, Any] | None = st.get("w")
+        wstate: dict[str, Any] | None = st.windows
         wwhere: dict[int, int] | None = None
         starts: list[int] | None = None
         for sample in samples:
@@ -358,7 +353,7 @@ class MetricsCore:
                     c.outliers += 1
             if windowed:
                 if wstate is None:
-                    wstate = st["w"] = windows.new_state()
+                    wstate = st.windows = windows.new_state()
                 if wwhere is None:
                     wwhere = {k: j for j, k in enumerate(wstate["k"])}
                 j = wwhere.get(i)
@@ -369,7 +364,7 @@ class MetricsCore:
                     starts = windows.accepting_starts(spec, ts, watermark)
                 if starts:
                     if windows.add_one(wstate, spec, starts, j, value):
-                        st["wc"] = None  # it may close before the windows open so far
+                        st.windows_due_ms = None  # it may close before those open so far
                 else:
                     c.late_samples += 1
             if watched:
@@ -385,26 +380,28 @@ class MetricsCore:
         return points
 
     def _close_windows(self, st: HostState, watermark: int) -> None:
-        due = st.get("wc")
+        due = st.windows_due_ms
         if due is not None and watermark < due:
             return  # nothing can close yet: the cheap common case
-        ws = st["w"]
+        ws = st.windows
+        assert ws is not None
         with np.errstate(all="ignore"):
             self.counters.windows_closed += windows.close_due(ws, self.windows, watermark)
-        st["wc"] = windows.next_due(ws, self.windows)
+        st.windows_due_ms = windows.next_due(ws, self.windows)
 
     def tick(self, state: HostState, host: str, now_ms: int) -> list[Alert]:
         """Time-driven work for one host: close due windows, rules (absence, timers...)."""
-        if state.get("w"):
+        if state.windows:
             self._close_windows(state, now_ms)
-        alerts = self.engine.tick(state.setdefault("r", {}), host, state.get("l") or {}, now_ms)
+        alerts = self.engine.tick(state.rules, host, state.topology, now_ms)
         self.counters.alerts += len(alerts)
         return alerts  # type: ignore[return-value]
 
 
 def _state_lists(store: series.Store, wstate: dict[str, Any] | None) -> list[list[Any]]:
     """The lists of a host state that the fast path reads as arrays."""
-    lists = [store["m"], store["q"], store["a"], store["n"], *store["b"]]
+    lists: list[list[Any]] = [store.ewma, store.ewvar, store.ewmad, store.count,
+                              *store.last_values]
     if wstate:
         for cols in wstate["o"].values():
             lists.extend(cols[:4])
@@ -413,7 +410,7 @@ def _state_lists(store: series.Store, wstate: dict[str, Any] | None) -> list[lis
 
 def note_fault(state: HostState, fault_class: str, ts: int) -> None:
     """Remember a classified log fault for the host context (last ten minutes)."""
-    faults: dict[str, list[int]] = state.setdefault("f", {})
+    faults = state.faults
     times = faults.setdefault(fault_class, [])
     times.append(ts)
     cutoff = ts - FAULT_MEMORY_MS
@@ -435,16 +432,17 @@ def host_context(state: HostState, now_ms: int | None = None) -> dict[str, Any]:
     (the event being explained), as training counts them: counted back from the newest
     fault instead, an alert an hour after a fault would still see it as recent.
     """
-    store = state.get("s")
+    store = state.series
     out: dict[str, Any] = {}
-    ws = state.get("w")
-    if ws and isinstance(store, dict) and store.get("v") == series.STORE_VERSION:
-        keys = store["k"]
+    ws = state.windows
+    if ws and store is not None:
+        keys = store.keys
         for j, i in enumerate(ws["k"]):
-            out[keys[i]] = {"minutes": windows.minutes(ws, j), "last": store["b"][-1][i],
-                            "ewma": store["m"][i], "recent": series.recent(store, i)}
+            out[keys[i]] = {"minutes": windows.minutes(ws, j),
+                            "last": store.last_values[-1][i], "ewma": store.ewma[i],
+                            "recent": series.recent(store, i)}
     faults: dict[str, int] = {}
-    for fc, times in (state.get("f") or {}).items():
+    for fc, times in state.faults.items():
         n = len(times) if now_ms is None else sum(
             1 for t in times if now_ms - FAULT_MEMORY_MS < t <= now_ms)
         if n:

@@ -3,16 +3,17 @@
 `streams.core.smoothing` defines what is computed for one series (`update_series`);
 this is the same arithmetic over all series of a host, kept so that a batch is a
 handful of array operations instead of a Python loop over its samples, and so that the
-state serialises compactly (no per-series lists, no repeated keys):
+state serialises compactly (no per-series lists, no repeated keys). `SeriesColumns`
+names the columns; in the changelog they are one JSON object with short keys:
 
-    {"v": 2, "w": wma_n, "k": [series key, ...],   -- entry i is series k[i]
-     "t": [last ts] -- or one number when all series last saw the same time (usual),
-     "m": [ewma], "q": [ew variance], "a": [ew mean abs deviation],
-     "n": [samples seen, counted up to max(outlier_min_count, wma_n): all that
-            matters of it is whether a series is old enough to flag outliers and how
-            full its buffer is, and small counts cost nothing to keep or store],
-     "b": [[...], ..., [...]]}  -- wma_n columns of the last values, oldest first;
-                                 -- b[-1][i] is series i's last value
+    {"v": 2, "w": wma_n, "k": keys: [series key, ...],   -- entry i is series keys[i]
+     "t": last_ts: [last ts] -- or one number when all series last saw the same time,
+     "m": ewma, "q": ewvar (EW variance), "a": ewmad (EW mean absolute deviation),
+     "n": count: samples seen, counted up to max(outlier_min_count, wma_n): all that
+          matters of it is whether a series is old enough to flag outliers and how
+          full its buffer is, and small counts cost nothing to keep or store,
+     "b": last_values: wma_n columns of the last values, oldest first;
+          last_values[-1][i] is series i's last value}
 
 A series with fewer than wma_n samples has zeros in its leading buffer entries. New
 series are appended; entries never move, so an index stays valid for the life of the
@@ -41,27 +42,58 @@ import numpy.typing as npt
 
 from streams.core.smoothing import SmoothingParams
 
-__all__ = ["STORE_VERSION", "Folded", "add_series", "ensure_store", "fold_many", "fold_one",
-           "new_store", "recent", "times"]
+__all__ = ["STORE_VERSION", "Folded", "SeriesColumns", "Store", "add_series", "ensure_store",
+           "fold_many", "fold_one", "new_store", "recent", "times"]
 
 log = logging.getLogger(__name__)
 
 STORE_VERSION = 2
-Store = dict[str, Any]
 Floats = npt.NDArray[np.float64]
 AsArray = Callable[[list[Any]], npt.NDArray[Any]]
 
 
+@dataclass(slots=True)
+class SeriesColumns:
+    """A host's smoothing state, one list per quantity, entry i for series keys[i]."""
+
+    wma_n: int
+    keys: list[str]
+    last_ts: int | list[int]  # one number while every series last saw the same time
+    ewma: list[float]
+    ewvar: list[float]
+    ewmad: list[float]
+    count: list[int]
+    last_values: list[list[float]]  # wma_n columns, oldest first
+
+    def to_json(self) -> dict[str, Any]:
+        return {"v": STORE_VERSION, "w": self.wma_n, "k": self.keys, "t": self.last_ts,
+                "m": self.ewma, "q": self.ewvar, "a": self.ewmad, "n": self.count,
+                "b": self.last_values}
+
+    @classmethod
+    def from_json(cls, d: Any) -> SeriesColumns | None:
+        """The columns of a stored state; None when it is not of this layout."""
+        if not isinstance(d, dict) or d.get("v") != STORE_VERSION:
+            return None
+        try:
+            return cls(d["w"], d["k"], d["t"], d["m"], d["q"], d["a"], d["n"], d["b"])
+        except KeyError:
+            return None
+
+
+Store = SeriesColumns
+
+
 def new_store(p: SmoothingParams) -> Store:
-    return {"v": STORE_VERSION, "w": p.wma_n, "k": [], "t": [], "m": [], "q": [], "a": [],
-            "n": [], "b": [[] for _ in range(p.wma_n)]}
+    return SeriesColumns(p.wma_n, [], [], [], [], [], [], [[] for _ in range(p.wma_n)])
 
 
 def ensure_store(s: Any, p: SmoothingParams) -> Store:
     """The series store of a host state, fresh when there is none or it has another
     layout or WMA length (smoothing history is then rebuilt from the next samples)."""
-    if isinstance(s, dict) and s.get("v") == STORE_VERSION and s.get("w") == p.wma_n:
-        return s
+    cols = s if isinstance(s, SeriesColumns) else SeriesColumns.from_json(s)
+    if cols is not None and cols.wma_n == p.wma_n:
+        return cols
     if s:
         log.warning("series state of another layout or WMA length: smoothing starts afresh")
     return new_store(p)
@@ -70,31 +102,31 @@ def ensure_store(s: Any, p: SmoothingParams) -> Store:
 def add_series(s: Store, key: str, ts: int, value: float) -> int:
     """Append a series seen for the first time (its first sample folded in)."""
     t = times(s)
-    s["k"].append(key)
+    s.keys.append(key)
     t.append(ts)
-    s["m"].append(value)
-    s["q"].append(0.0)
-    s["a"].append(0.0)
-    s["n"].append(1)
-    b = s["b"]
+    s.ewma.append(value)
+    s.ewvar.append(0.0)
+    s.ewmad.append(0.0)
+    s.count.append(1)
+    b = s.last_values
     for col in b[:-1]:
         col.append(0.0)
     b[-1].append(value)
-    return len(s["k"]) - 1
+    return len(s.keys) - 1
 
 
 def times(s: Store) -> list[int]:
     """The last-seen times as a list, one per series (expanded if kept as one number)."""
-    t = s["t"]
+    t = s.last_ts
     if isinstance(t, int):
-        t = s["t"] = [t] * len(s["k"])
-    return t  # type: ignore[no-any-return]
+        t = s.last_ts = [t] * len(s.keys)
+    return t
 
 
 def recent(s: Store, i: int) -> list[float]:
     """Series i's last values (at most wma_n), oldest first."""
-    b = s["b"]
-    nb = min(s["n"][i], len(b))
+    b = s.last_values
+    nb = min(s.count[i], len(b))
     return [col[i] for col in b[len(b) - nb:]]
 
 
@@ -104,11 +136,11 @@ def fold_one(s: Store, i: int, ts: int, value: float, p: SmoothingParams,
     """Fold one sample into series i, in place. Returns (ewma, ewvar before this sample,
     wma, outlier, previous value, previous ts); the arithmetic of `update_series`."""
     t = times(s)
-    m = s["m"]
-    q = s["q"]
-    a = s["a"]
-    cnt = s["n"]
-    b = s["b"]
+    m = s.ewma
+    q = s.ewvar
+    a = s.ewmad
+    cnt = s.count
+    b = s.last_values
     prev_ts = t[i]
     mean = m[i]
     var = q[i]
@@ -167,7 +199,7 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
     """Fold one sample into each series idx[j] (idx None: every series, in order), all
     at once. None, with nothing changed, unless all those series last saw the same
     timestamp. `values` is `v` as a list (it becomes the newest buffer column)."""
-    t_all: int | list[int] = s["t"]
+    t_all: int | list[int] = s.last_ts
     if idx is None:
         if isinstance(t_all, int):
             t0 = t_all
@@ -177,13 +209,13 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
             t0 = t_all[0]
             if t_all.count(t0) != len(t_all):
                 return None
-        m_list, q_list = s["m"], s["q"]
+        m_list, q_list = s.ewma, s.ewvar
         m0: Floats = as_array(m_list)
         q0: Floats = as_array(q_list)
-        a0: Floats = as_array(s["a"])
-        n0: npt.NDArray[np.int64] = as_array(s["n"])
+        a0: Floats = as_array(s.ewmad)
+        n0: npt.NDArray[np.int64] = as_array(s.count)
         ewvar = q_list
-        prev_value = s["b"][-1]
+        prev_value = s.last_values[-1]
     else:
         il = idx.tolist()
         if isinstance(t_all, int):
@@ -192,12 +224,12 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
             t0 = t_all[il[0]]
             if any(t_all[i] != t0 for i in il):
                 return None
-        m0 = as_array(s["m"])[idx]
-        q0 = as_array(s["q"])[idx]
-        a0 = as_array(s["a"])[idx]
-        n0 = as_array(s["n"])[idx]
+        m0 = as_array(s.ewma)[idx]
+        q0 = as_array(s.ewvar)[idx]
+        a0 = as_array(s.ewmad)[idx]
+        n0 = as_array(s.count)[idx]
         ewvar = q0.tolist()
-        last = s["b"][-1]
+        last = s.last_values[-1]
         prev_value = [last[i] for i in il]
     cap = _cap(p)
     grown = int(n0.min()) >= cap  # every series past every count threshold: the usual case
@@ -217,8 +249,8 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
     else:  # same instant or late: the averages stay, time does not move back
         m1, q1, a1 = m0, q0, a0
     n1 = n0 if grown else np.minimum(n0 + 1, cap)
-    w = len(s["b"])
-    old = s["b"]
+    w = len(s.last_values)
+    old = s.last_values
     if idx is None:
         cols: list[Floats] = [as_array(c) for c in old[1:]]
     else:
@@ -244,15 +276,15 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
     if idx is None:
         if moved:
             ewma_l = m1.tolist()
-            s["m"] = ewma_l
-            s["q"] = q1.tolist()
-            s["a"] = a1.tolist()
-            s["t"] = ts
+            s.ewma = ewma_l
+            s.ewvar = q1.tolist()
+            s.ewmad = a1.tolist()
+            s.last_ts = ts
         else:
             ewma_l = m_list
         if not grown:
-            s["n"] = n1.tolist()
-        s["b"] = [*old[1:], values]
+            s.count = n1.tolist()
+        s.last_values = [*old[1:], values]
         _remember(as_array, s, m1, q1, a1, n1, v)
     else:
         ewma_l = m1.tolist()
@@ -266,32 +298,32 @@ def _remember(as_array: AsArray, s: Store, m: Floats, q: Floats, a: Floats,
     """Tell the array cache which arrays the new lists hold (no conversion next time)."""
     remember = getattr(as_array, "remember", None)
     if remember is not None:
-        remember(s["m"], m)
-        remember(s["q"], q)
-        remember(s["a"], a)
-        remember(s["n"], n)
-        remember(s["b"][-1], v)
+        remember(s.ewma, m)
+        remember(s.ewvar, q)
+        remember(s.ewmad, a)
+        remember(s.count, n)
+        remember(s.last_values[-1], v)
 
 
 def _scatter(s: Store, idx: npt.NDArray[np.intp], il: list[int], ts: int, moved: bool,
              m1: Floats, q1: Floats, a1: Floats, n1: npt.NDArray[np.int64] | None,
              cols: list[Floats], as_array: AsArray) -> None:
     """Write a fold of some series back into the full columns (n1 None: counts stay)."""
-    for name, new in (("m", m1), ("q", q1), ("a", a1), ("n", n1)):
-        if new is None or (name != "n" and not moved):
+    for name, new in (("ewma", m1), ("ewvar", q1), ("ewmad", a1), ("count", n1)):
+        if new is None or (name != "count" and not moved):
             continue
-        full = as_array(s[name]).copy()
+        full = as_array(getattr(s, name)).copy()
         full[idx] = new
-        s[name] = full.tolist()
+        setattr(s, name, full.tolist())
     if moved:
         t = list(times(s))
         for i in il:
             t[i] = ts
-        s["t"] = t
-    b = s["b"]
+        s.last_ts = t
+    b = s.last_values
     nb = []
     for c, col in enumerate(b):
         full = as_array(col).copy()
         full[idx] = cols[c]
         nb.append(full.tolist())
-    s["b"] = nb
+    s.last_values = nb

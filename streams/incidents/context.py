@@ -89,7 +89,7 @@ class ContextFolder:
         """Remember a classified fault record of a host, as the worker does."""
         st = self.states.get(host)
         if st is None:
-            st = self.states[host] = {"d": None, "s": {}, "r": {}}
+            st = self.states[host] = HostState()
         note_fault(st, fault_class, ts)
         times = self._faults.setdefault(host, [])
         times.append((ts, fault_class))

@@ -212,7 +212,7 @@ class Processing:
                     key = out.host.encode()
                     dirty[key] = out.state
                     self.tables.remember(key, out.state, r.partition)
-                    t = out.state.get("t")
+                    t = out.state.event_ms
                     if t is not None:
                         now = self.host_ticks.observe(r.partition, t, wall)
                 resent = self.book.landed((r.topic, r.partition), r.offset)
@@ -222,7 +222,7 @@ class Processing:
                     await self.tick_hosts_in_stream(r.partition, now, dirty)
             self.stats.batches += 1
             self.stats.records += len(records)
-            await self._store((self.tables.hosts, k, orjson.dumps(st)) for k, st in dirty.items())
+            await self._store((self.tables.hosts, k, st.dumps()) for k, st in dirty.items())
             if time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S:
                 await self.commit()
 
@@ -267,9 +267,9 @@ class Processing:
             st = self.tables.state_of(key.decode())
             if st is None:
                 continue
-            closes = st.get("wc")
+            closes = st.windows_due_ms
             out = self.runtime.on_tick(st, key.decode(), now)
-            if out.alerts or st.get("wc") != closes:
+            if out.alerts or st.windows_due_ms != closes:
                 dirty[key] = st
             if out.alerts:
                 out.host = None  # nothing but alerts and correlation events to send
@@ -306,7 +306,7 @@ class Processing:
                     continue
                 before = tables.hosts.get(key)
                 out = runtime.on_tick(st, key.decode(), now)
-                new = orjson.dumps(st)
+                new = st.dumps()
                 if new != before:
                     changed.append((tables.hosts, key, new))
                 out.host = None  # nothing but alerts and correlation events to send

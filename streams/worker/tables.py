@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from streams.core.metrics import HostState
+from streams.core.hoststate import HostState
 from streams.worker.offsets import partition_of
 from streams.worker.outbox import Outbox
 
@@ -59,7 +57,7 @@ class StateTables:
         if st is None:
             raw = self.hosts.get(key)
             if raw is not None:
-                st = self.live[key] = orjson.loads(raw)
+                st = self.live[key] = HostState.loads(raw)
         return st
 
     def remember(self, key: bytes, state: HostState, partition: int) -> None:

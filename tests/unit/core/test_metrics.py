@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from streams.core.hoststate import HostState
 from streams.core.metrics import FAULT_MEMORY_MS, MetricsCore, host_context, make_point, note_fault
 from streams.core.series import STORE_VERSION
 from streams.rules import Point, RuleEngine, default_rules
@@ -23,8 +24,8 @@ def batch(seq: int, temps: list[float], *, ts: int | None = None,
                         {"name": "cpu.percent", "value": 50.0}, *(extra or [])]}
 
 
-def run(batches: list[dict[str, Any]], state: dict[str, Any] | None = None,
-        core: MetricsCore | None = None) -> tuple[dict[str, Any], list[bytes]]:
+def run(batches: list[dict[str, Any]], state: HostState | None = None,
+        core: MetricsCore | None = None) -> tuple[HostState, list[bytes]]:
     core = core or MetricsCore(RuleEngine(default_rules()))
     out = []
     for b in batches:
@@ -57,16 +58,18 @@ class TestState:
         for cut in (1, 5, 17, 30):
             core = MetricsCore(RuleEngine(default_rules()))
             st, first = run(batches[:cut], core=core)
-            st = orjson.loads(orjson.dumps(st))
+            st = HostState.loads(st.dumps())
             _, rest = run(batches[cut:], st, core)
             assert first + rest == want
 
     def test_series_kept_in_columns(self) -> None:
         """One entry per series; aliases land on their canonical series."""
         st, _ = run([batch(1, [60.0, 61.0]), batch(2, [60.0, 61.0])])
-        assert st["s"]["v"] == STORE_VERSION
-        assert st["s"]["k"] == ["gpu.temperature{gpu=0}", "gpu.temperature{gpu=1}", "cpu.usage"]
-        assert st["s"]["n"] == [2, 2, 2]
+        assert st.to_json()["s"]["v"] == STORE_VERSION
+        assert st.series is not None
+        assert st.series.keys == ["gpu.temperature{gpu=0}", "gpu.temperature{gpu=1}",
+                                  "cpu.usage"]
+        assert st.series.count == [2, 2, 2]
 
     def test_context_reads_the_columns(self) -> None:
         """The host context has last value, EWMA and recent values of windowed series."""
@@ -83,7 +86,7 @@ class TestState:
     def test_recent_faults_count_back_from_the_event(self) -> None:
         """Faults count as recent for the FAULT_MEMORY_MS before the event being
         explained, not before the host's newest fault."""
-        st: dict[str, Any] = {}
+        st = HostState()
         note_fault(st, "gpu_xid_79", T0)
         note_fault(st, "gpu_xid_79", T0 + 60_000)
         note_fault(st, "mce", T0 + 120_000)
@@ -106,7 +109,7 @@ class TestShapeChanges:
         after = [batch(i, [60.0, 61.0]) for i in range(7, 12)]
         st, out = run([*usual, odd, *after])
         assert len(orjson.loads(out[5])[0]) == 4
-        assert st["s"]["n"][-1] == 1  # gpu.xid seen once
+        assert st.series is not None and st.series.count[-1] == 1  # gpu.xid seen once
         assert all(len(orjson.loads(o)[0]) == 3 for o in out[6:])
 
     def test_rejected_sample_goes_to_dead_letters_only(self) -> None:

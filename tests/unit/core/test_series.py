@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import numpy as np
 import orjson
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 from streams.core.layout import ArrayCache
 from streams.core.series import (
+    SeriesColumns,
     add_series,
     ensure_store,
     fold_many,
@@ -48,8 +48,8 @@ class TestFoldOne:
                 [sm.ewma, sm.ewvar, sm.outlier, sm.prev_value, sm.prev_ts])
             if p.wma_n > 1:  # one value: the definition's float division turns -0.0 to 0.0
                 assert orjson.dumps(wma) == orjson.dumps(sm.wma)
-            assert [s["t"][0], s["m"][0], s["q"][0], s["a"][0]] == ref[:1] + ref[2:5]
-            assert s["n"][0] == min(ref[5], max(p.outlier_min_count, p.wma_n, 1))
+            assert [times(s)[0], s.ewma[0], s.ewvar[0], s.ewmad[0]] == ref[:1] + ref[2:5]
+            assert s.count[0] == min(ref[5], max(p.outlier_min_count, p.wma_n, 1))
             assert orjson.dumps(recent(s, 0)) == orjson.dumps(ref[6:])
 
     def test_state_is_plain_json(self) -> None:
@@ -57,8 +57,8 @@ class TestFoldOne:
         p = SmoothingParams()
         s = new_store(p)
         add_series(s, "a", 1, 2.0)
-        assert orjson.loads(orjson.dumps(s)) == s
-        assert ensure_store(orjson.loads(orjson.dumps(s)), p) == s
+        assert SeriesColumns.from_json(orjson.loads(orjson.dumps(s.to_json()))) == s
+        assert ensure_store(orjson.loads(orjson.dumps(s.to_json())), p) == s
 
     def test_other_layout_starts_afresh(self) -> None:
         """A store of another WMA length (or none at all) is replaced by an empty one."""
@@ -68,7 +68,7 @@ class TestFoldOne:
         assert ensure_store({}, p) == new_store(p)
 
 
-def _grown(p: SmoothingParams, n: int, ages: list[int], vals: list[float]) -> dict[str, Any]:
+def _grown(p: SmoothingParams, n: int, ages: list[int], vals: list[float]) -> SeriesColumns:
     """A store of n series of various ages (ages[i] samples), all last seen at T."""
     s = new_store(p)
     for i in range(n):
@@ -111,7 +111,7 @@ class TestFoldMany:
         assert orjson.dumps(got.prev_value) == orjson.dumps([w[4] for w in want])
         assert all(got.prev_ts == w[5] for w in want)
         times(s)  # (one number or a list: the same times)
-        assert orjson.dumps(s) == orjson.dumps(one)
+        assert orjson.dumps(s.to_json()) == orjson.dumps(one.to_json())
 
     def test_declines_mixed_previous_times(self) -> None:
         """Series last seen at different times are left to the one-by-one path, untouched."""
