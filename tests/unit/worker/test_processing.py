@@ -195,7 +195,7 @@ class TestTimerTicks:
         work, _, group = world
         group.owned_tps = {(M, 0), (M, 1)}
         for p, seq in ((0, 100), (1, 10)):
-            work.book.take_over((M, p), 0, set(), now=0.0)
+            work.book.take_over((M, p), 0, {}, now=0.0)
             asyncio.run(work.run_batch([event(0, seq, partition=p, host=f"h{p}")],
                                        work.runtime.on_metrics))
         group.ends = {(M, 0): 50, (M, 1): 1}
@@ -209,7 +209,7 @@ class TestTimerTicks:
         gives it a clock; once the worker has caught up, it is ticked at the newest."""
         work, _, group = world
         group.owned_tps = {(M, 0), (M, 5)}
-        work.book.take_over((M, 5), 0, set(), now=0.0)
+        work.book.take_over((M, 5), 0, {}, now=0.0)
         asyncio.run(work.run_batch([event(0, 300, partition=0)], work.runtime.on_metrics))
         group.ends = {(M, 0): 1, (M, 5): 0}
         ticks = {p: orjson.loads(v) for p, v in work.timer_ticks([0, 5])}
@@ -247,3 +247,45 @@ class TestGapTicks:
         want = list(replay_lines((e.value for e in stream), rules))
         assert [orjson.loads(a) for a in sent] == [orjson.loads(a) for a in want]
         assert [orjson.loads(a)["status"] for a in want] == ["firing", "resolved"]
+
+
+class TestResendSuppression:
+    RULES = ("groups:\n  - name: g\n    rules:\n      - {alert: Hot, kind: threshold, "
+             "metric: cpu.usage, above: 0.4}\n")
+
+    def test_a_next_owner_sends_neither_records_nor_alerts_twice(
+            self, world: tuple[Processing, list[str], FakeGroup],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """The previous owner processed offset 0 (record and alert delivered) and died
+        before committing: processing it again sends nothing it sent; what it had not
+        sent yet (offset 1) is sent."""
+        from streams.worker.offsets import alert_digest
+
+        work, journal, _ = world
+        work.runtime.replace_rules(parse_rules(self.RULES))
+        sent: list[bytes] = []
+        orig = work.outbox.send
+
+        async def keep(topic: str, key: bytes | None, value: bytes, **kw: Any) -> None:
+            if topic == TOPICS.alerts:
+                sent.append(value)
+            await orig(topic, key, value, **kw)
+
+        work.outbox.send = keep  # type: ignore[method-assign]
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        assert len(sent) == 1
+        first = sent[0]
+
+        async def landed(bootstrap: str, wanted: dict[TPKey, int]
+                         ) -> dict[TPKey, dict[int, frozenset[str]]]:
+            return {tp: {0: frozenset({alert_digest(first)})} for tp in wanted}
+
+        monkeypatch.setattr(proc, "landed_offsets", landed)
+        work.forget()  # a rebalance: a fresh owner with a fresh state
+        work.tables.hosts.clear()
+        sent.clear()
+        journal.clear()
+        asyncio.run(work.run_batch([event(0, 1), event(1, 2)], work.runtime.on_metrics))
+        assert sent == []  # offset 0's alert was sent; offset 1 raises none (already firing)
+        assert journal.count("send rackwatch.processed.metrics") == 1  # offset 1's only
+        assert work.stats.alerts_suppressed == 1 and work.stats.resent_suppressed == 1
