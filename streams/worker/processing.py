@@ -6,7 +6,9 @@ durable, in this order (docs/architecture.md draws it):
 1. admit: the delivered messages become records in offset order, each offset once,
    none missing (streams.worker.partitions; gaps are read from the topic directly);
 2. process: the runtime turns each record into outputs and a new state;
-3. outputs are sent and delivered (an idempotent producer; every delivery awaited);
+3. outputs are sent and delivered (an idempotent producer; every delivery awaited):
+   alerts, dead letters and correlation events first, then the processed records,
+   which name the alerts their input raised;
 4. then the states the batch changed are delivered to their changelogs;
 5. then the offsets may be committed (every second, on revocation, at shutdown).
 
@@ -189,27 +191,22 @@ class Processing:
             await send(t.correlate, key, value)
 
     async def emit_record(self, before: list[Outputs], out: Outputs, after: list[Outputs],
-                          offset: int, landed: frozenset[str] | None) -> None:
+                          offset: int, landed: frozenset[str] | None,
+                          rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]
+                          ) -> None:
         """What one input record caused, and the in-stream ticks just `before` and `after`
-        it, in that order (the order they happened in): its processed
-        record carries the input offset and the digests of the alerts sent with it. When
-        the previous owner already delivered this offset (`landed`), the record and those
-        very alerts are not sent again; everything else is (identical re-sends)."""
+        it, in that order (the order they happened in). Its alerts, dead letters and
+        correlation events are sent now; its processed records are appended to `rows`, to
+        be sent once those are delivered: a record carries the input offset and the
+        digests of its alerts, so a record on the broker must imply its alerts are too.
+        When the previous owner already delivered this offset (`landed`), the records and
+        those very alerts are not sent again; everything else is (identical re-sends)."""
         send, t = self.outbox.send, self.topics
         for key, value in out.deadletters:
             await send(t.deadletter, key, value)
         ordered = [*before, out, *after]
         alerts = [a for o in ordered for a in o.alerts]
         digests = [alert_digest(value) for _, value in alerts]
-        if out.host is not None and landed is None:
-            hkey = out.host.encode()
-            headers = [(SOURCE_HEADER, str(offset).encode())]
-            if digests:
-                headers.append((ALERTS_HEADER, ",".join(digests).encode()))
-            if out.metric_block is not None:
-                await send(t.rows, hkey, out.metric_block, headers=headers)
-            if out.log_rows is not None:
-                await send(t.log_rows, hkey, out.log_rows, headers=headers)
         for (fp, alert), digest in zip(alerts, digests, strict=True):
             if landed is not None and digest in landed:
                 self.stats.alerts_suppressed += 1
@@ -218,6 +215,14 @@ class Processing:
         for o in ordered:
             for key, value in o.correlate:
                 await send(t.correlate, key, value)
+        if out.host is not None and landed is None:
+            headers = [(SOURCE_HEADER, str(offset).encode())]
+            if digests:
+                headers.append((ALERTS_HEADER, ",".join(digests).encode()))
+            if out.metric_block is not None:
+                rows.append((t.rows, out.host.encode(), out.metric_block, headers))
+            if out.log_rows is not None:
+                rows.append((t.log_rows, out.host.encode(), out.log_rows, headers))
 
     async def _store(self, changed: Iterable[tuple[Any, bytes, bytes]]) -> None:
         """Outputs first, then the states they imply (the delivery order above)."""
@@ -234,6 +239,7 @@ class Processing:
                 return  # shutting down: left unacked for the partition's next owner
             records = await self.admit(events)
             dirty: dict[bytes, HostState] = {}
+            rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
             wall = _wall_ms()
             for r in records:
                 before: list[Outputs] = []
@@ -254,9 +260,12 @@ class Processing:
                     after = self.tick_hosts_in_stream(r.partition, now, dirty)
                 landed = self.book.landed((r.topic, r.partition), r.offset)
                 self.stats.resent_suppressed += landed is not None
-                await self.emit_record(before, out, after, r.offset, landed)
+                await self.emit_record(before, out, after, r.offset, landed, rows)
             self.stats.batches += 1
             self.stats.records += len(records)
+            await self.outbox.delivered()  # alerts, dead letters, correlation events
+            for topic, key, value, headers in rows:
+                await self.outbox.send(topic, key, value, headers=headers)
             await self._store((self.tables.hosts, k, st.dumps()) for k, st in dirty.items())
             if time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S:
                 await self.commit()

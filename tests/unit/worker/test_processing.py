@@ -111,14 +111,28 @@ def world(monkeypatch: pytest.MonkeyPatch) -> tuple[Processing, list[str], FakeG
 class TestDeliveryOrder:
     def test_outputs_then_states_then_commit(self, world: tuple[Processing, list[str],
                                                                 FakeGroup]) -> None:
-        """A batch: take-over (resume, seek), outputs, delivered, states, delivered, commit."""
+        """A batch: take-over (resume, seek), alerts delivered, then the processed records
+        (which name those alerts), delivered, then states, delivered, then the commit."""
         work, journal, _ = world
         work.last_commit = -10.0  # a commit is due after this batch
         asyncio.run(work.run_batch([event(0, 1), event(1, 2)], work.runtime.on_metrics))
-        assert journal == ["resume", "seek 0@0",
+        assert journal == ["resume", "seek 0@0", "delivered",  # (no alerts to deliver)
                            "send rackwatch.processed.metrics", "send rackwatch.processed.metrics",
                            "delivered", "send changelog-hosts", "delivered",
                            "commit [(('rackwatch.metrics', 0), 2)]"]
+
+    def test_alerts_land_before_the_record_that_names_them(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """A processed record names its input's alerts, so they are delivered first: a
+        next owner that finds the record may trust that those alerts reached the topic."""
+        work, journal, _ = world
+        work.runtime.replace_rules(parse_rules(
+            "groups:\n  - name: g\n    rules:\n      - {alert: Hot, kind: threshold, "
+            "metric: cpu.usage, above: 0.4}\n"))
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        alert = journal.index("send rackwatch.alerts")
+        record = journal.index("send rackwatch.processed.metrics")
+        assert alert < journal.index("delivered", alert) < record
 
     def test_a_batch_queued_at_shutdown_is_left_alone(self, world: tuple[Processing, list[str],
                                                                          FakeGroup]) -> None:
