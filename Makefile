@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_DURATION ?= 150
 RUNS ?= 10
 
-.PHONY: setup demo test lint typecheck unit integration bench soak reliability clean
+.PHONY: setup demo test lint typecheck unit integration bench quality soak reliability clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: setup lint typecheck
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# Every judgement figure (anomalies, log templates, fault lines, localisation) beside its
+# published anchors, each chosen out of sample; needs ../shared/data (skips without it).
+quality: $(STAMP)
+	$(BIN)/python -m benchmarks.quality
 
 # The failure tests and the multi-worker equivalence test, RUNS times in a row (each run
 # starts its own broker); stops at the first failure and says which run and test it was.
