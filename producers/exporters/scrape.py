@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from common.config import ScrapeTargetConfig
+from common.config import ConfigError, ScrapeTargetConfig
 from producers.events import sample
 from producers.exporters.exposition import ExpositionError, parse
 from producers.exporters.reader import ReaderOptions, Reading, TargetReader
@@ -77,15 +77,22 @@ def target_problems(targets: Sequence[ScrapeTargetConfig], interval_s: float) ->
         tls = t.tls_ca_file or t.tls_cert_file or t.tls_insecure_skip_verify
         if tls and parts.scheme == "http":
             out.append(f"{where}: TLS options on an http:// url (use https://)")
+        for key in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+            path = getattr(t, key)
+            if path and not Path(path).is_file():
+                out.append(f"{where}: {key} {path!r} is not a readable file")
     return out
 
 
 def _ssl(t: ScrapeTargetConfig) -> ssl.SSLContext | None:
     if not t.url.startswith("https:"):
         return None
-    ctx = ssl.create_default_context(cafile=t.tls_ca_file or None)
-    if t.tls_cert_file:
-        ctx.load_cert_chain(t.tls_cert_file, t.tls_key_file or None)
+    try:
+        ctx = ssl.create_default_context(cafile=t.tls_ca_file or None)
+        if t.tls_cert_file:
+            ctx.load_cert_chain(t.tls_cert_file, t.tls_key_file or None)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError([f"[[agent.scrape]] {t.name}: cannot load its TLS files: {e}"]) from e
     if t.tls_insecure_skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from common.config import Config, ScrapeTargetConfig
+from common.config import Config, ConfigError, ScrapeTargetConfig
 from producers.agent import AgentOptions, run_agent
 from producers.exporters import scrape as scrape_mod
 from producers.exporters.scrape import Scraper, target_problems
@@ -245,6 +245,20 @@ class TestTargetProblems:
                          "longer than its interval", "not both", "TLS options on an http",
                          "tls_key_file needs tls_cert_file"):
             assert fragment in probs
+
+    def test_tls_files_must_exist(self, tmp_path: Path) -> None:
+        """A CA or certificate file that is not there is named before anything starts; a
+        file that is not PEM is a configuration error, not a traceback."""
+        missing = str(tmp_path / "nope.pem")
+        probs = target_problems([ScrapeTargetConfig(name="a", url="https://h/m",
+                                                    tls_ca_file=missing)], interval_s=10)
+        assert probs == [f"[[agent.scrape]] #0 (a): tls_ca_file {missing!r} is not a readable "
+                         "file"]
+        junk = tmp_path / "junk.pem"
+        junk.write_text("not a certificate")
+        with pytest.raises(ConfigError, match="cannot load its TLS files"):
+            Scraper([ScrapeTargetConfig(name="a", url="https://h/m", tls_ca_file=str(junk))],
+                    interval_s=10)
 
     def test_agent_options_include_them(self) -> None:
         """The agent refuses to start on them, with the others."""
