@@ -79,6 +79,25 @@ def summary(msgs: Iterable[dict[str, Any]]) -> list[tuple[str, str, float | None
     return [(m["rule"], m["status"], secs(m["starts_at"]), secs(m["updated_at"])) for m in msgs]
 
 
+class FakeAnomaly:
+    """A stand-in for streams.anomaly: score = the last sample over `scale`, in [0, 1]."""
+
+    class AnomalyParams:
+        def __init__(self, scale: float = 100.0) -> None:
+            self.scale = scale
+
+    @staticmethod
+    def new_state(params: FakeAnomaly.AnomalyParams | None = None) -> dict[str, Any]:
+        return {"n": 0}
+
+    @staticmethod
+    def update(state: dict[str, Any], ts_ms: int, value: float,
+               params: FakeAnomaly.AnomalyParams | None = None) -> float:
+        state["n"] += 1
+        scale = params.scale if params is not None else 100.0
+        return min(1.0, max(0.0, value / scale))
+
+
 def log_record(t: float, *, severity: str = "info", fault_class: str | None = None,
                template_id: str = "t1", labels: Mapping[str, str] | None = None,
                host: str = "h1", fault_source: str | None = None) -> dict[str, Any]:
