@@ -93,30 +93,29 @@ class Anomaly(Evaluator):
     def hooks(self) -> tuple[Hook, ...]:
         return (Hook(self.selector, self.on_point),)
 
-    def _score(self, call: HostCall, p: Point, key: str) -> float | None:
+    def on_point(self, call: HostCall, p: Point) -> None:
         module = self.module
+        key = series_key(p.labels)
         if module is None:
             z = ew_z(p, "both", 0.0)
-            return None if z is None else fallback_score(z)
-        src = self.source
-        v = p.value if src == RAW else p.ewma if src == EWMA else p.wma
-        if v - v != 0:
-            return None
-        store = call.detector(self.rule)
-        slot = store.get(key)
-        if slot is None:
-            slot = store[key] = {"t": p.ts, "d": module.new_state(self.params)}
-        elif p.ts < slot["t"]:
-            return None  # late sample: the detector only moves forward in time
-        slot["t"] = p.ts
-        score = float(module.update(slot["d"], p.ts, v, self.params))
-        return score if score - score == 0 else None
-
-    def on_point(self, call: HostCall, p: Point) -> None:
-        key = series_key(p.labels)
-        score = self._score(call, p, key)
-        if score is None:
-            return
+            if z is None:
+                return
+            score = fallback_score(z)
+        else:
+            src = self.source
+            v = p.value if src == RAW else p.ewma if src == EWMA else p.wma
+            if v - v != 0:
+                return
+            store = call.detector(self.rule)
+            slot = store.get(key)
+            if slot is None:
+                slot = store[key] = {"t": p.ts, "d": module.new_state(self.params)}
+            elif p.ts < slot["t"]:
+                return  # late sample: the detector only moves forward in time
+            slot["t"] = p.ts
+            score = float(module.update(slot["d"], p.ts, v, self.params))
+            if score - score != 0:
+                return
         fire_ok = self.fn(score, self.fire)
         if not fire_ok and self.key not in call.alerts:
             return
