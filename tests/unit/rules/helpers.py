@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 
-from streams.rules import Point, RuleEngine, RuleSet, parse_rules
+from streams.rules import Point, RuleEngine, RuleError, RuleSet, parse_rules
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 
@@ -41,6 +42,16 @@ def rules(yaml_rules: str, inhibit: str = "") -> RuleSet:
     if inhibit:
         text += "inhibit_rules:\n" + inhibit
     return parse_rules(text, "test.yaml")
+
+
+def kind_problems(rule: str) -> list[str]:
+    """The problems of a file of one rule, `alert: A` followed by the lines of `rule`
+    (indented by 8 after the first)."""
+    text = f"groups:\n  - name: g\n    rules:\n      - alert: A\n        {rule}\n"
+    with pytest.raises(RuleError) as e:
+        parse_rules(text, "r.yaml")
+    assert all(p.startswith("r.yaml:") for p in e.value.problems)
+    return e.value.problems
 
 
 class Host:
@@ -96,6 +107,11 @@ class FakeAnomaly:
         state["n"] += 1
         scale = params.scale if params is not None else 100.0
         return min(1.0, max(0.0, value / scale))
+
+
+def states(host: Host) -> list[tuple[str, float | None]]:
+    """(status, updated_at s) of every message the host sent."""
+    return [(m["status"], secs(m["updated_at"])) for m in host.sent]
 
 
 def log_record(t: float, *, severity: str = "info", fault_class: str | None = None,
