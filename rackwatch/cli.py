@@ -17,7 +17,7 @@ log = logging.getLogger("rackwatch")
 
 # Subcommand groups contributed by the packages; each module has register(subparsers).
 _PLUGINS = ("producers.cli", "streams.cli", "streams.rules.cli", "streams.incidents.cli",
-            "sinks.cli", "rackwatch.demo", "rackwatch.score_cli")
+            "sinks.cli", "rackwatch.demo", "rackwatch.score_cli", "console.cli")
 
 
 def _broker(args: argparse.Namespace, cfg: Config) -> int:
