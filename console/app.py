@@ -31,7 +31,7 @@ from console.state import FleetState
 from rackwatch import __version__
 from rackwatch.config import Config, mask_dsn
 
-__all__ = ["serve_console", "start_console"]
+__all__ = ["console_info", "serve_console", "start_console"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,14 @@ async def _push_loop(hub: Hub, interval_s: float, stop: asyncio.Event,
         now = int(clock() * 1000)
         hub.prune(now)
         hub.flush(now)
+
+
+def console_info(cfg: Config, scrape: Sequence[str], started_ms: int) -> dict[str, Any]:
+    """What /api/status says about where the console reads from (no secrets)."""
+    return {"version": __version__, "store_dsn": mask_dsn(cfg.clickhouse_dsn),
+            "kafka_bootstrap": cfg.bootstrap,
+            "topics": [cfg.topic("alerts"), cfg.topic("incidents")],
+            "scrape": list(scrape), "started_ms": started_ms, "url": ""}
 
 
 async def _feed(feeder: Feeder, hub: Hub, stop: asyncio.Event) -> None:
@@ -80,10 +88,7 @@ async def serve_console(cfg: Config, settings: ConsoleSettings, stop: asyncio.Ev
                          settings.max_alerts))
     reader = reader or RunQueryReader(cfg, open_embedded=open_embedded)
     urls = settings.scrape or default_scrape_urls(cfg)
-    info: dict[str, Any] = {"version": __version__, "store": mask_dsn(cfg.clickhouse_dsn),
-                            "kafka_bootstrap": cfg.bootstrap,
-                            "topics": [cfg.topic("alerts"), cfg.topic("incidents")],
-                            "scrape": list(urls), "started_ms": int(clock() * 1000)}
+    info = console_info(cfg, urls, int(clock() * 1000))
     api = Api(hub, reader, load_console_rules(cfg, settings), settings, clock, info)
     runner = web.AppRunner(build_app(api, bind_host=settings.host), access_log=None,
                            shutdown_timeout=1.0)

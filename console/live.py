@@ -107,7 +107,9 @@ async def store_loop(reader: Reader, hub: Hub, settings: ConsoleSettings,
             await refresh_inventory(reader, hub, settings, clock)
             hub.status["store"] = {"ok": True, "error": None}
             backoff = 1.0
-            wait = settings.inventory_interval_s
+            # an empty grid (a pipeline just started) is asked again soon
+            wait = settings.inventory_interval_s if hub.state.hosts else \
+                min(2.0, settings.inventory_interval_s)
         except StoreUnavailable as e:
             hub.status["store"] = {"ok": False, "error": str(e)}
             wait = backoff

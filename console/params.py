@@ -39,7 +39,7 @@ MIN_STEP_MS = 1_000
 
 _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$")
 _METRIC = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
-_TEMPLATE = re.compile(r"^[0-9a-f]{1,64}$")
+_TEMPLATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/@-]{0,127}$")
 
 
@@ -75,7 +75,7 @@ def metric_name(value: str, param: str = "metric") -> str:
 
 
 def template_id(value: str, param: str = "template_id") -> str:
-    """A log template id (lower-case hex)."""
+    """A log template id (opaque: letters, digits and . _ : -, as the miner names them)."""
     return _matching(value, _TEMPLATE, "template id", param)
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,15 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 _HEARTBEAT_S = 15.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+API = web.AppKey("api", Api)
+ALLOWED_HOSTS = web.AppKey("allowed_hosts", tuple)
+
+
+def _host_name(header: str) -> str:
+    """The name part of a Host header: "localhost:8470" -> "localhost", "[::1]:80" -> "[::1]"."""
+    if header.startswith("["):
+        return header.split("]", 1)[0] + "]"
+    return header.rsplit(":", 1)[0]
 
 
 def _json(doc: Any, status: int = 200) -> web.Response:
@@ -57,12 +65,9 @@ def _json(doc: Any, status: int = 200) -> web.Response:
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method not in ("GET", "HEAD"):
         return _json({"error": "the console is read-only"}, 405)
-    allowed = request.app["allowed_hosts"]
-    if allowed is not None:
-        host = (request.host or "").rsplit(":", 1)[0] if not (request.host or "").startswith(
-            "[") else (request.host or "").split("]")[0] + "]"
-        if host not in allowed:
-            return _json({"error": f"unexpected Host header {request.host!r}"}, 403)
+    allowed = request.app[ALLOWED_HOSTS]
+    if allowed and _host_name(request.host or "") not in allowed:
+        return _json({"error": f"unexpected Host header {request.host!r}"}, 403)
     try:
         resp = await handler(request)
     except ParamError as e:
@@ -105,7 +110,7 @@ async def _schema(request: web.Request) -> web.StreamResponse:
 
 async def _events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: a snapshot, then batches of changes and health summaries."""
-    api: Api = request.app["api"]
+    api = request.app[API]
     hub = api.hub
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                        "Cache-Control": "no-store",
@@ -135,8 +140,8 @@ async def _events(request: web.Request) -> web.StreamResponse:
 def build_app(api: Api, *, bind_host: str = "127.0.0.1") -> web.Application:
     """The console's aiohttp application over `api`."""
     app = web.Application(middlewares=[_guard])
-    app["api"] = api
-    app["allowed_hosts"] = _LOOPBACK if bind_host in _LOOPBACK else None
+    app[API] = api
+    app[ALLOWED_HOSTS] = _LOOPBACK if bind_host in _LOOPBACK else ()
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     app.router.add_get("/api/events", _events)
@@ -156,7 +161,3 @@ def build_app(api: Api, *, bind_host: str = "127.0.0.1") -> web.Application:
 async def _schema_list(request: web.Request) -> web.StreamResponse:
     return _json({"schemas": sorted(p.name.removesuffix(".schema.json")
                                     for p in SCHEMAS.glob("*.schema.json"))})
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

@@ -16,6 +16,7 @@ invented. No clock is read here: every method that needs the time takes `now_ms`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -157,6 +158,12 @@ class HostEntry:
     def view(self) -> View:
         return {"host": self.host, "labels": dict(self.labels), "group_by": self.group_by,
                 "group": self.group, "gpus": list(self.gpus)}
+
+
+def _natural(text: str) -> tuple[tuple[int, int, str], ...]:
+    """r2 before r10: digit runs compare as numbers."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.findall(r"\d+|\D+", text))
 
 
 def _gpu_order(g: str) -> tuple[int, str]:
@@ -305,7 +312,9 @@ class FleetState:
                     gpus[gpu] = worst([gpus.get(gpu, ""), a["severity"]]) or a["severity"]
             g["hosts"].append({**entry.view(), "worst": worst(a["severity"] for a in active),
                                "active_alerts": len(active), "gpu_worst": gpus})
-        return sorted(groups.values(), key=lambda g: (g["by"] == "", g["by"], g["group"]))
+        order = {k: i for i, k in enumerate(self.group_labels)}
+        return sorted(groups.values(),
+                      key=lambda g: (order.get(g["by"], len(order)), _natural(g["group"])))
 
     def counts(self) -> dict[str, int]:
         """Hosts, and hosts whose worst active alert is each severity."""

@@ -70,7 +70,7 @@ export class AlertsView {
     const rows = list.slice(0, MAX_ROWS).map((a) => {
       const tr = el("tr", { class: a.status === "resolved" ? "resolved" : "firing", "data-fp": a.fingerprint },
         el("td", {}, severityBadge(a.severity)),
-        el("td", {}, hostLink(a.host)),
+        el("td", { class: "nowrap" }, hostLink(a.host)),
         el("td", { class: "rule" }, a.rule, a.labels?.gpu !== undefined ? el("span", { class: "sub", text: ` GPU ${a.labels.gpu}` }) : null,
           a.summary ? el("div", { class: "sub summary", text: a.summary }) : null),
         el("td", { class: "num" }, num(a.value), a.threshold !== null ? el("span", { class: "sub", text: ` / ${num(a.threshold)}` }) : null),

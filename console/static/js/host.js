@@ -81,6 +81,9 @@ export class HostView {
     document.title = `${name} · rackwatch`;
     const meta = this.root.querySelector("#host-meta");
     const status = this.root.querySelector("#host-status");
+    // nothing of the previous host stays on screen while this one loads
+    fill(meta);
+    for (const id of ["#host-charts", "#host-logs", "#host-history"]) fill(this.root.querySelector(id));
     fill(status, message("Loading…"));
     let info;
     try {
@@ -173,12 +176,12 @@ export class HostView {
       fill(box, message("The chart library is not installed (run `make setup`).", "error"));
       return;
     }
-    const main = el("figure", { class: "chart", id: "chart-main" },
+    const main = el("figure", { class: "chart", id: "chart-main", "data-metric": metric },
       el("figcaption", { text: `${metric}${chosen.key ? ` (${chosen.key})` : ""}: raw and ${data.smoothing} smoothed` }));
     const parts = [main];
     let all = null;
     if (data.series.length > 1) {
-      all = el("figure", { class: "chart", id: "chart-series" },
+      all = el("figure", { class: "chart", id: "chart-series", "data-metric": metric },
         el("figcaption", { text: `${metric}, every series (${data.smoothing} smoothed)` }));
       parts.push(all);
     }
@@ -191,6 +194,13 @@ export class HostView {
     fill(box, ...parts);
     this.drawMain(main, data, chosen);
     if (all) this.drawAll(all, data);
+  }
+
+  /** The x range: the asked range, or from the first point when data starts later. */
+  xRange(data) {
+    const first = Math.min(...data.series.map((s) => (s.ts.length ? s.ts[0] : data.to_ms)));
+    const min = Math.max(data.from_ms, first - data.step_ms);
+    return { time: true, min: min / 1000, max: data.to_ms / 1000 };
   }
 
   drawMain(node, data, s) {
@@ -209,7 +219,7 @@ export class HostView {
     const periods = data.alert_periods.filter((p) => labelsMatch(p.labels, s.labels));
     const opts = {
       width: node.clientWidth || 800, height: 280, series, axes: axisStyle(),
-      scales: { x: { time: true, min: data.from_ms / 1000, max: data.to_ms / 1000 } },
+      scales: { x: this.xRange(data) },
       plugins: [shadePlugin(periods)], legend: { live: true },
     };
     this.charts.push(new window.uPlot(opts, cols, node));
@@ -237,7 +247,7 @@ export class HostView {
     }
     const opts = {
       width: node.clientWidth || 800, height: 240, series, axes: axisStyle(),
-      scales: { x: { time: true, min: data.from_ms / 1000, max: data.to_ms / 1000 } },
+      scales: { x: this.xRange(data) },
       legend: { live: false },
     };
     this.charts.push(new window.uPlot(opts, cols, node));
