@@ -26,6 +26,8 @@ export class AlertsView {
     }
     this.knownGroups = "";
     this.knownRules = "";
+    this.filtersAt = -1; // model.version the filter choices were built at
+    this.rows = new Map(); // fingerprint -> {alert, tr}: rows reused while unchanged
   }
 
   options(select, values, key, allText) {
@@ -39,6 +41,10 @@ export class AlertsView {
   }
 
   refreshFilters() {
+    // the choices follow the hosts and rules seen; rebuilt at most once a second
+    const now = Date.now();
+    if (now - this.filtersAt < 1000) return;
+    this.filtersAt = now;
     const groups = new Set();
     for (const h of this.model.hosts.values()) groups.add(h.group);
     const rules = new Set();
@@ -67,7 +73,13 @@ export class AlertsView {
     this.refreshFilters();
     const now = Date.now();
     const list = this.selected();
+    const keep = new Map();
     const rows = list.slice(0, MAX_ROWS).map((a) => {
+      const cached = this.rows.get(a.fingerprint);
+      if (cached && cached.alert === a) {
+        keep.set(a.fingerprint, cached);
+        return cached.tr;
+      }
       const tr = el("tr", { class: a.status === "resolved" ? "resolved" : "firing", "data-fp": a.fingerprint },
         el("td", {}, severityBadge(a.severity)),
         el("td", { class: "nowrap" }, hostLink(a.host)),
@@ -77,10 +89,14 @@ export class AlertsView {
         el("td", { class: "num age", "data-since": a.starts_ms }, age(now - a.starts_ms)),
         el("td", {}, a.status === "resolved" ? el("span", { class: "badge resolved", text: "resolved" }) : el("span", { class: "badge firing", text: "firing" })));
       fade(tr, this.model.resolvedAt.get(a.fingerprint), now);
+      keep.set(a.fingerprint, { alert: a, tr });
       return tr;
     });
+    this.rows = keep;
     if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: "6", class: "empty", text: "No alert matches." })));
-    fill(this.tbody, ...rows);
+    if (rows.length !== this.tbody.children.length || rows.some((r, i) => this.tbody.children[i] !== r)) {
+      fill(this.tbody, ...rows);
+    }
     const firing = list.filter((a) => a.status === "firing").length;
     this.summary.textContent = `${firing} firing, ${list.length - firing} resolved recently` +
       (list.length > MAX_ROWS ? ` (newest ${MAX_ROWS} shown)` : "");

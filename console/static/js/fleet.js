@@ -121,7 +121,8 @@ export class FleetView {
 
   renderCounts() {
     let crit = 0, warn = 0, info = 0;
-    for (const host of this.model.hosts.keys()) {
+    for (const host of this.model.byHost.keys()) {
+      if (!this.model.hosts.has(host)) continue;
       const s = this.model.worstOf(host);
       if (s === "critical") crit++;
       else if (s === "warning") warn++;
@@ -155,8 +156,7 @@ export class FleetView {
     else if (e.key === "Home") next = cells[0];
     else if (e.key === "End") next = cells[cells.length - 1];
     else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
-      let r = e.key === "ArrowDown" ? row.nextElementSibling : row.previousElementSibling;
-      while (r && !r.querySelector(".cell")) r = e.key === "ArrowDown" ? r.nextElementSibling : r.previousElementSibling;
+      const r = this.rowBelowOrAbove(row, e.key === "ArrowDown");
       if (r) {
         const rc = r.querySelectorAll(".cell");
         next = rc[Math.min(i, rc.length - 1)];
@@ -168,6 +168,23 @@ export class FleetView {
     } else return;
     e.preventDefault();
     if (next) this.setActive(next.dataset.host, true);
+  }
+
+  /** The rack row drawn just below (or above) `row` in the same column of racks. */
+  rowBelowOrAbove(row, down) {
+    const at = row.getBoundingClientRect();
+    let best = null, bestDist = Infinity;
+    for (const r of this.root.querySelectorAll(".frow")) {
+      if (r === row || !r.querySelector(".cell")) continue;
+      const b = r.getBoundingClientRect();
+      if (Math.abs(b.left - at.left) > 4) continue;
+      const dist = down ? b.top - at.top : at.top - b.top;
+      if (dist > 0 && dist < bestDist) {
+        best = r;
+        bestDist = dist;
+      }
+    }
+    return best;
   }
 
   showTip(cell) {

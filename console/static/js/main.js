@@ -37,6 +37,7 @@ function schedule(what) {
 }
 
 function draw() {
+  const t0 = performance.now();
   const p = pending;
   pending = null;
   const overview = !$("#view-overview").hidden;
@@ -56,6 +57,9 @@ function draw() {
   }
   const stamps = latencyBatch;
   latencyBatch = [];
+  const took = model.stats.drawMs;
+  took.push(performance.now() - t0);
+  if (took.length > 5000) took.splice(0, took.length - 5000);
   // after the browser painted this frame: first render and update latency figures
   requestAnimationFrame(() => setTimeout(() => {
     const now = Date.now();

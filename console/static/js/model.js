@@ -16,7 +16,7 @@ export class Model {
     this.connected = false;
     this.listeners = new Set();
     // figures the benchmark and tests read
-    this.stats = { snapshotMs: null, firstRenderMs: null, changes: 0, latencies: [] };
+    this.stats = { snapshotMs: null, firstRenderMs: null, changes: 0, latencies: [], drawMs: [] };
   }
 
   on(fn) {
