@@ -12,7 +12,7 @@ NPM ?= npm
 CONSOLE_VENDOR := console/static/vendor/uPlot.iife.min.js
 
 .PHONY: setup demo test lint typecheck unit integration bench soak reliability clean \
-	console-assets browser
+	console-assets browser console-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ unit: $(STAMP)
 
 integration: setup
 	$(BIN)/pytest -m integration
+
+# The console's own tests: unit, and in a headless browser (the live one starts a broker).
+console-test: setup browser
+	$(BIN)/pytest tests/unit/console tests/browser
 
 test: setup browser lint typecheck
 	$(BIN)/pytest

@@ -45,12 +45,18 @@ def fleet() -> Fleet:
 
 
 @pytest.fixture(scope="package")
-def store(tmp_path_factory: pytest.TempPathFactory, fleet: Fleet) -> Iterator[Store]:
-    """A migrated store holding the sample fleet in every table."""
+def store_cfg(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The config of the package's store (no sink endpoint configured)."""
     path: Path = tmp_path_factory.mktemp("console-chdb") / "store"
-    cfg = Config(home=tmp_path_factory.mktemp("home"),
-                 clickhouse=ClickHouseConfig(dsn=f"chdb://{path}"), sink=SinkConfig(serve_port=0))
-    s = open_store(cfg)
+    return Config(home=tmp_path_factory.mktemp("home"),
+                  clickhouse=ClickHouseConfig(dsn=f"chdb://{path}"),
+                  sink=SinkConfig(serve_port=0))
+
+
+@pytest.fixture(scope="package")
+def store(store_cfg: Config, fleet: Fleet) -> Iterator[Store]:
+    """A migrated store holding the sample fleet in every table."""
+    s = open_store(store_cfg)
     try:
         fill(s, fleet)
         yield s
