@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import webbrowser
@@ -18,6 +19,8 @@ def _cmd(args: argparse.Namespace, cfg: Config) -> int:
     from console.app import serve_console
     from console.settings import ConsoleSettings
 
+    if getattr(args, "verbose", 0) < 2:  # the console says itself when the broker is away
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     settings = ConsoleSettings.from_config(
         cfg, host=args.host, port=args.port, rules=args.rules,
         scrape=tuple(args.scrape) if args.scrape else None)

@@ -173,9 +173,11 @@ async def follow_topics(cfg: Config, hub: Hub, settings: ConsoleSettings,
         except asyncio.CancelledError:
             raise
         except Exception as e:  # the broker is away or refused: keep serving, retry
-            hub.status["kafka"] = {"ok": False, "error": str(e)[:300]}
-            log.warning("console: following the topics failed (%s); retrying in %.0fs",
-                        e, backoff)
+            error = str(e)[:300]
+            said = (hub.status.get("kafka") or {}).get("error")
+            hub.status["kafka"] = {"ok": False, "error": error}
+            log.log(logging.WARNING if error != said else logging.DEBUG,
+                    "console: following the topics failed (%s); retrying in %.0fs", e, backoff)
         finally:
             await consumer.stop()
         if not stop.is_set():

@@ -83,10 +83,14 @@ class RunQueryReader:
             payload = await asyncio.get_running_loop().run_in_executor(self._pool, self._run, sql)
         except Exception as e:  # any failure of the store is the same to a page: 503
             self.failures += 1
-            self.last_error = mask_dsn(str(e))[:500]
-            log.warning("console query %s failed: %s", query.name, self.last_error)
+            error = mask_dsn(str(e))[:500]
+            # said once per distinct reason: a store that stays away does not flood the log
+            level = logging.WARNING if error != self.last_error else logging.DEBUG
+            self.last_error = error
+            log.log(level, "console query %s failed: %s", query.name, error)
             raise StoreUnavailable(self.last_error) from e
         self.queries += 1
+        self.last_error = ""
         log.debug("console query %s: %.1f ms", query.name, (time.perf_counter() - t0) * 1000)
         return [orjson.loads(line) for line in payload.splitlines() if line.strip()]
 

@@ -239,14 +239,18 @@ class TestAccessibilityAndApis:
         assert not js_errors(live.driver)
 
     def test_keyboard_reaches_a_host(self, live: Live) -> None:
-        """Tab to the grid, arrow right, Enter: the host page of the next host opens."""
+        """Tab reaches the grid (one tab stop); arrow right, Enter: the next host's page."""
         from selenium.webdriver.common.keys import Keys
 
         d = live.driver
         d.get(live.url + "#/")
         wait_until(lambda: live.js("return document.querySelectorAll('.cell').length") >= 32, 30,
                    "the grid")
-        d.execute_script("document.querySelector('.cell[tabindex=\"0\"]').focus()")
+        d.execute_script("document.querySelector('#zoom').focus()")
+        d.switch_to.active_element.send_keys(Keys.TAB)  # the grid is the next tab stop
+        assert live.js("return document.activeElement.classList.contains('cell')")
+        d.execute_script("document.querySelector('.cell[data-host=\"r00-gpu01\"]').focus()")
+        assert live.js("return document.querySelectorAll('#fleet [tabindex=\"0\"]').length") == 1
         d.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
         focused = live.js("return document.activeElement.dataset.host")
         d.switch_to.active_element.send_keys(Keys.ENTER)
