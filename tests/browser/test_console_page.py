@@ -22,7 +22,7 @@ from console.hub import Hub
 from rackwatch.config import Config
 from tests.browser.chromium import axe_violations, js_errors
 from tests.browser.conftest import screenshot, wait_until
-from tests.browser.fakes import FakeReader, alert_message
+from tests.browser.fakes import FakeReader, alert_message, iso
 
 pytestmark = [pytest.mark.browser]
 
@@ -41,7 +41,9 @@ def console_url(inbox: Inbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
     async def feed(hub: Hub, stop: asyncio.Event) -> None:
         while not stop.is_set():
             while not inbox.empty():
-                hub.take_message("alerts", inbox.get_nowait(), int(time.time() * 1000))
+                msg = inbox.get_nowait()
+                kind = "incidents" if msg["schema"] == "rackwatch.incident/v1" else "alerts"
+                hub.take_message(kind, msg, int(time.time() * 1000))
             await asyncio.sleep(0.05)
 
     cfg = Config(home=tmp_path_factory.mktemp("home"))
@@ -183,3 +185,55 @@ class TestKeyboard:
         assert press(Keys.ARROW_UP) == "r00-gpu16"
         assert browser.execute_script(
             "return document.querySelectorAll('#fleet [tabindex=\"0\"]').length") == 1
+
+
+class TestIncidentCard:
+    """An incident shows its suspect as a link, its hint, probability and other candidates."""
+
+    def test_card(self, browser: Any, console_url: str, inbox: Inbox) -> None:
+        """The ranked candidates after the first appear as 'Other candidates'."""
+        now = int(time.time() * 1000)
+        inbox.put({"schema": "rackwatch.incident/v1", "incident_id": "inc-page", "status": "open",
+                   "scope": "host", "scope_value": "r07-gpu02", "suspect": "host r07-gpu02 gpu 5",
+                   "root_cause_hint": "GPU 5 reported XID 79", "fault_probability": 0.83,
+                   "hosts": ["r07-gpu02"], "alerts": ["a"], "fault_classes": ["gpu_xid_79"],
+                   "severity": "critical", "opened_at": iso(now), "updated_at": iso(now),
+                   "resolved_at": None, "evidence": {},
+                   "suspects": [{"host": "r07-gpu02", "score": 0.9, "reason": "xid"},
+                                {"host": "r07-gpu03", "score": 0.2, "reason": "same job"}]})
+        browser.get(console_url)
+        card = wait_until(lambda: browser.execute_script(
+            "const c = document.querySelector('#incidents li[data-id=\"inc-page\"]');"
+            "return c ? [c.querySelector('.inc-suspect a').getAttribute('href'),"
+            " c.textContent] : null"), 10, "the incident card")
+        href, text = card
+        assert href == "#/host/r07-gpu02"
+        assert "Other candidates: r07-gpu03 (0.20)" in text and "83 %" in text
+
+
+class TestMoreRows:
+    """The newest 60 matching alerts are drawn; 'Show 60 more' draws the rest."""
+
+    def test_show_more(self, browser: Any, console_url: str, inbox: Inbox) -> None:
+        """70 alerts of one rule: 60 rows and the button, then 70 rows."""
+        from selenium.webdriver.common.by import By
+
+        for i in range(70):
+            send(inbox, f"r09-gpu{i % 16 + 1:02d}", "firing", f"bulk-{i}", severity="info",
+                 gpu=str(i % 8), rule="BulkRule")
+        browser.get(console_url)
+
+        def rows() -> int:
+            return int(browser.execute_script(
+                "return document.querySelectorAll('#alerts tbody tr.firing').length"))
+
+        wait_until(lambda: browser.execute_script(
+            "return [...document.querySelectorAll('#f-rule option')]"
+            ".some(o => o.value === 'BulkRule')"), 10, "the rule filter to offer BulkRule")
+        browser.execute_script("const s = document.querySelector('#f-rule');"
+                               "s.value = 'BulkRule'; s.dispatchEvent(new Event('change'));")
+        assert rows() == 60
+        more = browser.find_element(By.ID, "alerts-more")
+        assert more.is_displayed()
+        more.click()
+        assert rows() == 70 and not more.is_displayed()

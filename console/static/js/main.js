@@ -12,7 +12,8 @@ const $ = (sel) => document.querySelector(sel);
 
 const model = new Model();
 const fleet = new FleetView(model, $("#fleet"), $("#tooltip"), $("#fleet-counts"));
-const alerts = new AlertsView(model, $("#alerts"), $("#alert-filters"), $("#alerts-summary"));
+const alerts = new AlertsView(model, $("#alerts"), $("#alert-filters"), $("#alerts-summary"),
+  $("#alerts-more"));
 const incidents = new IncidentsView(model, $("#incidents"), $("#incidents-summary"));
 const health = new HealthView(model, $("#healthstrip"), $("#health-panel"));
 const host = new HostView(model, $("#view-host"));
