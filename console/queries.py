@@ -127,19 +127,21 @@ ORDER BY name
 """
 
 # One metric of one host, per series (its labels beyond the topology), in buckets of
-# `step` ms: the raw value and both smoothed values, averaged over the bucket.
+# `step` ms: the raw value and both smoothed values, averaged over the bucket, placed at
+# the bucket's first sample (its real time when the bucket holds one sample).
 SERIES = """
 SELECT toString(mapFilter((k, v) -> NOT has({topology:Array(String)}, k), labels)) AS series,
        any(mapFilter((k, v) -> NOT has({topology:Array(String)}, k), labels)) AS series_labels,
-       intDiv(toUnixTimestamp64Milli(ts), {step:Int64}) * {step:Int64} AS t,
+       intDiv(toUnixTimestamp64Milli(ts), {step:Int64}) AS bucket,
+       toUnixTimestamp64Milli(min(ts)) AS t,
        avg(raw) AS raw,
        avgIf(ewma, isFinite(ewma)) AS ewma,
        avgIf(wma, isFinite(wma)) AS wma
 FROM metrics
 WHERE host = {host:String} AND name = {metric:String}
   AND ts >= {from:DateTime64} AND ts < {to:DateTime64}
-GROUP BY series, t
-ORDER BY series, t
+GROUP BY series, bucket
+ORDER BY series, bucket
 LIMIT {limit:Int64}
 """
 

@@ -90,6 +90,9 @@ class TestHostPage:
         assert [s["key"] for s in doc["series"]] == ["gpu=0", f"gpu={FAULTY_GPU}"]
         gpu0, gpu1 = doc["series"]
         assert doc["step_ms"] == 5_000 and len(gpu0["ts"]) == 120  # a sample per 30 s
+        sampled = {m["ts"] for m in fleet.metrics
+                   if m["host"] == FAULTY_HOST and m["name"] == "gpu.temperature"}
+        assert set(gpu0["ts"]) <= sampled  # points sit at the samples' own times
         assert max(t for t in gpu1["ts"]) < fleet.fault_ms
         assert 80 < max(v for v in gpu1["raw"] if v is not None) < 87
         assert all(s == r for s, r in zip(gpu1["smoothed"], gpu1["raw"], strict=True))
