@@ -18,6 +18,7 @@ __all__ = ["AXE", "FLAGS", "axe_violations", "heap_metrics", "js_errors", "missi
 
 REPO = Path(__file__).resolve().parents[2]
 AXE = REPO / "console" / "node_modules" / "axe-core" / "axe.min.js"
+VENDOR = REPO / "console" / "static" / "vendor" / "uPlot.iife.min.js"
 CHROMIUM = os.environ.get("RACKWATCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = (os.environ.get("RACKWATCH_CHROMEDRIVER") or shutil.which("chromedriver")
                 or "/usr/bin/chromedriver")
@@ -36,6 +37,10 @@ def missing() -> str | None:
         import selenium  # noqa: F401
     except ImportError:
         return "the selenium package is not installed (pip install -e '.[dev]')"
+    for path in (VENDOR, AXE):
+        if not path.is_file():
+            return (f"{path.relative_to(REPO)} is missing: the console's front-end packages are "
+                    "installed from npm by `make setup` (npm ci in console/)")
     return None
 
 
