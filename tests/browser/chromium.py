@@ -37,9 +37,9 @@ def missing() -> str | None:
         import selenium  # noqa: F401
     except ImportError:
         return "the selenium package is not installed (pip install -e '.[dev]')"
-    for path in (VENDOR, AXE):
-        if not path.is_file():
-            return (f"{path.relative_to(REPO)} is missing: the console's front-end packages are "
+    for asset in (VENDOR, AXE):
+        if not asset.is_file():
+            return (f"{asset.relative_to(REPO)} is missing: the console's front-end packages are "
                     "installed from npm by `make setup` (npm ci in console/)")
     return None
 
