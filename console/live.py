@@ -112,6 +112,7 @@ async def store_loop(reader: Reader, hub: Hub, settings: ConsoleSettings,
                 min(2.0, settings.inventory_interval_s)
         except StoreUnavailable as e:
             hub.status["store"] = {"ok": False, "error": str(e)}
+            booted = False  # load the recent state again once it answers (idempotent)
             wait = backoff
             backoff = min(backoff * 2, 30.0)
         with contextlib.suppress(TimeoutError):
