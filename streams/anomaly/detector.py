@@ -21,8 +21,10 @@ So 0.5 is "beyond the second-highest level of the last 4096 samples by 6.5 % of 
 range", each further 1.25 % of the range adds 0.1, and a test with less history asks
 for more (a record among 400 samples is ten times less remarkable than among 4096).
 While the series is young (`startup` samples) a score also needs the sample itself far
-from the series' mean, a bootstrap that keeps a new series quiet until its envelopes
-mean something, yet flags a clear shift within its first hour at one sample a minute.
+from the series' mean, and beyond the envelopes extrapolated to the full horizon and
+the highest level reached once (`_young_excess`): a start that keeps a new series as
+quiet as an old one, yet flags a clear shift within its first hour at one sample a
+minute.
 Finally the score keeps its peak for `hold` samples, so one event is one episode.
 
 Everything is O(1) per sample except a scan of `blocks` numbers when a block closes;
