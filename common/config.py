@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["AgentConfig", "BrokerConfig", "ClickHouseConfig", "Config", "ConfigError",
+           "ConsoleConfig",
            "KafkaConfig", "ScrapeTargetConfig", "SinkConfig", "WorkerConfig", "effective",
            "find_home", "key", "load_config", "mask_dsn", "parse_settings", "sections"]
 
@@ -213,6 +214,34 @@ class SinkConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """`rackwatch console`: the web console (docs/console.md)."""
+
+    host: str = key("127.0.0.1", "address it listens on (localhost: it has no login)")
+    port: int = key(8470, "port it listens on (0: a free one; in use: a free one, said in "
+                    "the log)", min=0)
+    scrape: tuple[str, ...] = key((), "metrics endpoints the health panel shows; empty: the "
+                                  "configured worker's /metrics and the sink's /ping")
+    scrape_interval_s: float = key(2.0, "seconds between scrapes of those", above=0)
+    scrape_timeout_s: float = key(1.5, "timeout of one scrape", above=0)
+    inventory_interval_s: float = key(30.0, "how often the host list is read from the store",
+                                      above=0)
+    inventory_window_s: float = key(900.0, "hosts that reported within this are on the grid",
+                                    above=0)
+    bootstrap_window_s: float = key(86_400.0, "alerts and incidents changed within this are "
+                                    "loaded at start", above=0)
+    replay_overlap_s: float = key(60.0, "topic messages re-read from before the start", min=0)
+    fade_s: float = key(120.0, "resolved alerts and incidents stay this long, fading out",
+                        min=0)
+    group_labels: tuple[str, ...] = key(("rack", "cluster", "zone", "role"), "topology "
+                                        "labels the fleet grid groups hosts by, first found")
+    gpu_metric: str = key("gpu.utilization", "a per-GPU metric every GPU reports")
+    rules: str = key("", "rule file whose thresholds the charts draw; empty: [worker] rules")
+    push_interval_s: float = key(0.25, "live changes are sent to pages this often", above=0)
+    max_alerts: int = key(50_000, "alerts kept in the console's memory", min=1)
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path = Path(".rackwatch")
     broker: BrokerConfig = field(default_factory=BrokerConfig)
@@ -221,6 +250,7 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     sink: SinkConfig = field(default_factory=SinkConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     @property
     def bootstrap(self) -> str:

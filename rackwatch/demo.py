@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,16 +221,19 @@ def run_demo(cfg: Config, duration: float, hosts: int, faults: str) -> int:
     agent_host = cfg.agent.host or socket.gethostname()
     seen = Seen()
     status = 0
+    stop_console: Callable[[], None] | None = None
     print(f"rackwatch demo: state in {env_home}, store {mask_dsn(cfg.clickhouse_dsn)}")
     try:
         if broker is not None:
             started_broker = not broker.status().running
             print(f"  Kafka {cfg.broker.version} (KRaft) on {broker.start()}")
         asyncio.run(ensure_topics(cfg))
+        rules = demo_rules(cfg.home)
+        stop_console = _console(cfg, metrics_port, rules)
         roles.start("sink", "sink")
         roles.start("worker", "--set", f"worker.ewma_tau_s={DEMO_TAU_S}",
                     "--set", f"worker.metrics_port={metrics_port}",
-                    "worker", "--rules", str(demo_rules(cfg.home)))
+                    "worker", "--rules", str(rules))
         roles.start("agent", "agent", "--interval", "2", "--label", "rack=local",
                     "--label", "role=demo", "--host", agent_host)
         roles.start("simulate", "simulate", "--hosts", str(hosts), "--interval", "2",
@@ -246,6 +251,8 @@ def run_demo(cfg: Config, duration: float, hosts: int, faults: str) -> int:
         print(f"\n  {e}: see {roles.logdir / (e.role + '.log')}", file=sys.stderr)
     finally:
         dropped = worker_counters(metrics_port)
+        if stop_console is not None:
+            stop_console()
         print("stopping:")
         roles.stop()
         if broker is not None and started_broker:
@@ -255,6 +262,21 @@ def run_demo(cfg: Config, duration: float, hosts: int, faults: str) -> int:
     _scorecard(manifest, seen, agent_host)
     _next_steps(manifest)
     return status
+
+
+def _console(cfg: Config, metrics_port: int, rules: Path) -> Callable[[], None] | None:
+    """Start the web console on the demo's pipeline and print its URL first thing; the
+    demo goes on without it if it cannot start."""
+    from console.app import start_console
+
+    worker = dataclasses.replace(cfg.worker, metrics_port=metrics_port)
+    try:
+        url, stop = start_console(dataclasses.replace(cfg, worker=worker), rules=str(rules))
+    except RuntimeError as e:
+        print(f"  (the web console did not start: {e})")
+        return None
+    print(f"\n  >>> the live console: {url}  (open it in a browser)\n")
+    return stop
 
 
 async def _watch(cfg: Config, duration: float, roles: Roles, seen: Seen) -> None:

@@ -44,7 +44,7 @@ def test_demo_twice_shows_the_fleet_both_times(tmp_path: Path) -> None:
     home.mkdir()
     (home / "rackwatch.toml").write_text(
         f"[broker]\nport = {free_port()}\ncontroller_port = {free_port()}\n"
-        f"[sink]\nserve_port = {free_port()}\n")
+        f"[sink]\nserve_port = {free_port()}\n[console]\nport = {free_port()}\n")
     first = demo(home)
     second = demo(home)
     one, two = metric_rows(first), metric_rows(second)
@@ -54,3 +54,4 @@ def test_demo_twice_shows_the_fleet_both_times(tmp_path: Path) -> None:
         assert "scorecard: injected faults against what the pipeline raised" in out
         assert "what to look at next:" in out
         assert "dedup_dropped" in out
+        assert re.search(r"the live console: http://127\.0\.0\.1:\d+", out)
