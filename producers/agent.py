@@ -335,12 +335,13 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
         log.warning("no rack label configured ([agent].labels or --label rack=...); "
                     "using rack=unknown")
     if transport is None:
+        from common.kafka import kafka_client
         from common.topics import ensure_topics
 
         async def prepare() -> object:
             return await ensure_topics(cfg, ("metrics", "logs"))
 
-        transport = KafkaTransport(cfg.bootstrap, client_id=f"rackwatch-agent-{agent.host}",
+        transport = KafkaTransport(kafka_client(cfg), client_id=f"rackwatch-agent-{agent.host}",
                                    prepare=prepare)
     buffer = SpillBuffer(max_items=opts.buffer_max_batches,
                          memory_items=opts.buffer_memory_batches,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from common.config import ConfigError, load_config
 from rackwatch import __version__
+from rackwatch.errors import EXIT_CONFIG, quiet_client_noise, run_command
 
 __all__ = ["main"]
 
@@ -48,8 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_config(args.config, settings=args.set)
     except ConfigError as e:
         print(e, file=sys.stderr)
-        return 2
-    rc: int = args.func(args, cfg)
+        return EXIT_CONFIG
+    if not args.verbose:
+        quiet_client_noise()
+    rc: int = run_command(lambda: args.func(args, cfg), cfg, args.verbose, args.command)
     return rc
 
 

@@ -26,6 +26,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from common.config import Config
+from common.kafka import consumer, kafka_client, producer
 from sinks.backup import backup_to_staging
 from sinks.batch import Batch, Batcher
 from sinks.errors import StoreAborted
@@ -92,12 +93,12 @@ class SinkService:
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> SinkStats:
         cfg, s = self.cfg, self.settings
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=cfg.bootstrap, group_id=s.group_id, client_id="rackwatch-sink",
+        kafka = kafka_client(cfg)
+        self.consumer = consumer(
+            kafka, group_id=s.group_id, client_id="rackwatch-sink",
             enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=max(1 << 20, s.max_message_bytes))
-        self.producer = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, acks="all",
-                                         enable_idempotence=True, linger_ms=5)
+        self.producer = producer(kafka, acks="all", enable_idempotence=True, linger_ms=5)
         self.consumer.subscribe(list(self.specs), listener=_Rebalance(self))
         await self.producer.start()
         try:

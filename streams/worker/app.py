@@ -31,6 +31,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from common.config import Config
+from common.kafka import KafkaClient, kafka_client
 from common.selfmetrics import Endpoint, serve
 from streams.core.decode import Limits
 from streams.core.smoothing import SmoothingParams
@@ -87,10 +88,22 @@ class FaustGroup:
         return await commit_offsets(self.app, offsets)
 
 
-def _faust_app(cfg: Config, app_id: str) -> faust.App:
+def faust_credentials(kafka: KafkaClient) -> Any:
+    """faust's `broker_credentials` for the cluster (None: plaintext). faust hands them to
+    every client it makes itself: its consumer, its producer and its topic creation."""
+    if kafka.sasl:
+        return faust.SASLCredentials(username=kafka.sasl_username, password=kafka.sasl_password,
+                                     ssl_context=kafka.ssl_context(),
+                                     mechanism=kafka.sasl_mechanism)
+    ctx = kafka.ssl_context()
+    return faust.SSLCredentials(ctx) if ctx is not None else None
+
+
+def _faust_app(cfg: Config, app_id: str, kafka: KafkaClient) -> faust.App:
     session_timeout = cfg.worker.session_timeout_s
     return faust.App(
         app_id, broker=[f"kafka://{b.strip()}" for b in cfg.bootstrap.split(",")],
+        broker_credentials=faust_credentials(kafka),
         store="memory://", datadir=tempfile.mkdtemp(prefix="rackwatch-worker-"),
         topic_partitions=cfg.kafka.partitions,
         topic_replication_factor=cfg.kafka.replication_factor,
@@ -109,7 +122,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
               rules_path: str | None = None) -> faust.App:
     """A faust app wired to the configured topics. One per worker process."""
     prefix, partitions = cfg.kafka.topic_prefix, cfg.kafka.partitions
-    app = _faust_app(cfg, app_id or f"{prefix}worker")
+    kafka = kafka_client(cfg)
+    app = _faust_app(cfg, app_id or f"{prefix}worker", kafka)
 
     def topic(name: str, *, acks: bool = True) -> Any:
         return app.topic(prefix + name, key_type=bytes, value_type=bytes, acks=acks,
@@ -129,7 +143,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         topic(extra)  # declared, so that faust creates them like the others
     # hosts: per-host state; scopes: correlation state per scope key ("rack=r07"; the
     # correlate topic is keyed by it); miners: template-miner state per input partition.
-    outbox = Outbox(cfg.bootstrap, f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
+    outbox = Outbox(kafka, f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
     tables = StateTables(table("hosts"), table("scopes"), table("miners"), outbox, partitions)
     runtime = Runtime(rules, smoothing=SmoothingParams.of(cfg.worker.ewma_tau_s,
                                                           cfg.worker.wma_window),
@@ -139,7 +153,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     runtime.miner_state_of = lambda p: tables.miners.get(tables.miner_key[p])
     group = FaustGroup(app, {names.metrics, names.logs, names.correlate})
     stats = WorkerStats()
-    work = Processing(bootstrap=cfg.bootstrap, group_id=app.conf.id, runtime=runtime,
+    work = Processing(bootstrap=kafka, group_id=app.conf.id, runtime=runtime,
                       tables=tables, outbox=outbox, topics=names, group=group,
                       book=PartitionBook(cfg.worker.stall_timeout_s), stats=stats,
                       tick_ms=int(TICK_INTERVAL_S * 1000))
@@ -207,7 +221,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
                 if not outbox.closed:
                     await work.commit()
 
-    ends = EndOffsets(cfg.bootstrap)
+    ends = EndOffsets(kafka)
     line = StatsLine(stats, runtime, every_s=cfg.worker.stats_interval_s)
 
     @app.timer(interval=min(WATCH_INTERVAL_S, cfg.worker.stall_timeout_s / 4))

@@ -23,10 +23,16 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
+from common.kafka import KafkaClient
+from common.kafka import consumer as kafka_consumer
+
 __all__ = ["RECONCILE_CHUNK", "SOURCE_HEADER", "EndOffsets", "Record", "landed_offsets",
            "partition_of", "read_range", "resume_offsets"]
 
 log = logging.getLogger(__name__)
+
+# The cluster: its address alone (plaintext), or with its security settings.
+Kafka = str | KafkaClient
 
 # Header on processed records: the offset of the input message they came from.
 SOURCE_HEADER = "rackwatch-source-offset"
@@ -50,9 +56,10 @@ class Record:
     value: bytes
 
 
-def _plain_consumer(bootstrap: str, group: str | None = None) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                            enable_auto_commit=False, auto_offset_reset="earliest")
+def _plain_consumer(bootstrap: Kafka, group: str | None = None) -> AIOKafkaConsumer:
+    c: AIOKafkaConsumer = kafka_consumer(bootstrap, group_id=group, enable_auto_commit=False,
+                                   auto_offset_reset="earliest")
+    return c
 
 
 async def _read(consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int
@@ -73,7 +80,7 @@ async def _read(consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end:
             yield m
 
 
-async def resume_offsets(bootstrap: str, group: str, tps: set[tuple[str, int]]
+async def resume_offsets(bootstrap: Kafka, group: str, tps: set[tuple[str, int]]
                          ) -> dict[tuple[str, int], int]:
     """Where the group resumes each partition: its committed offset, else the earliest."""
     consumer = _plain_consumer(bootstrap, group)
@@ -90,7 +97,7 @@ async def resume_offsets(bootstrap: str, group: str, tps: set[tuple[str, int]]
         await consumer.stop()
 
 
-async def read_range(bootstrap: str, tp: tuple[str, int], start: int, end: int
+async def read_range(bootstrap: Kafka, tp: tuple[str, int], start: int, end: int
                      ) -> list[Record]:
     """The messages at offsets [start, end) of one partition, read directly."""
     consumer = _plain_consumer(bootstrap)
@@ -104,7 +111,7 @@ async def read_range(bootstrap: str, tp: tuple[str, int], start: int, end: int
         await consumer.stop()
 
 
-async def landed_offsets(bootstrap: str, wanted: dict[tuple[str, int], int]
+async def landed_offsets(bootstrap: Kafka, wanted: dict[tuple[str, int], int]
                          ) -> dict[tuple[str, int], set[int]]:
     """For each (output topic, partition) -> resume offset: the input offsets >= resume
     whose processed records already landed there (a worker processed them and died, or
@@ -160,7 +167,7 @@ class EndOffsets:
     compares the worker's progress with. One consumer, started on first use; a failed
     ask returns nothing (the next check asks again)."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: Kafka) -> None:
         self.bootstrap = bootstrap
         self._consumer: AIOKafkaConsumer | None = None
 

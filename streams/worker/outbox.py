@@ -15,7 +15,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from common.kafka import pick_compression
+from common.kafka import KafkaClient, pick_compression
+from common.kafka import producer as kafka_producer
 
 __all__ = ["DELIVERY_TIMEOUT_MS", "OUTBOX_BATCH_BYTES", "Outbox"]
 
@@ -39,7 +40,7 @@ class Outbox:
     twice, and per partition the order of sends is the order of writes.
     """
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(self, bootstrap: str | KafkaClient, client_id: str) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
         self._producer: AIOKafkaProducer | None = None
@@ -58,8 +59,8 @@ class Outbox:
         if self._producer is None:
             if self._closed:
                 raise RuntimeError("the worker is stopping: no more outputs")
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all",
+            self._producer = kafka_producer(
+                self.bootstrap, client_id=self.client_id, acks="all",
                 enable_idempotence=True, linger_ms=2, request_timeout_ms=DELIVERY_TIMEOUT_MS,
                 compression_type=pick_compression(), max_batch_size=OUTBOX_BATCH_BYTES)
             await self._producer.start()

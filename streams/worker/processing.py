@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from common.kafka import KafkaClient
 from streams.core.metrics import HostState
 from streams.runtime import Outputs, Runtime
 from streams.worker.offsets import SOURCE_HEADER, Record, landed_offsets, read_range, resume_offsets
@@ -102,9 +103,9 @@ def peek_ts(raw: bytes) -> int | None:
 class Processing:
     """Batches and ticks of one worker, over its tables, outbox and partition book."""
 
-    def __init__(self, *, bootstrap: str, group_id: str, runtime: Runtime, tables: StateTables,
-                 outbox: Outbox, topics: Topics, group: Group, book: PartitionBook,
-                 stats: WorkerStats, tick_ms: int) -> None:
+    def __init__(self, *, bootstrap: str | KafkaClient, group_id: str, runtime: Runtime,
+                 tables: StateTables, outbox: Outbox, topics: Topics, group: Group,
+                 book: PartitionBook, stats: WorkerStats, tick_ms: int) -> None:
         self.bootstrap, self.group_id = bootstrap, group_id
         self.runtime, self.tables, self.outbox = runtime, tables, outbox
         self.topics, self.group, self.book, self.stats = topics, group, book, stats
