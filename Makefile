@@ -6,8 +6,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_DURATION ?= 150
 RUNS ?= 10
+# A real Alertmanager for the forwarder's integration tests and promtool, built once into
+# the cache the Kafka jars use (SKIP_ALERTMANAGER=1: the tests that need them skip).
+CACHE := $(or $(RACKWATCH_KAFKA_CACHE),$(HOME)/.cache/rackwatch)
+ALERTMANAGER_VERSION := 0.35.0
+ALERTMANAGER := $(CACHE)/alertmanager-$(ALERTMANAGER_VERSION)/alertmanager
+# promtool checks the Prometheus rules and the metrics exposition (tests skip without it).
+PROMETHEUS_MODULE := v0.316.0
+PROMTOOL := $(CACHE)/promtool-$(PROMETHEUS_MODULE)/promtool
 
-.PHONY: setup demo test lint typecheck unit integration bench soak reliability clean
+.PHONY: setup tools demo test lint typecheck unit integration bench soak reliability clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +25,19 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 	$(BIN)/rackwatch broker fetch
+
+$(ALERTMANAGER):
+	.ci/build-alertmanager.sh $(ALERTMANAGER_VERSION) $@
+
+$(PROMTOOL):
+	@echo "building promtool ($(PROMETHEUS_MODULE)) from the Go module proxy (once; minutes)" >&2
+	GOBIN=$(dir $@) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_MODULE)
+
+ifeq ($(SKIP_ALERTMANAGER),1)
+tools:
+else
+tools: $(ALERTMANAGER) $(PROMTOOL)
+endif
 
 demo: setup
 	$(BIN)/rackwatch demo --duration $(DEMO_DURATION)
@@ -31,10 +52,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m "not integration"
 
-integration: setup
+integration: setup tools
 	$(BIN)/pytest -m integration
 
-test: setup lint typecheck
+test: setup tools lint typecheck
 	$(BIN)/pytest
 
 bench: setup

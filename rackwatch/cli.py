@@ -20,7 +20,8 @@ log = logging.getLogger("rackwatch")
 _PLUGINS = ("rackwatch.commands.broker", "rackwatch.commands.producers",
             "rackwatch.commands.streams", "rackwatch.commands.rules",
             "rackwatch.commands.incidents", "rackwatch.commands.store", "rackwatch.demo",
-            "rackwatch.commands.score", "rackwatch.commands.config")
+            "rackwatch.commands.score", "rackwatch.commands.config",
+            "rackwatch.commands.forward")
 
 
 def build_parser() -> argparse.ArgumentParser:

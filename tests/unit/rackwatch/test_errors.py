@@ -47,7 +47,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 class TestKafkaUnreachable:
     """A missing broker names the address and says what to do."""
 
-    @pytest.mark.parametrize("argv", [["alerts"], ["sink"], ["forward"]])
+    @pytest.mark.parametrize("argv", [["alerts"], ["sink"],
+                                      ["forward", "--webhook", "http://127.0.0.1:1/x"]])
     def test_message_names_the_address(self, env: Path, capsys: pytest.CaptureFixture[str],
                                        argv: list[str]) -> None:
         """The address tried, and RACKWATCH_KAFKA_BOOTSTRAP to point elsewhere."""
@@ -95,6 +96,12 @@ class TestUserMistakes:
         assert check_status == 1 and problems
         for line in problems:
             assert line in err
+
+    def test_forward_without_targets(self, env: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+        """No target configured or given: a configuration error saying how to give one."""
+        status, err = run(capsys, "forward")
+        assert status == EXIT_CONFIG and "--alertmanager URL" in err
 
     def test_config_problem_exits_2(self, env: Path, capsys: pytest.CaptureFixture[str],
                                     monkeypatch: pytest.MonkeyPatch) -> None:
