@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import orjson
 
 from common.kafka import KafkaClient
+from schemas.ids import ALERT, INCIDENT, message_headers
 from streams.core.metrics import HostState
 from streams.runtime import Outputs, Runtime
 from streams.worker.offsets import SOURCE_HEADER, Record, landed_offsets, read_range, resume_offsets
@@ -48,6 +49,9 @@ __all__ = ["COMMIT_INTERVAL_S", "Group", "Processing", "Topics"]
 log = logging.getLogger(__name__)
 
 COMMIT_INTERVAL_S = 1.0
+# Every alert and incident message says what it is in its headers (schemas.ids).
+ALERT_HEADERS = message_headers(ALERT)
+INCIDENT_HEADERS = message_headers(INCIDENT)
 
 
 class Group(Protocol):
@@ -183,7 +187,7 @@ class Processing:
             if out.log_rows is not None:
                 await send(t.log_rows, hkey, out.log_rows, headers=headers)
         for fp, alert in out.alerts:
-            await send(t.alerts, fp, alert)
+            await send(t.alerts, fp, alert, headers=ALERT_HEADERS)
         for key, value in out.correlate:
             await send(t.correlate, key, value)
 
@@ -239,7 +243,8 @@ class Processing:
                 st = {} if raw is None else orjson.loads(raw)
                 ts = orjson.loads(r.value).get("ts")
                 for iid, msg in self.runtime.on_correlate(st, r.value):
-                    await self.outbox.send(self.topics.incidents, iid, msg)
+                    await self.outbox.send(self.topics.incidents, iid, msg,
+                                           headers=INCIDENT_HEADERS)
                 changed[key] = orjson.dumps(st)
                 if isinstance(ts, int):
                     now = self.scope_ticks.observe(r.partition, ts, _wall_ms())
@@ -280,7 +285,7 @@ class Processing:
         """One correlation scope at `now`: its incidents sent, its new state if changed."""
         st = orjson.loads(raw)
         for iid, msg in self.runtime.on_correlate_tick(st, now):
-            await self.outbox.send(self.topics.incidents, iid, msg)
+            await self.outbox.send(self.topics.incidents, iid, msg, headers=INCIDENT_HEADERS)
         new = orjson.dumps(st)
         return new if new != raw else None
 
