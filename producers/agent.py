@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config import AgentConfig, Config, ConfigError
+from common.selfmetrics import LATENCY_BUCKETS, Histogram
 from producers.buffer import SpillBuffer
 from producers.events import encode, log_event, metric_batch, sample
 from producers.gpu import GpuCollector, GpuSource, XidEvent, open_nvml, xid_message
@@ -65,6 +66,8 @@ class AgentOptions:
     log_poll_s: float = _A.log_poll_s
     read_existing_logs: bool = _A.read_existing_logs
     flush_timeout_s: float = _A.flush_timeout_s
+    metrics_host: str = _A.metrics_host
+    metrics_port: int = _A.metrics_port
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> AgentOptions:
@@ -76,7 +79,8 @@ class AgentOptions:
                    buffer_max_batches=a.buffer_max_batches,
                    buffer_memory_batches=a.buffer_memory_batches, per_core=a.per_core,
                    log_poll_s=a.log_poll_s, read_existing_logs=a.read_existing_logs,
-                   flush_timeout_s=a.flush_timeout_s)
+                   flush_timeout_s=a.flush_timeout_s, metrics_host=a.metrics_host,
+                   metrics_port=a.metrics_port)
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
     @property
@@ -199,6 +203,7 @@ class _Agent:
         self.file_marks: dict[str, Watermark] = {}
         self.kmsg_mark = Watermark()
         self.publisher: Publisher | None = None
+        self.collect_seconds = Histogram(LATENCY_BUCKETS)
 
     # -- durability ------------------------------------------------------------------
     def on_durable(self, token: object) -> None:
@@ -242,7 +247,9 @@ class _Agent:
 
     def publish_metrics(self) -> None:
         assert self.publisher is not None
+        started = time.monotonic()
         batch = self.collect()
+        self.collect_seconds.observe(time.monotonic() - started)
         self.publisher.publish(self.metrics_topic, self.key, encode(batch))
         self.stats.batches += 1
 
@@ -362,6 +369,11 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
     # One cheap timer per sleep, woken early by stop or an XID: no tasks per interval, and
     # log polls share the metrics' wall-clock grid, so an idle agent wakes once per tick.
     relay = asyncio.create_task(_relay(stop, wake))
+    endpoint = None
+    if opts.metrics_port:  # off by default: an agent runs on every host
+        from producers.selfmetrics import serve_metrics
+
+        endpoint = await serve_metrics(opts.metrics_host, opts.metrics_port, agent, publisher)
     has_logs = agent.tailer is not None or agent.kmsg is not None
     log_every = opts.log_poll_s
     end = started + opts.duration_s if opts.duration_s is not None else math.inf
@@ -394,6 +406,8 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
         while not xids.empty():
             agent.publish_xid(xids.get_nowait())
     finally:
+        if endpoint is not None:
+            await endpoint.close()
         relay.cancel()
         halt.set()
         pub_stop.set()

@@ -249,7 +249,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
             return
         ep = await serve("worker", CollectorRegistry(), cfg.worker.metrics_host,
                          cfg.worker.metrics_port, ready=ready,
-                         collectors=[WorkerCollector(stats, runtime, lambda: len(group.owned()))])
+                         collectors=[WorkerCollector(stats, runtime, lambda: len(group.owned()),
+                                                     lambda: outbox.sent_by_topic)])
         if ep is not None:
             endpoint.append(ep)
 

@@ -47,6 +47,7 @@ class Outbox:
         self._pending: list[asyncio.Future[Any]] = []
         self._closed = False
         self.sent = 0
+        self.sent_by_topic: dict[str, int] = {}
 
     @property
     def closed(self) -> bool:
@@ -68,6 +69,7 @@ class Outbox:
                                         headers=headers)
         self._pending.append(fut)
         self.sent += 1
+        self.sent_by_topic[topic] = self.sent_by_topic.get(topic, 0) + 1
 
     async def delivered(self) -> None:
         """Wait until everything sent so far is acknowledged by the broker (acks=all).

@@ -188,8 +188,14 @@ class Processing:
                 await send(t.log_rows, hkey, out.log_rows, headers=headers)
         for fp, alert in out.alerts:
             await send(t.alerts, fp, alert, headers=ALERT_HEADERS)
+            self._count_transition(alert)
         for key, value in out.correlate:
             await send(t.correlate, key, value)
+
+    def _count_transition(self, alert: bytes) -> None:
+        a = orjson.loads(alert)
+        key = (str(a.get("status")), str(a.get("severity")))
+        self.stats.transitions[key] = self.stats.transitions.get(key, 0) + 1
 
     async def _store(self, changed: Iterable[tuple[Any, bytes, bytes]]) -> None:
         """Outputs first, then the states they imply (the delivery order above)."""
@@ -204,6 +210,7 @@ class Processing:
         async with self.busy:
             if self.outbox.closed:
                 return  # shutting down: left unacked for the partition's next owner
+            started = time.monotonic()
             records = await self.admit(events)
             dirty: dict[bytes, HostState] = {}
             wall = _wall_ms()
@@ -227,7 +234,11 @@ class Processing:
                     await self.tick_hosts_in_stream(r.partition, now, dirty)
             self.stats.batches += 1
             self.stats.records += len(records)
+            for r in records:
+                self.stats.inputs[r.topic] = self.stats.inputs.get(r.topic, 0) + 1
             await self._store((self.tables.hosts, k, st.dumps()) for k, st in dirty.items())
+            self.stats.batch_seconds.observe(time.monotonic() - started)
+            self.stats.batch_messages.observe(len(records))
             if time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S:
                 await self.commit()
 
@@ -275,6 +286,7 @@ class Processing:
                 continue
             closes = st.windows_due_ms
             out = self.runtime.on_tick(st, key.decode(), now)
+            self.stats.host_ticks += 1
             if out.alerts or st.windows_due_ms != closes:
                 dirty[key] = st
             if out.alerts:
@@ -312,6 +324,7 @@ class Processing:
                     continue
                 before = tables.hosts.get(key)
                 out = runtime.on_tick(st, key.decode(), now)
+                self.stats.host_ticks += 1
                 new = st.dumps()
                 if new != before:
                     changed.append((tables.hosts, key, new))
