@@ -65,6 +65,11 @@ def _kafka(exc: BaseException, cfg: Config | None) -> str | None:
     )
 
     where = _kafka_where(cfg)
+    why = _CONNECT.last  # aiokafka says why only in its log line
+    if isinstance(exc, KafkaConnectionError) and why:
+        found = _kafka_reason(where, why, cfg)
+        if found is not None:
+            return found
     if isinstance(exc, AuthenticationFailedError | SaslAuthenticationFailed):
         return (f"{where} refused the login: {exc}. Check [kafka] sasl_username, "
                 "sasl_password (or sasl_password_file) and sasl_mechanism")
@@ -78,8 +83,28 @@ def _kafka(exc: BaseException, cfg: Config | None) -> str | None:
     return None
 
 
+def _kafka_reason(where: str, why: str, cfg: Config | None) -> str | None:
+    """A message from the reason aiokafka logged for the failed connection."""
+    if "Authentication failed" in why or "SaslAuthenticationFailed" in why:
+        return (f"{where} refused the login ({why.split(': ', 1)[-1]}). Check [kafka] "
+                "sasl_username, sasl_password (or sasl_password_file) and sasl_mechanism")
+    if "UnsupportedSaslMechanism" in why:
+        return (f"{where} does not offer that SASL mechanism. Set [kafka] sasl_mechanism to "
+                "one the listener enables")
+    if "SSL" in why or "certificate" in why:
+        return _tls_text(why[why.find("["):] if "[" in why else why, cfg)
+    if "closed" in why and cfg is not None and cfg.kafka.security_protocol != "PLAINTEXT":
+        return (f"{where} closed the connection: a listener that requires a client "
+                "certificate does so without one ([kafka] ssl_cert_file, ssl_key_file), and "
+                "so does one of another security protocol ([kafka] security_protocol)")
+    return None
+
+
 def _tls(exc: ssl.SSLError, cfg: Config | None) -> str:
-    what = exc.reason or exc.strerror or str(exc)
+    return _tls_text(exc.reason or exc.strerror or str(exc), cfg)
+
+
+def _tls_text(what: str, cfg: Config | None) -> str:
     return (f"TLS to {_kafka_where(cfg)} failed: {what}. Check [kafka] ssl_ca_file (the CA "
             "that signed the brokers' certificates), ssl_cert_file / ssl_key_file when the "
             "brokers require a client certificate, and ssl_check_hostname")
@@ -134,23 +159,36 @@ def _explain_one(exc: BaseException, cfg: Config | None) -> tuple[str, int] | No
     return None
 
 
-class _DropConnectNoise(logging.Filter):
-    """Drops the client libraries' own line for a refused connection: the message
-    rackwatch prints (or the role's own warning) says which address and what to do."""
+class _ConnectNoise(logging.Filter):
+    """Remembers why aiokafka's last connection failed (it says so only in its log), and,
+    without -v, drops the client libraries' own lines for a failed connection: the
+    message rackwatch prints (or the role's own warning) says where and what to do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = ""
+        self.quiet = False
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
-        return not (msg.startswith(("Unable connect to", "Retrying (Retry("))
-                    or "Http Driver Exception" in msg)
+        if msg.startswith("Unable connect to"):
+            self.last = msg.split(": ", 1)[-1]
+        noise = (msg.startswith(('Unable connect to "', "Retrying (Retry("))
+                 or "Http Driver Exception" in msg)
+        return not (noise and self.quiet)
+
+
+_CONNECT = _ConnectNoise()
+for _name in ("aiokafka", "urllib3.connectionpool",
+              "clickhouse_connect.driver._backend.http_sync",
+              "clickhouse_connect.driver.httpclient"):
+    logging.getLogger(_name).addFilter(_CONNECT)
 
 
 def quiet_client_noise() -> None:
     """Without -v: no duplicate connection-failure lines from aiokafka, urllib3 and
     clickhouse-connect (they stay with -v)."""
-    for name in ("aiokafka", "aiokafka.conn", "urllib3.connectionpool",
-                 "clickhouse_connect.driver._backend.http_sync",
-                 "clickhouse_connect.driver.httpclient"):
-        logging.getLogger(name).addFilter(_DropConnectNoise())
+    _CONNECT.quiet = True
 
 
 def run_command(func: Callable[[], int], cfg: Config | None, verbose: int,
