@@ -28,7 +28,7 @@ def _sink(args: argparse.Namespace, cfg: Config) -> int:
                 loop.add_signal_handler(sig, stop.set)
         await ensure_topics(cfg)
         stats = await run_sink(cfg, stop=stop)
-        print(orjson.dumps(stats.snapshot()).decode(), file=sys.stderr)
+        print(mask_dsn(orjson.dumps(stats.snapshot()).decode()), file=sys.stderr)
         return 0
 
     return asyncio.run(main())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -192,3 +195,35 @@ class TestRefusals:
             secured, tmp_path / "home", ca=False))
         assert code == 1, out
         assert "TLS to Kafka at" in out and "ssl_ca_file" in out and "Traceback" not in out
+
+
+def test_demo_never_shows_a_secret(tmp_path: Path, secured: SecuredBroker) -> None:
+    """A demo run over the secured cluster, its password and the sink's query token in
+    the configuration: neither appears in the demo's output, any role's log or
+    `config check`, even with -vv."""
+    home = tmp_path / "home"
+    home.mkdir()
+    token = "Tok-9q8w7e-never-shown"
+    (home / "rackwatch.toml").write_text(
+        security_toml(secured, home).replace(
+            f'sasl_password_file = "{home / "kafka-password"}"\n',
+            f'sasl_password = "{PASSWORD}"\n')
+        + f'[sink]\nserve_token = "{token}"\nserve_port = {free_port()}\n')
+    env = {**os.environ, "RACKWATCH_HOME": str(home),
+           "RACKWATCH_KAFKA_BOOTSTRAP": secured.sasl_ssl,
+           "RACKWATCH_TOPIC_PREFIX": f"demo{time.monotonic_ns()}."}
+    demo = subprocess.run([sys.executable, "-m", "rackwatch.cli", "demo", "--duration", "25",
+                           "--hosts", "4"], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    check = subprocess.run([sys.executable, "-m", "rackwatch.cli", "-vv", "config", "check"],
+                           env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert "alert state changes" in demo.stdout and check.returncode == 0
+    shown = demo.stdout + demo.stderr + check.stdout + check.stderr
+    logs = [p for p in home.rglob("*") if p.is_file()
+            and p.name not in ("rackwatch.toml", "kafka-password")]
+    assert any(p.suffix == ".log" for p in logs)
+    for secret in (PASSWORD, token):
+        assert secret not in shown
+        leaked = [str(p) for p in logs if secret.encode() in p.read_bytes()]
+        assert leaked == [], f"{secret} in {leaked}"
