@@ -138,3 +138,11 @@ class TestSettingsHangTogether:
             load_config(write(tmp_path, '[kafka]\nsecurity_protocol = "SASL_SSL"\n'
                                         '[clickhouse]\ndsn = "ch:8123"\n'), env={})
         assert len(e.value.problems) == 3
+
+    def test_the_worked_example(self) -> None:
+        """deploy/rackwatch.example.toml is valid but for the secret files it names, which
+        exist only where it is deployed."""
+        with pytest.raises(ConfigError) as e:
+            load_config(REPO / "deploy" / "rackwatch.example.toml", env={})
+        assert e.value.problems and all("no such file: /etc/rackwatch/" in p
+                                        for p in e.value.problems)
