@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -25,12 +26,13 @@ def example(kind: str) -> str:
     return m.group(1)
 
 
-def publish(bootstrap: str, topic: str) -> list[dict[str, object]]:
+def publish(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """Two alert changes as the worker writes them (key, headers), one sent twice, and a
     message that is not an alert."""
     import asyncio
 
-    alerts = [{"schema": ALERT, "fingerprint": "00000000000000a1", "status": s,
+    alerts: list[dict[str, Any]] = [
+              {"schema": ALERT, "fingerprint": "00000000000000a1", "status": s,
                "rule": "GpuTooHot", "severity": "critical", "host": "h1", "labels": {},
                "annotations": {"summary": f"GPU hot ({s})", "description": ""},
                "value": 90.0, "threshold": 85.0, "starts_at": "2026-01-01T00:00:00.000Z",
