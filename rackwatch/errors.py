@@ -155,7 +155,7 @@ def _explain_one(exc: BaseException, cfg: Config | None) -> tuple[str, int] | No
     if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError
                   | NotADirectoryError):
         path = exc.filename if exc.filename is not None else "?"
-        return f"cannot read {path}: {exc.strerror or exc}", EXIT_CONFIG
+        return f"cannot open {path}: {exc.strerror or exc}", EXIT_CONFIG
     return None
 
 

@@ -75,7 +75,7 @@ class TestUserMistakes:
         """The path that is not there, named."""
         status, err = run(capsys, "replay", "no-such-events.jsonl")
         assert status == EXIT_CONFIG
-        assert "cannot read no-such-events.jsonl: No such file or directory" in err
+        assert "cannot open no-such-events.jsonl: No such file or directory" in err
 
     @pytest.mark.parametrize("command", ["replay", "worker"])
     def test_bad_rules_file_lists_its_problems(self, env: Path, tmp_path: Path,
@@ -116,7 +116,7 @@ class TestUserMistakes:
         """-v: the same message, and the traceback for developers."""
         assert main(["-v", "replay", "missing.jsonl"]) == EXIT_CONFIG
         err = capsys.readouterr().err
-        assert "Traceback" in err and "cannot read missing.jsonl" in err
+        assert "Traceback" in err and "cannot open missing.jsonl" in err
 
 
 class TestStoreUnreachable:
