@@ -112,7 +112,12 @@ class TargetRunner:
             c.seek(tp, start)
             self._start[tp.partition] = start
             if self.target.refreshes:
-                await self._rebuild(tp, start)
+                try:
+                    await self._rebuild(tp, start)
+                except Exception as e:  # deliveries go on; only re-sends may be missing
+                    log.warning("%s: partition %d: firing alerts not rebuilt (%s); alerts "
+                                "that fire on without a change may expire in Alertmanager",
+                                self.target.name, tp.partition, e)
         if fresh:
             await c.commit(fresh)
         self.stats.assigned = len(c.assignment())
@@ -129,8 +134,12 @@ class TargetRunner:
             if begin >= end:
                 return
             reader.seek(tp, begin)
+            idle = 0
             while await reader.position(tp) < end:
                 got = await reader.getmany(tp, timeout_ms=1000)
+                idle = 0 if got else idle + 1
+                if idle > 30:
+                    raise RuntimeError(f"nothing read from offset {await reader.position(tp)}")
                 for m in got.get(tp, ()):
                     if m.offset >= end:
                         break
