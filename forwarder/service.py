@@ -99,6 +99,11 @@ class TargetRunner:
         self._start: dict[int, int] = {}  # partition -> where this process began
         self._failing_since: float | None = None
         self._warned_at = 0.0
+        # A rebalance waits for the request in flight (so that what it delivers is
+        # committed before the partitions move) and no new one starts meanwhile.
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._revoking = False
 
     # --- partitions -------------------------------------------------------------------
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -122,6 +127,7 @@ class TargetRunner:
             await c.commit(fresh)
         self.stats.assigned = len(c.assignment())
         self.ready = True
+        self._revoking = False
 
     async def _rebuild(self, tp: TopicPartition, end: int) -> None:
         """Learn which alerts of `tp` are firing: read it up to `end`, send nothing."""
@@ -153,6 +159,9 @@ class TargetRunner:
                  self.target.name, tp.partition, seen, end, self.queue.firing)
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._revoking = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), self.sender.timeout_s)
         await self._commit()
         self.queue.discard(tp.partition for tp in revoked)
         for tp in revoked:
@@ -205,13 +214,17 @@ class TargetRunner:
 
     async def _pump(self, stop: asyncio.Event | None = None) -> None:
         """Make every request that is due now (one at a time, in order)."""
-        while (stop is None or not stop.is_set()) and (
+        while (stop is None or not stop.is_set()) and not self._revoking and (
                 batch := self.queue.next_batch(time.monotonic())) is not None:
             if not batch.alerts:  # only messages to skip: nothing to send
                 self.queue.delivered(batch, time.monotonic())
                 continue
             retry = self._failing_since is not None
-            outcome = await self.sender.send(batch.alerts, int(time.time() * 1000))
+            self._idle.clear()
+            try:
+                outcome = await self.sender.send(batch.alerts, int(time.time() * 1000))
+            finally:
+                self._idle.set()
             now = time.monotonic()
             s = self.stats
             s.latency.observe(outcome.seconds)
