@@ -12,7 +12,7 @@ RUNS ?= 10
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,embedded]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)

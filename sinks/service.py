@@ -26,7 +26,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from common.config import Config
-from sinks.backup import backup_to_staging
+from sinks.backup import backup_into
 from sinks.batch import Batch, Batcher
 from sinks.errors import StoreAborted
 from sinks.retry import Backoff
@@ -344,7 +344,7 @@ async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | N
         if store.embedded:
             server = QueryServer(store, host=settings.serve_host, port=settings.serve_port,
                                  token=settings.serve_token, status=service.describe,
-                                 backup=lambda conn, name: str(backup_to_staging(conn, name)))
+                                 backup=backup_into)
             server.start()
         return await service.run(stop, ready)
     finally:
