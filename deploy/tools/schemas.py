@@ -19,14 +19,21 @@ from typing import Any
 
 import yaml
 
-_REF = "/api/_definitions.json#/$defs/"
+_REFS = ("/api/_definitions.json#/$defs/", "#/$defs/")  # from a resource; within the defs
+
+
+def _name(ref: object) -> str | None:
+    for prefix in _REFS:
+        if isinstance(ref, str) and ref.startswith(prefix):
+            return ref[len(prefix):]
+    return None
 
 
 def _refs(node: Any, found: set[str]) -> None:
     if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith(_REF):
-            found.add(ref[len(_REF):])
+        name = _name(node.get("$ref"))
+        if name is not None:
+            found.add(name)
         for value in node.values():
             _refs(value, found)
     elif isinstance(node, list):
@@ -36,8 +43,8 @@ def _refs(node: Any, found: set[str]) -> None:
 
 def _rewrite(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: ("#/$defs/" + v[len(_REF):] if k == "$ref" and isinstance(v, str)
-                    and v.startswith(_REF) else _rewrite(v)) for k, v in node.items()}
+        return {k: ("#/$defs/" + str(_name(v)) if k == "$ref" and _name(v) is not None
+                    else _rewrite(v)) for k, v in node.items()}
     if isinstance(node, list):
         return [_rewrite(v) for v in node]
     return node

@@ -57,13 +57,14 @@ def schemas_dir() -> Path:
 
 
 def env_read_by_rackwatch() -> set[str]:
-    """Every RACKWATCH_* variable the code names as a whole string (what it reads)."""
+    """Every RACKWATCH_* (and AWS_*, the S3 backup target's) variable the code names as a
+    whole string: what it reads."""
     names: set[str] = set()
     for package in PACKAGES:
         for path in (REPO / package).rglob("*.py") if (REPO / package).is_dir() else ():
             for node in ast.walk(ast.parse(path.read_text())):
                 if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                        and re.fullmatch(r"RACKWATCH_[A-Z_]+", node.value)):
+                        and re.fullmatch(r"(RACKWATCH|AWS)_[A-Z0-9_]+", node.value)):
                     names.add(node.value)
     return names
 
