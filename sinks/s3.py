@@ -112,6 +112,13 @@ class S3Client:
             detail = data[:200].decode("utf-8", "replace")
         raise S3Error(f"{what}: HTTP {status} {detail}")
 
+    def create_bucket(self) -> None:
+        """Make the bucket (a fresh MinIO, a test); one that exists already is fine."""
+        status, data = self._request("PUT", "")
+        if status == 409 and b"BucketAlreadyOwnedByYou" in data:
+            return
+        self._check(status, data, f"create bucket {self.bucket}")
+
     def get(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is none."""
         status, data = self._request("GET", key)
