@@ -97,6 +97,10 @@ class TestScaling:
             assert t["metadata"]["bootstrapServers"] == env["RACKWATCH_KAFKA_BOOTSTRAP"]
             assert t["metadata"]["allowIdleConsumers"] == "false"
 
+    def test_the_operations_guide_points_at_it(self) -> None:
+        path = "deploy/k8s/base/worker-scaledobject.yaml"
+        assert (REPO / path).is_file() and path in (REPO / "docs/operations.md").read_text()
+
     def test_never_more_workers_than_partitions(self, docs: list[dict[str, Any]]) -> None:
         spec = k8s.by_kind(docs, "ScaledObject")["rackwatch-worker"]["spec"]
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
