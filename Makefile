@@ -20,13 +20,16 @@ NPM ?= npm
 # and copied into the package's static files; never committed.
 CONSOLE_VENDOR := console/static/vendor/uPlot.iife.min.js
 
-.PHONY: setup tools demo test lint typecheck unit integration bench quality soak reliability \
-	clean console-assets browser console-test
+.PHONY: setup tools deploy-tools demo test lint typecheck unit integration bench quality soak \
+	reliability clean console-assets browser console-test
+# The deployment validators (compose-spec, kubeconform + schemas, kustomize, ansible-lint,
+# an S3 endpoint for the backup drill), installed once into the same cache.
+DEPLOY_TOOLS := $(CACHE)/deploy-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,embedded]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP) $(CONSOLE_VENDOR)
@@ -70,6 +73,10 @@ else
 tools: $(ALERTMANAGER) $(PROMTOOL)
 endif
 
+# tests/unit/deploy skip, naming this target, when a validator is missing
+deploy-tools:
+	PYTHON=$(PYTHON) deploy/tools/install.sh $(DEPLOY_TOOLS)
+
 demo: setup
 	$(BIN)/rackwatch demo --duration $(DEMO_DURATION)
 
@@ -90,7 +97,7 @@ integration: setup tools
 console-test: setup browser
 	$(BIN)/pytest tests/unit/console tests/browser
 
-test: setup browser tools lint typecheck
+test: setup browser tools deploy-tools lint typecheck
 	$(BIN)/pytest
 
 bench: setup

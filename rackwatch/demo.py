@@ -206,7 +206,13 @@ async def _follow(cfg: Config, stop: asyncio.Event, seen: Seen) -> None:
 def run_demo(cfg: Config, duration: float, hosts: int, faults: str) -> int:
     from common.broker import LocalBroker
     from common.topics import ensure_topics
+    from sinks.store import EmbeddedEngineMissing, require_embedded_engine
 
+    try:
+        require_embedded_engine(cfg.clickhouse_dsn)
+    except EmbeddedEngineMissing as e:
+        print(f"rackwatch demo: {e}", file=sys.stderr)
+        return 2
     cfg.home.mkdir(parents=True, exist_ok=True)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # start-up chatter, not news
     env_home = str(cfg.home.resolve())

@@ -1,41 +1,56 @@
 """`rackwatch backup` / `restore`: ClickHouse's own BACKUP and RESTORE of the database.
 
-Embedded store: chDB supports BACKUP ... TO File() into a path its configuration allows,
-which is the store's own staging folder (sinks.store). A backup is made there (by the
-running sink when there is one, since BACKUP only reads) and then moved to DEST, with a
-manifest of row counts and schema versions beside the data. Restore copies it back into
-staging and runs RESTORE DATABASE; it needs the sink stopped, and `force` when the
-current database holds data, which it replaces.
+One-off: `backup DEST` writes a full backup to DEST, a new folder (embedded store) or a
+destination a ClickHouse server understands ("Disk('backups', 'x')", "S3(...)"), with a
+manifest of row counts and schema versions beside the data.
 
-Server store: DEST / SRC is a backup destination ClickHouse understands, passed as is,
-e.g. "Disk('backups', 'rackwatch-2024-06-01')" or "S3('https://...', 'key', 'secret')".
+Scheduled: `backup --into TARGET` adds a backup to a series (sinks.backupset): incremental
+on top of the latest (`SETTINGS base_backup = ...`) until the chain is `full_every` long,
+then a full one; retention keeps the newest `keep` and what they are built on; the
+outcome goes to the status file (sinks.backupstatus) whether it succeeded or not.
+
+Embedded store: the engine belongs to one process, so while a sink holds it the backup
+is made by the sink (its query endpoint, sinks.serve); BACKUP only reads. Restore needs
+the sink stopped, and `force` when the current database holds data, which it replaces.
+A restore reads the whole chain: an incremental backup names its base by location, so
+the series must stay where it was written (or be copied to the same path).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from common.config import Config
+from common.config import Config, mask_dsn
+from sinks.backupset import (
+    MANIFEST,
+    Entry,
+    Kind,
+    ManifestError,
+    backup_name,
+    build_manifest,
+    chain_of,
+    parse_manifest,
+    plan_next,
+    to_delete,
+)
+from sinks.backupstatus import Attempt, default_status_path, write_status
+from sinks.backuptarget import DirTarget, Target, TargetError, open_target, sql_string
 from sinks.migrations import apply_migrations
 from sinks.remote import find_sink
 from sinks.settings import TABLES
-from sinks.store import Store, backup_staging_dir, is_embedded, open_store
+from sinks.store import Store, is_embedded, open_store
 
-__all__ = ["MANIFEST", "BackupError", "BackupInfo", "backup", "backup_to_staging", "restore"]
+__all__ = ["MANIFEST", "BackupError", "BackupInfo", "SeriesResult", "backup", "backup_into",
+           "backup_series", "backup_with_status", "restore", "table_counts"]
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "rackwatch-backup.json"
-_ENGINE_DEST = re.compile(r"^[A-Za-z0-9]+\(.*\)$", re.DOTALL)
+ENGINE_DEST = re.compile(r"^[A-Za-z0-9]+\(.*\)$", re.DOTALL)
 
 
 class BackupError(RuntimeError):
@@ -48,8 +63,15 @@ class BackupInfo:
     tables: dict[str, int]
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+@dataclass(frozen=True)
+class SeriesResult:
+    name: str
+    kind: Kind
+    base: str | None
+    location: str
+    tables: dict[str, int]
+    kept: list[str]
+    deleted: list[str]
 
 
 def table_counts(store: Store) -> dict[str, int]:
@@ -58,95 +80,166 @@ def table_counts(store: Store) -> dict[str, int]:
     return {str(n): int(c) for n, c in rows if str(n) in TABLES}
 
 
-def backup_to_staging(store: Store, name: str) -> Path:
-    """BACKUP the database into the store's staging folder; return the backup path."""
-    if store.path is None:
-        raise BackupError("staging backups exist only for an on-disk embedded store")
-    target = backup_staging_dir(store.path) / name
-    if target.exists():
-        raise BackupError(f"{target} already exists")
-    store.command(f"BACKUP DATABASE {store.database} TO File({_sql_string(str(target))})")
+def backup_into(store: Store, destination: str, base: str | None) -> dict[str, Any]:
+    """BACKUP the database to `destination` (on top of `base`, a destination too).
+    Counts are taken first: rows only arrive, so the backup holds at least these."""
+    for what in (destination, base):
+        if what is not None and not ENGINE_DEST.match(what):
+            raise BackupError(f"not a ClickHouse backup destination: {mask_dsn(what)}")
     counts = table_counts(store)
     versions = [int(r[0]) for r in store.rows(
         f"SELECT DISTINCT version FROM {store.database}.schema_migrations ORDER BY version")]
-    manifest = {"format": "rackwatch-backup/v1", "database": store.database,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "tables": counts, "schema_versions": versions}
-    (target / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-    return target
+    settings = f" SETTINGS base_backup = {base}" if base else ""
+    store.command(f"BACKUP DATABASE {store.database} TO {destination}{settings}")
+    return {"tables": counts, "schema_versions": versions}
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        doc = orjson.loads((path / MANIFEST).read_bytes())
-    except (OSError, orjson.JSONDecodeError) as e:
-        raise BackupError(f"{path} is not a rackwatch backup ({MANIFEST}: {e})") from e
-    if not isinstance(doc, dict):
-        raise BackupError(f"{path / MANIFEST} is not a manifest")
-    return doc
+def _run(cfg: Config, destination: str, base: str | None) -> dict[str, Any]:
+    """backup_into, by the running sink when one holds the embedded store."""
+    if is_embedded(cfg.clickhouse_dsn):
+        endpoint = find_sink(cfg)
+        if endpoint is not None:
+            return endpoint.backup(destination, base)
+    with open_store(cfg, migrate=is_embedded(cfg.clickhouse_dsn)) as store:
+        return backup_into(store, destination, base)
+
+
+def _now_rfc3339(now_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_s))
 
 
 def backup(cfg: Config, dest: str) -> BackupInfo:
-    """Back up the store to DEST (a new folder; or a ClickHouse destination for a server)."""
+    """A one-off full backup to DEST (a new folder; or a ClickHouse destination)."""
     if not is_embedded(cfg.clickhouse_dsn):
-        if not _ENGINE_DEST.match(dest):
+        if not ENGINE_DEST.match(dest):
             raise BackupError("with a ClickHouse server, DEST is a backup destination it "
-                              "understands, e.g. \"Disk('backups', 'rackwatch-1')\"")
-        with open_store(cfg, migrate=False) as store:
-            store.command(f"BACKUP DATABASE {store.database} TO {dest}")
-            return BackupInfo(dest, table_counts(store))
+                              "understands, e.g. \"Disk('backups', 'rackwatch-1')\" (or use "
+                              "--into FOLDER --disk backups, or --into s3://...)")
+        return BackupInfo(mask_dsn(dest), _run(cfg, dest, None)["tables"])
     target = Path(dest).resolve()
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} exists and is not empty")
-    name = f"backup-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}"
-    endpoint = find_sink(cfg)
-    if endpoint is not None:
-        staged = endpoint.backup(name)
-    else:
-        with open_store(cfg) as store:
-            staged = backup_to_staging(store, name)
     if target.exists():
         target.rmdir()
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(staged), str(target))
-    manifest = _read_manifest(target)
-    return BackupInfo(str(target), {str(k): int(v) for k, v in manifest["tables"].items()})
+    now = time.time()
+    done = _run(cfg, f"File({sql_string(str(target))})", None)
+    doc = build_manifest(name=target.name, kind="full", base=None, database=cfg.clickhouse.database,
+                         created_at=_now_rfc3339(now), tables=done["tables"],
+                         schema_versions=done["schema_versions"], chain=[target.name])
+    DirTarget(target.parent).write_manifest(target.name, doc)
+    return BackupInfo(str(target), done["tables"])
 
 
-def restore(cfg: Config, src: str, *, force: bool = False) -> BackupInfo:
-    """Replace the store's database with the backup at SRC."""
-    if not is_embedded(cfg.clickhouse_dsn):
-        if not _ENGINE_DEST.match(src):
-            raise BackupError("with a ClickHouse server, SRC is a backup destination it "
-                              "understands, e.g. \"Disk('backups', 'rackwatch-1')\"")
-        with open_store(cfg, migrate=False) as store:
-            _replace(store, f"RESTORE DATABASE {store.database} FROM {src}", force)
-            apply_migrations(store, store.settings)
-            return BackupInfo(src, table_counts(store))
-    source = Path(src).resolve()
-    manifest = _read_manifest(source)
-    if find_sink(cfg) is not None:
+def backup_series(cfg: Config, target: Target, *, keep: int, full_every: int,
+                  now_s: float | None = None) -> SeriesResult:
+    """Add a backup to the series at `target`, then apply retention."""
+    if keep < 1 or full_every < 1:
+        raise BackupError("--keep and --full-every must be at least 1")
+    now = time.time() if now_s is None else now_s
+    entries = target.entries()
+    kind, base = plan_next(entries, full_every)
+    name = backup_name(now, kind, (e.name for e in entries))
+    if target.exists(name):
+        raise BackupError(f"{target.location}: {name} already exists")
+    chain = [e.name for e in chain_of(entries, base)] + [name] if base else [name]
+    try:
+        done = _run(cfg, target.destination(name),
+                    target.destination(base) if base else None)
+    except Exception:
+        target.delete(name)  # what a failed BACKUP left is no backup
+        raise
+    doc = build_manifest(name=name, kind=kind, base=base, database=cfg.clickhouse.database,
+                         created_at=_now_rfc3339(now), tables=done["tables"],
+                         schema_versions=done["schema_versions"], chain=chain)
+    target.write_manifest(name, doc)
+    entry = parse_manifest(doc, name)
+    doomed = to_delete([*entries, entry], keep)
+    for old in doomed:
+        log.info("retention: deleting backup %s", old.name)
+        target.delete(old.name)
+    gone = {e.name for e in doomed}
+    kept = [e.name for e in [*entries, entry] if e.name not in gone]
+    return SeriesResult(name, kind, base, target.location, done["tables"], kept,
+                        sorted(gone))
+
+
+def backup_with_status(cfg: Config, target: Target, *, keep: int, full_every: int,
+                       status_path: Path | None = None) -> SeriesResult:
+    """backup_series, with its outcome (success or failure) in the status file."""
+    path = status_path or default_status_path(cfg.home)
+    started = time.time()
+    try:
+        result = backup_series(cfg, target, keep=keep, full_every=full_every, now_s=started)
+    except Exception as e:
+        write_status(path, Attempt(started, time.time(), False, target.location,
+                                   error=mask_dsn(str(e))[:500]))
+        raise
+    write_status(path, Attempt(started, time.time(), True, target.location, result.name,
+                               result.kind, sum(result.tables.values()), len(result.kept),
+                               len(result.deleted)))
+    return result
+
+
+@dataclass(frozen=True)
+class _Source:
+    destination: str  # for ClickHouse
+    where: str  # for people
+    entry: Entry | None = None  # its manifest, when it has one
+    database: str | None = None  # the database it holds, by the manifest
+
+
+def _source(cfg: Config, src: str, disk: str, s3_endpoint: str) -> _Source:
+    if ENGINE_DEST.match(src):
+        if is_embedded(cfg.clickhouse_dsn):
+            raise BackupError("with the embedded store, SRC is a folder written by "
+                              "`rackwatch backup`")
+        return _Source(src, mask_dsn(src))
+    if src.startswith("s3://"):
+        parent, _, name = src.rstrip("/").rpartition("/")
+        target: Target = open_target(parent, s3_endpoint=s3_endpoint)
+    else:
+        if not is_embedded(cfg.clickhouse_dsn) and not disk:
+            raise BackupError("with a ClickHouse server, SRC is a destination it understands "
+                              "(\"Disk('backups', 'name')\"), s3://..., or a folder with "
+                              "--disk")
+        path = Path(src).resolve()
+        target, name = open_target(str(path.parent), disk=disk), path.name
+    try:
+        doc = target.manifest(name)
+        entry = parse_manifest(doc, name)
+        if entry.base is not None:
+            chain_of([*target.entries(), entry], name)  # every base is there
+    except ManifestError as e:
+        raise BackupError(str(e)) from e
+    db = doc.get("database")
+    return _Source(target.destination(name), f"{target.location.rstrip('/')}/{name}", entry,
+                   db if isinstance(db, str) else None)
+
+
+def restore(cfg: Config, src: str, *, force: bool = False, disk: str = "",
+            s3_endpoint: str = "") -> BackupInfo:
+    """Replace the store's database with the backup at SRC (and the chain it is on)."""
+    try:
+        source = _source(cfg, src, disk, s3_endpoint)
+    except TargetError as e:
+        raise BackupError(str(e)) from e
+    if is_embedded(cfg.clickhouse_dsn) and find_sink(cfg) is not None:
         raise BackupError("a sink is running on this store; stop it before restoring")
-    with open_store(cfg) as store:
-        if manifest.get("database") != store.database:
-            log.warning("restoring database %s from a backup of %s", store.database,
-                        manifest.get("database"))
-        assert store.path is not None
-        staged = backup_staging_dir(store.path) / f"restore-{os.getpid()}-{time.time_ns()}"
-        shutil.copytree(source, staged)
-        try:
-            src_db = str(manifest.get("database", store.database))
-            _replace(store, f"RESTORE DATABASE {src_db} AS {store.database} "
-                            f"FROM File({_sql_string(str(staged))})", force)
-        finally:
-            shutil.rmtree(staged, ignore_errors=True)
+    with open_store(cfg, migrate=is_embedded(cfg.clickhouse_dsn)) as store:
+        src_db = source.database or store.database
+        if src_db != store.database:
+            log.warning("restoring database %s from a backup of %s", store.database, src_db)
+        _replace(store, f"RESTORE DATABASE {src_db} AS {store.database} "
+                        f"FROM {source.destination}", force)
         apply_migrations(store, store.settings)
         counts = table_counts(store)
-    want = {str(k): int(v) for k, v in manifest["tables"].items()}
-    short = {t: (n, counts.get(t, 0)) for t, n in want.items() if counts.get(t, 0) < n}
-    if short:
-        raise BackupError(f"restore incomplete, rows (backup, now): {short}")
-    return BackupInfo(str(source), counts)
+    if source.entry is not None:
+        short = {t: (n, counts.get(t, 0)) for t, n in source.entry.tables.items()
+                 if counts.get(t, 0) < n}
+        if short:
+            raise BackupError(f"restore incomplete, rows (backup, now): {short}")
+    return BackupInfo(source.where, counts)
 
 
 def _replace(store: Store, restore_sql: str, force: bool) -> None:

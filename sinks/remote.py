@@ -59,9 +59,13 @@ class SinkEndpoint:
     def query(self, sql: str, fmt: str) -> bytes:
         return self._request("POST", f"/query?format={quote(fmt)}", sql.encode())
 
-    def backup(self, name: str) -> Path:
-        answer = orjson.loads(self._request("POST", f"/backup?name={quote(name)}", b""))
-        return Path(answer["backup"])
+    def backup(self, destination: str, base: str | None) -> dict[str, Any]:
+        """BACKUP by the sink, which holds the embedded store (sinks.backup.backup_into)."""
+        body = orjson.dumps({"destination": destination, "base": base})
+        answer = orjson.loads(self._request("POST", "/backup", body))
+        if not isinstance(answer, dict):
+            raise RemoteError("unexpected /backup answer")
+        return answer
 
 
 def _same_store(a: str, b: str) -> bool:

@@ -8,7 +8,8 @@ while the sink runs, since BACKUP only reads.
 
     GET  /ping                 -> {"service": "rackwatch-sink", "dsn": ..., "database": ...}
     POST /query?format=FORMAT  body: SQL -> the result in that ClickHouse output format
-    POST /backup?name=NAME     -> {"backup": "<path under the store's staging folder>"}
+    POST /backup  body: {"destination": "File('/path')", "base": null | "File(...)"}
+                               -> {"tables": {table: rows}, "schema_versions": [...]}
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "rackwatch-sink"
 _MAX_BODY = 1 << 20
 _FORMAT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+# A ClickHouse backup destination: File('...'), Disk('...', '...'), S3('...', ...)
+_DESTINATION = re.compile(r"^[A-Za-z0-9]+\(.*\)$", re.DOTALL)
+
+BackupFn = Callable[[Store, str, "str | None"], dict[str, Any]]
 
 
 class QueryServer:
@@ -42,7 +46,7 @@ class QueryServer:
 
     def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 0,
                  token: str = "", status: Callable[[], dict[str, Any]] | None = None,
-                 backup: Callable[[Store, str], str] | None = None) -> None:
+                 backup: BackupFn | None = None) -> None:
         self.store = store
         self.host = host
         self.requested_port = port
@@ -112,11 +116,11 @@ class QueryServer:
         assert self._reader is not None
         return self._reader.raw(sql, fmt)  # a readonly=1 session
 
-    def run_backup(self, name: str) -> str:
+    def run_backup(self, destination: str, base: str | None) -> dict[str, Any]:
         if self.backup is None:
             raise RuntimeError("this sink does not serve backups")
         with self.store.reader(readonly=False) as conn:  # BACKUP only reads, but is no SELECT
-            return self.backup(conn, name)
+            return self.backup(conn, destination, base)
 
 
 def _handler(server: QueryServer) -> type[BaseHTTPRequestHandler]:
@@ -164,11 +168,15 @@ def _handler(server: QueryServer) -> type[BaseHTTPRequestHandler]:
                         return
                     self._send(200, server.run_query(body, fmt), "application/octet-stream")
                 elif url.path == "/backup":
-                    name = params.get("name", "")
-                    if not _NAME.match(name):
-                        self._error(400, f"bad backup name {name!r}")
+                    request = orjson.loads(body or "{}")
+                    destination, base = request.get("destination", ""), request.get("base")
+                    if not (isinstance(destination, str) and _DESTINATION.match(destination)
+                            and (base is None or (isinstance(base, str)
+                                                  and _DESTINATION.match(base)))):
+                        self._error(400, "bad backup request: destination and base are "
+                                         "ClickHouse backup destinations")
                         return
-                    self._send(200, orjson.dumps({"backup": server.run_backup(name)}))
+                    self._send(200, orjson.dumps(server.run_backup(destination, base)))
                 else:
                     self._error(404, "unknown path")
             except Exception as e:  # the caller gets ClickHouse's own message

@@ -29,7 +29,8 @@ from prometheus_client import CollectorRegistry
 from common.config import Config
 from common.kafka import consumer, kafka_client, producer
 from common.selfmetrics import Endpoint, serve
-from sinks.backup import backup_to_staging
+from sinks.backup import backup_into
+from sinks.backupstatus import BackupStatusCollector, default_status_path
 from sinks.batch import Batch, Batcher
 from sinks.errors import StoreAborted
 from sinks.retry import Backoff
@@ -385,11 +386,13 @@ async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | N
                                    settings.metrics_port,
                                    ready=lambda: readiness(service.state(), settings.ready_lag),
                                    collectors=[SinkCollector(service.stats, service.metrics,
-                                                             service.state)])
+                                                             service.state),
+                                               BackupStatusCollector(
+                                                   default_status_path(cfg.home))])
         if store.embedded:
             server = QueryServer(store, host=settings.serve_host, port=settings.serve_port,
                                  token=settings.serve_token, status=service.describe,
-                                 backup=lambda conn, name: str(backup_to_staging(conn, name)))
+                                 backup=backup_into)
             server.start()
         return await service.run(stop, ready)
     finally:

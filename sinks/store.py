@@ -8,6 +8,7 @@ owned by whoever opened it (normally the sink); others reach it through sinks.se
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import threading
@@ -28,8 +29,8 @@ from sinks.errors import StoreUnreachable
 from sinks.migrations import apply_migrations
 from sinks.settings import StoreSettings
 
-__all__ = ["READONLY_SETTINGS", "InsertHook", "Store", "backup_staging_dir", "is_embedded",
-           "open_reader", "open_store"]
+__all__ = ["READONLY_SETTINGS", "EmbeddedEngineMissing", "InsertHook", "Store", "is_embedded",
+           "open_reader", "open_store", "require_embedded_engine"]
 
 
 class InsertHook(Protocol):
@@ -54,6 +55,22 @@ def is_embedded(dsn: str) -> bool:
     return dsn.startswith("chdb:")
 
 
+class EmbeddedEngineMissing(RuntimeError):
+    """A chdb:// store was asked for and chDB is not installed (it is an optional extra,
+    so that images of roles that talk to a ClickHouse server do not carry 180 MB)."""
+
+
+def require_embedded_engine(dsn: str) -> None:
+    """Raise EmbeddedEngineMissing, saying what to install, when `dsn` is embedded and
+    chDB is absent; clickhouse-connect's own error would only say an import failed."""
+    if is_embedded(dsn) and importlib.util.find_spec("chdb") is None:
+        raise EmbeddedEngineMissing(
+            "the embedded store (chdb://) needs chDB, which is not installed: "
+            "pip install 'rackwatch[embedded]' (make setup does), or set "
+            "RACKWATCH_CLICKHOUSE_DSN / [clickhouse] dsn to a ClickHouse server "
+            "(http://host:8123)")
+
+
 def _chdb_path(dsn: str) -> Path | None:
     parsed = urlparse(dsn)
     location = parsed.netloc or parsed.path
@@ -62,18 +79,14 @@ def _chdb_path(dsn: str) -> Path | None:
     return Path(parsed.path if not parsed.netloc else location).resolve()
 
 
-def backup_staging_dir(path: Path) -> Path:
-    """Where the embedded engine may write BACKUPs (its backups.allowed_path)."""
-    return path / "backups"
-
-
 def _chdb_options(path: Path) -> dict[str, str]:
-    """Engine start options: allow BACKUP/RESTORE into the store's staging folder."""
-    staging = backup_staging_dir(path)
-    staging.mkdir(parents=True, exist_ok=True)
+    """Engine start options: BACKUP/RESTORE to and from any folder (File(...)). The
+    engine runs in the caller's process with the caller's rights, so a narrower
+    allowed_path would protect nothing; and an incremental backup names its base by
+    path, which must stay readable wherever the series is kept."""
     conf = path / _CHDB_CONFIG
     text = ("<clickhouse>\n  <backups>\n"
-            f"    <allowed_path>{staging}/</allowed_path>\n"
+            "    <allowed_path>/</allowed_path>\n"
             "  </backups>\n</clickhouse>\n")
     if not conf.is_file() or conf.read_text() != text:
         conf.write_text(text)
@@ -197,6 +210,7 @@ class Store:
 def _client(conn: Connection, database: str | None,
             settings: dict[str, Any] | None = None) -> Client:
     dsn = conn.dsn
+    require_embedded_engine(dsn)
     if is_embedded(dsn):
         path = _chdb_path(dsn)
         if path is not None:

@@ -19,6 +19,13 @@ __all__ = ["register"]
 def _sink(args: argparse.Namespace, cfg: Config) -> int:
     from common.topics import ensure_topics
     from sinks.service import run_sink
+    from sinks.store import EmbeddedEngineMissing, require_embedded_engine
+
+    try:
+        require_embedded_engine(cfg.clickhouse_dsn)
+    except EmbeddedEngineMissing as e:
+        print(f"sink: {e}", file=sys.stderr)
+        return 2
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -62,29 +69,61 @@ def _query(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _backup(args: argparse.Namespace, cfg: Config) -> int:
-    from sinks.backup import BackupError, backup
+    from sinks.backup import BackupError, backup, backup_with_status
+    from sinks.backuptarget import TargetError, open_target
+    from sinks.remote import RemoteError
+    from sinks.store import EmbeddedEngineMissing
 
+    if (args.dest is None) == (args.into is None):
+        print("backup: give either DEST (a one-off full backup) or --into TARGET (a "
+              "scheduled series)", file=sys.stderr)
+        return 2
+    status = Path(args.status_file) if args.status_file else None
     try:
-        info = backup(cfg, args.dest)
-    except BackupError as e:
+        if args.dest is not None:
+            info = backup(cfg, args.dest)
+            total = sum(info.tables.values())
+            print(f"backup written to {info.location} ({total} rows in "
+                  f"{len(info.tables)} tables)")
+            return 0
+        target = open_target(args.into, disk=args.disk, s3_endpoint=args.s3_endpoint,
+                             s3_region=args.s3_region)
+        result = backup_with_status(cfg, target, keep=args.keep, full_every=args.full_every,
+                                    status_path=status)
+    except (BackupError, TargetError, RemoteError, EmbeddedEngineMissing) as e:
         print(f"backup failed: {e}", file=sys.stderr)
         return 1
-    total = sum(info.tables.values())
-    print(f"backup written to {info.location} ({total} rows in {len(info.tables)} tables)")
+    except Exception as e:  # ClickHouse's or the S3 store's own words (in the status too)
+        print(f"backup failed: {mask_dsn(str(e))}", file=sys.stderr)
+        return 1
+    on = f" on {result.base}" if result.base else ""
+    print(f"backup {result.name} ({result.kind}{on}, {sum(result.tables.values())} rows) "
+          f"in {result.location}; {len(result.kept)} kept, {len(result.deleted)} deleted")
     return 0
 
 
 def _restore(args: argparse.Namespace, cfg: Config) -> int:
     from sinks.backup import BackupError, restore
+    from sinks.store import EmbeddedEngineMissing
 
     try:
-        info = restore(cfg, args.src, force=args.force)
-    except BackupError as e:
+        info = restore(cfg, args.src, force=args.force, disk=args.disk,
+                       s3_endpoint=args.s3_endpoint)
+    except (BackupError, EmbeddedEngineMissing) as e:
         print(f"restore failed: {e}", file=sys.stderr)
         return 1
     total = sum(info.tables.values())
     print(f"restored {total} rows in {len(info.tables)} tables from {info.location}")
     return 0
+
+
+def _target_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--disk", default="", metavar="NAME",
+                   help="ClickHouse server: the folder is the server's backup disk NAME, "
+                        "mounted at the same path here (deploy/clickhouse/config.d/backups.xml)")
+    p.add_argument("--s3-endpoint", default="", metavar="URL",
+                   help="s3://BUCKET/PREFIX targets: the S3-compatible endpoint; credentials "
+                        "from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or their _FILE twins)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -99,13 +138,29 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     q.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     q.set_defaults(func=_query)
 
-    b = sub.add_parser("backup", help="back up the store (ClickHouse BACKUP)")
-    b.add_argument("dest", help="a new folder (embedded store) or a ClickHouse backup "
-                                "destination such as \"Disk('backups', 'name')\" (server)")
+    b = sub.add_parser("backup", help="back up the store (ClickHouse BACKUP): once, or into "
+                                      "a series (incremental, retention, status file)")
+    b.add_argument("dest", nargs="?", help="one-off full backup: a new folder (embedded store) "
+                   "or a ClickHouse destination such as \"Disk('backups', 'name')\" (server)")
+    b.add_argument("--into", metavar="TARGET", help="add a backup to the series in TARGET: a "
+                   "folder, or s3://BUCKET/PREFIX (with --s3-endpoint)")
+    b.add_argument("--keep", type=int, default=7, metavar="N", help="--into: keep the newest N "
+                   "backups and those they are built on (default 7)")
+    b.add_argument("--full-every", type=int, default=7, metavar="N", help="--into: a full "
+                   "backup once the chain since the last one is N long; 1: always full "
+                   "(default 7)")
+    b.add_argument("--s3-region", default="", metavar="REGION",
+                   help="s3:// targets: the region to sign for (default $AWS_REGION or "
+                        "us-east-1)")
+    b.add_argument("--status-file", metavar="PATH", help="--into: where the outcome is "
+                   "recorded for the backup metrics (default $RACKWATCH_HOME/backup/status.json)")
+    _target_flags(b)
     b.set_defaults(func=_backup)
 
     r = sub.add_parser("restore", help="replace the store's data with a backup")
-    r.add_argument("src", help="a folder written by `rackwatch backup` (or a destination)")
+    r.add_argument("src", help="a backup written by `rackwatch backup`: a folder, "
+                               "s3://BUCKET/PREFIX/NAME, or a ClickHouse destination (server)")
     r.add_argument("--force", action="store_true",
                    help="replace the database even if it holds data")
+    _target_flags(r)
     r.set_defaults(func=_restore)

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from common.config import Config
-from sinks.backup import MANIFEST, BackupError, backup, backup_to_staging, restore
+from sinks.backup import MANIFEST, BackupError, backup, backup_into, restore
 from sinks.serve import QueryServer
 from sinks.store import Store, open_store
 from tests.support.samples import Fleet
@@ -88,8 +88,7 @@ class TestWithRunningSink:
         """While a sink serves the store, backup is made by it; restore is refused."""
         store = open_store(fresh_cfg)
         fill(store, fleet)
-        server = QueryServer(store, port=0,
-                             backup=lambda conn, name: str(backup_to_staging(conn, name)))
+        server = QueryServer(store, port=0, backup=backup_into)
         server.start()
         try:
             cfg = dataclasses.replace(fresh_cfg, sink=dataclasses.replace(
