@@ -3,7 +3,11 @@
 The worker sends plain dicts (see docs/incidents.md): `alert`, `fault` and `silent`
 events with the host's topology labels and, for alerts and faults, its context. This
 module turns one into a `Signal` or says why it cannot be used; the correlator never
-looks at the raw dict again.
+looks at the raw dict again. It also says which correlation states an event must reach
+(`routes_for`): the host's place (its rack, or another configured place label), each
+group it belongs to, and, for alerts of service rules (a `signal` label), its service
+domain. A missing place is no place: hosts without a rack are never put in a shared
+"unknown" one (agents that still send `rack: unknown` are read the same way).
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.incidents.config import SYMPTOM_FAULTS
+from streams.core.timefmt import rfc3339_to_ms
+from streams.incidents.config import SIGNAL_CLASSES, SYMPTOM_FAULTS, CorrelatorConfig
 
 __all__ = [
     "CRITICAL_FAULTS",
+    "FLEET",
     "MINOR_FAULTS",
     "NETWORK_FAULTS",
     "SHARED",
     "Signal",
+    "place_of",
     "read_event",
     "route_event",
     "routes_for",
@@ -45,6 +52,8 @@ NETWORK_FAULTS = frozenset({"nic_link_down", "nic_tx_timeout", "ib_error"})
 # Alert labels that tie an alert to one device of the host (not to what it shares).
 _DEVICE_LABELS = ("gpu", "device", "mount", "uuid", "cpu")
 SHARED = "*"
+FLEET = "fleet"  # the service domain of hosts without a domain label
+_NO_PLACE = frozenset({"", "unknown"})  # what older agents send for a missing rack
 _CRITICAL_LOG_LEVELS = frozenset({"emergency", "alert", "critical"})
 _MINOR_LOG_LEVELS = frozenset({"notice", "info", "debug"})
 _UNCERTAIN_SOURCES = frozenset({"generic", "novel"})  # log_record/v1 fault_source
@@ -58,7 +67,7 @@ class Signal:
     kind: str  # "alert" | "fault" | "silent"
     ts: int
     host: str
-    rack: str | None
+    place: str | None  # value of the host's place label (its rack, node, ...), if any
     groups: dict[str, str]  # group label -> value, for the configured group labels
     severity: str
     context: dict[str, Any] | None
@@ -75,6 +84,19 @@ class Signal:
     rack_size: int | None = None
     route: tuple[str, str] | None = None
     labels: dict[str, str] = field(default_factory=dict)  # topology + alert/record labels
+    place_label: str = "rack"
+    signal_class: str | None = None  # alerts of service rules: their `signal` label
+    started_ms: int | None = None  # alerts: when the episode started (starts_at)
+
+    @property
+    def rack(self) -> str | None:
+        """The place value (named for the place label most fleets have)."""
+        return self.place
+
+    @property
+    def service(self) -> bool:
+        """An alert of a service rule: correlated across the service graph, not by place."""
+        return self.signal_class is not None
 
     @property
     def symptom(self) -> bool:
@@ -130,7 +152,32 @@ def _route(x: Any) -> tuple[str, str] | None:
     return (label, value) if label and value else None
 
 
-def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
+def place_of(labels: dict[str, str], place_labels: tuple[str, ...]) -> tuple[str, str] | None:
+    """(label, value) of the first place label the host has (None: no place)."""
+    for label in place_labels:
+        value = labels.get(label)
+        if value is not None and value not in _NO_PLACE:
+            return label, value
+    return None
+
+
+def _signal_class(labels: dict[str, str]) -> str | None:
+    value = labels.get("signal")
+    return value if value in SIGNAL_CLASSES else None
+
+
+def _started(a: dict[str, Any]) -> int | None:
+    text = a.get("starts_at")
+    if not isinstance(text, str):
+        return None
+    try:
+        return rfc3339_to_ms(text)
+    except ValueError:
+        return None
+
+
+def read_event(event: Any, group_labels: tuple[str, ...],
+               place_labels: tuple[str, ...] = ("rack",)) -> Signal | str:
     """A Signal, or the reason the event cannot be used."""
     if not isinstance(event, dict):
         return "not an object"
@@ -164,6 +211,7 @@ def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
         about = alabels.get("fault_class") or None
         sig_kw: dict[str, Any] = {
             "kind": "alert", "fingerprint": a["fingerprint"], "about": about, "rule": rule,
+            "signal_class": _signal_class(alabels), "started_ms": _started(a),
             "firing": a.get("status") != "resolved", "severity": severity,
             "summary": str(ann.get("summary") or rule), "gpu": alabels.get("gpu"),
             "silent": any(w in rule.lower() for w in _SILENT_WORDS)
@@ -199,23 +247,37 @@ def read_event(event: Any, group_labels: tuple[str, ...]) -> Signal | str:
         return "event without a host"
     merged = {**labels, **extra}
     groups = {lab: merged[lab] for lab in group_labels if merged.get(lab)}
-    return Signal(host=host, rack=labels.get("rack") or None, groups=groups,
+    place = place_of(labels, place_labels)
+    return Signal(host=host, place=place[1] if place else None,
+                  place_label=place[0] if place else "rack", groups=groups,
                   rank=merged.get("rank"), labels=merged, **common, **sig_kw)
 
 
-def routes_for(event: dict[str, Any], group_labels: tuple[str, ...] = ("job",)) -> list[str]:
-    """The state keys an event must reach for full correlation: its rack, then its groups.
+def routes_for(event: dict[str, Any], config: CorrelatorConfig | None = None) -> list[str]:
+    """The state keys an event must reach for full correlation.
+
+    An alert of a service rule (a `signal` label) goes to its service domain only
+    (`service=<cluster>`, or `service=fleet`), where the service graph is correlated.
+    Anything else goes to the host's place (`rack=r07`; a host with no place label to
+    its own `host=<host>` state), then to each group it belongs to (`job=j1`).
 
     With one correlator state per key, send a copy of the event to each key with
-    `route_event(event, key)`: the rack state builds host and rack incidents, each group
-    state builds that group's incident. Without routes (one state sees everything, as in
-    replay) the correlator builds all of them in that one state.
+    `route_event(event, key)`. Without routes (one state sees everything, as in replay)
+    the correlator builds all of them in that one state.
     """
+    cfg = config or CorrelatorConfig()
     labels = _str_dict(event.get("labels"))
     inner = event.get("record") if event.get("kind") == "fault" else event.get("alert")
-    merged = {**labels, **_str_dict(inner.get("labels") if isinstance(inner, dict) else None)}
-    keys = [f"rack={labels.get('rack') or 'unknown'}"]
-    keys += [f"{lab}={merged[lab]}" for lab in group_labels if merged.get(lab)]
+    own = _str_dict(inner.get("labels") if isinstance(inner, dict) else None)
+    if event.get("kind") == "alert" and _signal_class(own) is not None:
+        domain = next((labels[lab] for lab in cfg.service_domain_labels if labels.get(lab)),
+                      FLEET)
+        return [f"service={domain}"]
+    merged = {**labels, **own}
+    place = place_of(labels, cfg.place_labels)
+    host = event.get("host") or (inner.get("host") if isinstance(inner, dict) else "") or ""
+    keys = [f"{place[0]}={place[1]}" if place else f"host={host}"]
+    keys += [f"{lab}={merged[lab]}" for lab in cfg.group_labels if merged.get(lab)]
     return keys
 
 

@@ -78,7 +78,12 @@ class TestRouting:
         ev = fault("a1", T0, "nccl_timeout", rack="r3", labels={"job": "j1"})
         assert routes_for(ev) == ["rack=r3", "job=j1"]
         assert routes_for(silent("a1", T0, rack="r3")) == ["rack=r3"]
-        assert routes_for({"kind": "silent", "ts": 1, "host": "a"}) == ["rack=unknown"]
+
+    def test_a_host_without_a_place_is_in_no_shared_one(self) -> None:
+        """No rack (or the `unknown` older agents send) is no place: the host's own state."""
+        assert routes_for({"kind": "silent", "ts": 1, "host": "a"}) == ["host=a"]
+        assert routes_for(silent("a1", T0, rack="unknown")) == ["host=a1"]
+        assert read(silent("a1", T0, rack="unknown")).place is None
 
     def test_route_event_copies(self) -> None:
         """Routing adds the key to a copy and leaves the original alone."""

@@ -1,0 +1,106 @@
+"""Service incidents: trouble across a service fleet, with its ranked suspects.
+
+Alerts of service rules (a `signal` label) are correlated per service domain (a cluster,
+or the whole fleet; see events.routes_for), not per place: in a service fleet the
+culprit and its victims are in different pods on different nodes. Trouble that starts
+within `service_burst_ms` of the newest start in an open service incident joins it (a
+service already in it always does); later trouble is a new burst and opens a new
+incident. An incident is held back `service_grace_ms`, so the alerts of the same
+samples on the culprit and on its callers are in it when its suspects are first ranked
+(streams.incidents.suspects); `suspect` names the first of them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from streams.core.timefmt import ms_to_rfc3339
+from streams.incidents.callgraph import CallGraph, labelled_callees, learn_edge
+from streams.incidents.events import Signal
+from streams.incidents.lifecycle import Step, add_member, new_incident
+from streams.incidents.state import IncidentState
+from streams.incidents.suspects import OWN_SIGNALS, Evidence, rank_suspects
+
+__all__ = ["on_service_signal", "refresh_service"]
+
+log = logging.getLogger(__name__)
+
+_LABELLED_WEIGHT = 1000.0  # an edge a host's `calls` label states is as good as known
+
+
+def on_service_signal(step: Step, sig: Signal, domain: str) -> None:
+    """A service alert of `domain`: evidence, and an incident to join or open."""
+    st = step.st
+    if sig.firing:
+        for callee in labelled_callees(sig.labels):
+            st.graph.setdefault(sig.host, {})[callee] = _LABELLED_WEIGHT
+    if not sig.affects_host:
+        return
+    start = sig.started_ms if sig.started_ms is not None else sig.ts
+    if step.config.learn_call_graph:
+        _learn(step, sig, start)
+    inc = _incident_for(step, sig.host, start, domain)
+    if inc is None:
+        inc = new_incident(step, "service", domain, start,
+                           sig.ts + step.config.service_grace_ms)
+        inc.evidence["domain"] = domain
+    new_member = sig.host not in inc.hosts
+    add_member(step, inc, sig)
+    if new_member or inc.onset_ms is None:
+        inc.onset_ms = max(inc.onset_ms or start, start)
+    refresh_service(step, inc)
+
+
+def _incident_for(step: Step, host: str, start: int, domain: str) -> IncidentState | None:
+    """The open service incident this trouble belongs to, if any (newest first)."""
+    cands = sorted((i for i in step.st.incidents.values()
+                    if i.scope == "service" and i.value == domain),
+                   key=lambda i: i.opened_ms, reverse=True)
+    for inc in cands:
+        if host in inc.hosts:
+            return inc
+    burst = step.config.service_burst_ms
+    for inc in cands:
+        if start <= (inc.onset_ms or inc.opened_ms) + burst:
+            return inc
+    return None
+
+
+def _learn(step: Step, sig: Signal, start: int) -> None:
+    """Calls of one service suffering as another's own trouble starts: caller -> callee."""
+    st, cfg = step.st, step.config
+    tol = cfg.onset_tolerance_ms
+    mine = sig.signal_class
+    for a in st.alerts.values():
+        if a.host == sig.host or not a.firing or a.signal is None:
+            continue
+        other = a.started_ms if a.started_ms is not None else a.ts
+        if abs(other - start) > tol:
+            continue
+        if mine == "calls" and a.signal in OWN_SIGNALS:
+            learn_edge(st.graph, sig.host, a.host, cfg.max_graph_edges)
+        elif mine in OWN_SIGNALS and a.signal == "calls":
+            learn_edge(st.graph, a.host, sig.host, cfg.max_graph_edges)
+
+
+def refresh_service(step: Step, inc: IncidentState) -> None:
+    """Suspects, suspect, hint and evidence of a service incident."""
+    st, cfg = step.st, step.config
+    evidence = []
+    for fp in sorted(inc.alerts):
+        a = st.alerts.get(fp)
+        if a is None or a.signal is None:
+            continue
+        start = a.started_ms if a.started_ms is not None else a.ts
+        evidence.append(Evidence(a.host, a.signal, start, a.rule))
+    graph = CallGraph(cfg.call_graph, st.graph)
+    inc.suspects = rank_suspects(evidence, graph, cfg.onset_tolerance_ms)
+    if not inc.suspects:
+        return
+    top = inc.suspects[0]
+    inc.suspect = f"host {top.host}"
+    others = ", ".join(s.host for s in inc.suspects[1:4])
+    inc.hint = (f"Service {top.host}: {top.reason}."
+                + (f" Also affected: {others}." if others else ""))
+    inc.evidence["onset"] = ms_to_rfc3339(min(e.start_ms for e in evidence))
+    inc.evidence["services"] = len(inc.suspects)
