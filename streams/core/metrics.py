@@ -222,8 +222,9 @@ class MetricsCore:
             lay = self._layout(host, sig, samples)
         raw_topo = batch["labels"]
         if raw_topo != lay.raw_topo:
+            # A host without a rack has none: no shared "unknown" rack is made up for it
+            # (the correlator groups hosts by the place labels they do have).
             topo = canonical_labels(raw_topo)
-            topo.setdefault("rack", "unknown")
             lay.raw_topo = dict(raw_topo)
             lay.topo = topo
         topo = lay.topo

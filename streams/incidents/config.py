@@ -73,8 +73,8 @@ class CorrelatorConfig:
 
     service_burst_ms: int = 180_000
     """Trouble starting on a service this long after the newest start of trouble in the
-    open service incident opens a new incident (a new burst), unless the service is
-    already part of it."""
+    open service incidents opens a new incident (a new burst), even on a service that
+    is already part of one."""
 
     onset_tolerance_ms: int = 60_000
     """Starts of trouble this close count as the same moment (one sample at one a

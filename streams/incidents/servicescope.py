@@ -3,9 +3,9 @@
 Alerts of service rules (a `signal` label) are correlated per service domain (a cluster,
 or the whole fleet; see events.routes_for), not per place: in a service fleet the
 culprit and its victims are in different pods on different nodes. Trouble that starts
-within `service_burst_ms` of the newest start in an open service incident joins it (a
-service already in it always does); later trouble is a new burst and opens a new
-incident. An incident is held back `service_grace_ms`, so the alerts of the same
+within `service_burst_ms` of the newest start in an open service incident joins it;
+later trouble (a new episode on a service already in it included) is a new burst and
+opens a new incident. An incident is held back `service_grace_ms`, so the alerts of the same
 samples on the culprit and on its callers are in it when its suspects are first ranked
 (streams.incidents.suspects); `suspect` names the first of them.
 """
@@ -39,25 +39,27 @@ def on_service_signal(step: Step, sig: Signal, domain: str) -> None:
     start = sig.started_ms if sig.started_ms is not None else sig.ts
     if step.config.learn_call_graph:
         _learn(step, sig, start)
-    inc = _incident_for(step, sig.host, start, domain)
+    inc = _incident_for(step, sig, start, domain)
     if inc is None:
         inc = new_incident(step, "service", domain, start,
                            sig.ts + step.config.service_grace_ms)
         inc.evidence["domain"] = domain
-    new_member = sig.host not in inc.hosts
     add_member(step, inc, sig)
-    if new_member or inc.onset_ms is None:
-        inc.onset_ms = max(inc.onset_ms or start, start)
+    inc.onset_ms = max(inc.onset_ms or start, start)
     refresh_service(step, inc)
 
 
-def _incident_for(step: Step, host: str, start: int, domain: str) -> IncidentState | None:
-    """The open service incident this trouble belongs to, if any (newest first)."""
+def _incident_for(step: Step, sig: Signal, start: int, domain: str) -> IncidentState | None:
+    """The open service incident this trouble belongs to, if any: the one that already
+    holds this episode of the alert (a re-send), else the newest whose latest start of
+    trouble is at most `service_burst_ms` before this one. A new episode of an alert
+    after that, even on a service already in an incident, is a new burst of trouble."""
     cands = sorted((i for i in step.st.incidents.values()
                     if i.scope == "service" and i.value == domain),
                    key=lambda i: i.opened_ms, reverse=True)
+    fp = sig.fingerprint
     for inc in cands:
-        if host in inc.hosts:
+        if fp in inc.alerts and inc.onset_ms is not None and start <= inc.onset_ms:
             return inc
     burst = step.config.service_burst_ms
     for inc in cands:
