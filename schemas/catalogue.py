@@ -107,6 +107,20 @@ _SPECS = [
                labels=("gpu",)),
     MetricSpec("gpu.nvlink_errors_per_s", "errors/s", "NVLink CRC/replay error rate",
                labels=("gpu",)),
+    # services: requests served (server side) and made (client side), as service meshes
+    # and exporters report them per pod or instance
+    MetricSpec("serving.requests_per_s", "requests/s", "requests served"),
+    MetricSpec("serving.errors_per_s", "requests/s", "requests served that failed"),
+    MetricSpec("serving.success_ratio", "fraction", "share of requests served that succeeded",
+               0, _F),
+    *(MetricSpec(f"serving.{side}_latency_p{q}_s", "seconds",
+                 f"p{q} latency of requests {what}")
+      for side, what in (("server", "served"), ("client", "made to other services"))
+      for q in (50, 90, 95, 99)),
+    # application logs, counted per host between its metric batches (streams.core.logseries)
+    MetricSpec("log.lines_per_s", "lines/s", "log lines"),
+    MetricSpec("log.errors_per_s", "lines/s", "log lines at error level or worse"),
+    MetricSpec("log.new_templates_per_s", "lines/s", "log lines of a template never seen before"),
     # host / agent health
     MetricSpec("host.uptime_s", "seconds", "time since boot"),
     MetricSpec("agent.buffered_batches", "batches", "batches held while the broker is away"),

@@ -20,6 +20,7 @@ from streams.core import dedup
 from streams.core.deadletter import Rejected, deadletter_record
 from streams.core.decode import Limits, decode_log_event, decode_metric_batch
 from streams.core.dedupbook import DedupBook
+from streams.core.logseries import count_line, log_samples, reset_counts
 from streams.core.metrics import HostState, MetricsCore, host_context, note_fault
 from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleEngine, RuleSet
@@ -121,7 +122,11 @@ class Runtime:
                        key=key)
             return out
         host = batch["host"]
-        new_state, res = self.metrics.process(state_of(host), batch)
+        state = state_of(host)
+        logs = log_samples(state, batch["ts"])  # the host's log counts ride on its batch
+        if logs:
+            batch = {**batch, "samples": [*batch["samples"], *logs]}
+        new_state, res = self.metrics.process(state, batch)
         out.host = host
         self.dedup.note("metrics", res.verdict, host)
         if res.verdict is dedup.Verdict.CONFLICT:
@@ -132,6 +137,8 @@ class Runtime:
         if res.duplicate:
             return out
         out.state = new_state
+        if logs:
+            reset_counts(new_state)
         for sample_raw, why in res.rejected:
             self._dead(out, sample_raw, why, wall_ms, topic=topic, partition=partition,
                        offset=offset, key=key)
@@ -179,7 +186,9 @@ class Runtime:
             self._dead(out, raw, _conflict(ev, st.log_dedup or []), wall_ms, topic=topic,
                        partition=partition, offset=offset, key=key)
             return out
-        record = self.log_processor(partition).process(ev)
+        processor = self.log_processor(partition)
+        record = processor.process(ev)
+        count_line(st, record.get("severity"), bool(processor.last_new_template))
         self.log_records += 1
         out.log_rows = orjson.dumps([record])
         fault = record.get("fault_class")
