@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,6 +24,9 @@ from streams.core.logseries import count_line, log_samples, reset_counts
 from streams.core.metrics import HostState, MetricsCore, host_context, note_fault
 from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleEngine, RuleSet
+
+if TYPE_CHECKING:
+    from streams.incidents.config import CorrelatorConfig
 
 __all__ = ["Outputs", "Runtime"]
 
@@ -66,7 +69,8 @@ class Runtime:
     """Processing for one worker (or one replay): rules, cores, counters."""
 
     def __init__(self, rules: RuleSet, *, smoothing: SmoothingParams | None = None,
-                 limits: Limits | None = None, check_wall_clock: bool = True) -> None:
+                 limits: Limits | None = None, check_wall_clock: bool = True,
+                 correlator: CorrelatorConfig | None = None) -> None:
         self.engine = RuleEngine(rules)
         self.metrics = MetricsCore(self.engine, smoothing)
         self.limits = limits or Limits()
@@ -82,7 +86,7 @@ class Runtime:
         self.dedup = DedupBook()
         from streams.incidents import Correlator
 
-        self.correlator = Correlator()
+        self.correlator = Correlator(correlator)
 
     def _correlate(self, out: Outputs, kind: str, host: str, ts: int, st: HostState,
                    payload: dict[str, Any]) -> None:
@@ -94,7 +98,7 @@ class Runtime:
         labels = {**st.topology, **(st.job or {})}
         event: dict[str, Any] = {"kind": kind, "ts": ts, "host": host, "labels": labels,
                                  **payload, "context": host_context(st, ts)}
-        for key in routes_for(event):
+        for key in routes_for(event, self.correlator.config):
             out.correlate.append((key.encode(), orjson.dumps(route_event(event, key))))
 
     def replace_rules(self, rules: RuleSet) -> None:
