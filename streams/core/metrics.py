@@ -122,8 +122,9 @@ def series_key(name: str, labels: dict[str, str] | None) -> str:
 
 
 # Metrics whose recent history is kept in event-time windows: what a root-cause hint
-# needs ("the GPU ran hot for ten minutes before it fell off the bus").
-DEFAULT_WINDOWED = ("gpu.*", "cpu.usage", "mem.usage")
+# needs ("the GPU ran hot for ten minutes before it fell off the bus"; "the service's
+# error log rate went from 0.02 to 1.5 lines/s as its latency rose").
+DEFAULT_WINDOWED = ("gpu.*", "cpu.usage", "mem.usage", "serving.*", "log.*")
 FAULT_MEMORY_MS = 600_000
 
 

@@ -13,19 +13,26 @@ samples on the culprit and on its callers are in it when its suspects are first 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from streams.core.timefmt import ms_to_rfc3339
 from streams.incidents.callgraph import CallGraph, labelled_callees, learn_edge
 from streams.incidents.events import Signal
+from streams.incidents.history import iter_series, minute_rows
 from streams.incidents.lifecycle import Step, add_member, new_incident
 from streams.incidents.state import IncidentState
 from streams.incidents.suspects import OWN_SIGNALS, Evidence, rank_suspects
 
-__all__ = ["on_service_signal", "refresh_service"]
+__all__ = ["on_service_signal", "refresh_service", "series_changes"]
 
 log = logging.getLogger(__name__)
 
 _LABELLED_WEIGHT = 1000.0  # an edge a host's `calls` label states is as good as known
+# Evidence of a service incident: how its members' key series moved (series_changes).
+_DESCRIBED = ("serving.", "log.", "cpu.usage", "mem.usage")
+_MIN_CHANGE = 0.5  # the last minute at least double the earlier ones, or at most half
+_MAX_SERIES_DESCRIBED = 4
+_MAX_HOSTS_DESCRIBED = 8
 
 
 def on_service_signal(step: Step, sig: Signal, domain: str) -> None:
@@ -46,7 +53,32 @@ def on_service_signal(step: Step, sig: Signal, domain: str) -> None:
         inc.evidence["domain"] = domain
     add_member(step, inc, sig)
     inc.onset_ms = max(inc.onset_ms or start, start)
+    changes = series_changes(sig.context)
+    if changes:
+        seen = inc.evidence.setdefault("changes", {})
+        if sig.host in seen or len(seen) < _MAX_HOSTS_DESCRIBED:
+            seen[sig.host] = changes
     refresh_service(step, inc)
+
+
+def series_changes(context: dict[str, Any] | None) -> dict[str, list[float]]:
+    """The host's serving, log, CPU and memory series that moved most in its context:
+    {series: [average of the earlier minutes, the last minute]}, the largest relative
+    changes first (what an operator looks at first on the suspect's dashboard)."""
+    moved: list[tuple[float, str, list[float]]] = []
+    for name, labels, summary in iter_series(context):
+        if not name.startswith(_DESCRIBED) or labels:
+            continue
+        rows = minute_rows(summary)
+        if len(rows) < 3:
+            continue
+        before = sum(r[3] for r in rows[:-1]) / (len(rows) - 1)
+        now = rows[-1][3]
+        scale = max(abs(before), abs(now), 1e-9)
+        change = abs(now - before) / scale
+        if change >= _MIN_CHANGE:
+            moved.append((-change, name, [round(before, 6), round(now, 6)]))
+    return {name: pair for _, name, pair in sorted(moved)[:_MAX_SERIES_DESCRIBED]}
 
 
 def _incident_for(step: Step, sig: Signal, start: int, domain: str) -> IncidentState | None:

@@ -10,7 +10,7 @@ import orjson
 from streams.core.timefmt import ms_to_rfc3339
 from streams.incidents import Correlator, CorrelatorConfig, route_event, routes_for
 
-from .builders import MIN, T0, alert, by_status
+from .builders import MIN, T0, alert, by_status, series
 
 Check = Callable[[dict[str, Any]], None]
 
@@ -145,3 +145,22 @@ class TestRestartsAndLearning:
             c.on_event(st, svc("front", t, "calls", rule=f"calls{i}"))
         assert st["cg"]["front"]["cart"] == 3.0
         assert "cart" not in st["cg"]
+
+
+class TestEvidence:
+    """What moved on the suspects' dashboards travels with the incident."""
+
+    def test_changed_series_of_the_members(self) -> None:
+        """cart's error log rate jumps in the last minute; its steady CPU is not listed."""
+        ctx = {"series": {
+            "log.errors_per_s": series([(0.0, 0.1, 0.02)] * 8 + [(1.0, 2.0, 1.5)], T0 - 8 * MIN),
+            "cpu.usage": series([(0.3, 0.3, 0.3)] * 9, T0 - 8 * MIN),
+            "serving.server_latency_p99_s": series([(0.1, 0.1, 0.1)] * 8 + [(0.4, 0.4, 0.4)],
+                                                   T0 - 8 * MIN)},
+            "recent_faults": {}}
+        ev = svc("cart", T0, "errors")
+        ev["context"] = ctx
+        out = play(Correlator(), [ev], T0 + 60 * MIN)
+        changes = by_status(out, "open")[0]["evidence"]["changes"]["cart"]
+        assert list(changes) == ["log.errors_per_s", "serving.server_latency_p99_s"]
+        assert changes["log.errors_per_s"] == [0.02, 1.5]
