@@ -117,6 +117,9 @@ _SPECS = [
                  f"p{q} latency of requests {what}")
       for side, what in (("server", "served"), ("client", "made to other services"))
       for q in (50, 90, 95, 99)),
+    MetricSpec("container.restarts", "restarts", "restarts of the service's containers (counter)"),
+    MetricSpec("container.cpu_throttled_ratio", "fraction",
+               "share of CPU periods the container was throttled in", 0, _F),
     # application logs, counted per host between its metric batches (streams.core.logseries)
     MetricSpec("log.lines_per_s", "lines/s", "log lines"),
     MetricSpec("log.errors_per_s", "lines/s", "log lines at error level or worse"),

@@ -3,10 +3,11 @@
 Alerts of service rules (a `signal` label) are correlated per service domain (a cluster,
 or the whole fleet; see events.routes_for), not per place: in a service fleet the
 culprit and its victims are in different pods on different nodes. Trouble that starts
-within `service_burst_ms` of the newest start in an open service incident joins it;
-later trouble (a new episode on a service already in it included) is a new burst and
-opens a new incident. An incident is held back `service_grace_ms`, so the alerts of the same
-samples on the culprit and on its callers are in it when its suspects are first ranked
+within `service_burst_ms` of the newest start in an open service incident joins it, and
+so does a further alert of a service whose trouble in it goes on; later trouble (a new
+episode of an alert it already had included) is a new burst and opens a new incident.
+An incident is held back `service_grace_ms`, so the alerts of the same samples on the
+culprit and on its callers are in it when its suspects are first ranked
 (streams.incidents.suspects); `suspect` names the first of them.
 """
 
@@ -82,10 +83,13 @@ def series_changes(context: dict[str, Any] | None) -> dict[str, list[float]]:
 
 
 def _incident_for(step: Step, sig: Signal, start: int, domain: str) -> IncidentState | None:
-    """The open service incident this trouble belongs to, if any: the one that already
-    holds this episode of the alert (a re-send), else the newest whose latest start of
-    trouble is at most `service_burst_ms` before this one. A new episode of an alert
-    after that, even on a service already in an incident, is a new burst of trouble."""
+    """The open service incident this trouble belongs to, if any, newest first: the one
+    that holds this episode of the alert already (a re-send); one where the service's
+    trouble goes on (an alert of it that started within `window_ms` still firing) and
+    this alert is new to it (a rule that took longer to fire); else the newest whose
+    latest start of trouble is at most `service_burst_ms` before this one. A new
+    episode of an alert the incident already had is new trouble: it only joins within
+    the burst window."""
     cands = sorted((i for i in step.st.incidents.values()
                     if i.scope == "service" and i.value == domain),
                    key=lambda i: i.opened_ms, reverse=True)
@@ -93,11 +97,26 @@ def _incident_for(step: Step, sig: Signal, start: int, domain: str) -> IncidentS
     for inc in cands:
         if fp in inc.alerts and inc.onset_ms is not None and start <= inc.onset_ms:
             return inc
+    for inc in cands:
+        if fp not in inc.alerts and _still_in_trouble(step, inc, sig.host, start):
+            return inc
     burst = step.config.service_burst_ms
     for inc in cands:
         if start <= (inc.onset_ms or inc.opened_ms) + burst:
             return inc
     return None
+
+
+def _still_in_trouble(step: Step, inc: IncidentState, host: str, start: int) -> bool:
+    """Does `host` have an alert in the incident that is still firing and started at
+    most `window_ms` before `start` (trouble that goes on, not an old level shift)?"""
+    since = start - step.config.window_ms
+    for fp, firing in inc.alerts.items():
+        a = step.st.alerts.get(fp)
+        if firing and a is not None and a.host == host and a.firing \
+                and (a.started_ms if a.started_ms is not None else a.ts) >= since:
+            return True
+    return False
 
 
 def _learn(step: Step, sig: Signal, start: int) -> None:

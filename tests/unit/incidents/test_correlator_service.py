@@ -110,6 +110,20 @@ class TestBursts:
         out = play(Correlator(), events, T0 + 60 * MIN)
         assert len(by_status(out, "open")) == 2
 
+    def test_a_slower_rule_on_trouble_that_goes_on_joins(self) -> None:
+        """cart's CPU anomaly still fires when its CPU-high rule (`for` 3m) fires five
+        minutes on: the same trouble, the same incident."""
+        events = [svc("cart", T0, "saturation", rule="cpu_anomaly"),
+                  svc("cart", T0 + 5 * MIN, "saturation", rule="cpu_high")]
+        assert len(by_status(play(Correlator(), events, T0 + 60 * MIN), "open")) == 1
+
+    def test_an_old_alert_still_firing_holds_nothing(self) -> None:
+        """A memory level shift that fires for half an hour does not pull cart's new CPU
+        trouble into that old incident."""
+        events = [svc("cart", T0, "saturation", rule="mem_anomaly"),
+                  svc("cart", T0 + 30 * MIN, "saturation", rule="cpu_anomaly")]
+        assert len(by_status(play(Correlator(), events, T0 + 60 * MIN), "open")) == 2
+
     def test_a_resend_stays_in_its_incident(self) -> None:
         """A re-send of a firing alert (same start) is not new trouble."""
         events = [svc("cart", T0, "saturation", rule="cpu"),
