@@ -23,6 +23,7 @@ from streams.core.dedupbook import DedupBook
 from streams.core.logseries import count_line, log_samples, reset_counts
 from streams.core.metrics import HostState, MetricsCore, host_context, note_fault
 from streams.core.smoothing import SmoothingParams
+from streams.core.traceids import sample_ids, take_sample
 from streams.rules import RuleEngine, RuleSet
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class Runtime:
         self.correlator = Correlator(correlator)
 
     def _correlate(self, out: Outputs, kind: str, host: str, ts: int, st: HostState,
-                   payload: dict[str, Any]) -> None:
+                   payload: dict[str, Any], *, context: bool = True) -> None:
         """Send an alert or fault on to the correlator, once per state key it concerns."""
         from streams.incidents import route_event, routes_for
 
@@ -97,7 +98,9 @@ class Runtime:
         # (a kernel XID line knows no job), so the job's scope sees the culprit host too.
         labels = {**st.topology, **(st.job or {})}
         event: dict[str, Any] = {"kind": kind, "ts": ts, "host": host, "labels": labels,
-                                 **payload, "context": host_context(st, ts)}
+                                 **payload}
+        if context:
+            event["context"] = host_context(st, ts)
         for key in routes_for(event, self.correlator.config):
             out.correlate.append((key.encode(), orjson.dumps(route_event(event, key))))
 
@@ -143,6 +146,10 @@ class Runtime:
         out.state = new_state
         if logs:
             reset_counts(new_state)
+        traces = take_sample(new_state)
+        if traces:  # sampled trace ids of its logs, for learning the call graph
+            self._correlate(out, "traces", host, batch["ts"], new_state, {"traces": traces},
+                            context=False)
         for sample_raw, why in res.rejected:
             self._dead(out, sample_raw, why, wall_ms, topic=topic, partition=partition,
                        offset=offset, key=key)
@@ -193,6 +200,8 @@ class Runtime:
         processor = self.log_processor(partition)
         record = processor.process(ev)
         count_line(st, record.get("severity"), bool(processor.last_new_template))
+        if isinstance(ev.get("message"), str):
+            sample_ids(st, ev["message"], record["ts"])
         self.log_records += 1
         out.log_rows = orjson.dumps([record])
         fault = record.get("fault_class")

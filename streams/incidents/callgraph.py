@@ -2,12 +2,14 @@
 
 Given: `CorrelatorConfig.call_graph` ({caller: [callee, ...]}, read from a file with
 `load_call_graph`), or a host's topology label `calls` ("cart,currency": the services it
-calls, as a deployment tool can stamp it on every batch). Learned: when the calls of a
-service (its client-side latency or errors, signal `calls`) start to suffer within
-`onset_tolerance_ms` of another service's own trouble (latency, errors, saturation...),
-that is one more sighting of caller -> callee; the weights live in the scope state
-(bounded by `max_graph_edges`, weakest forgotten first). No graph of any dataset is built
-in: an edge is either configured or seen.
+calls, as a deployment tool can stamp it on every batch). Learned, two ways: (1) when
+the calls of a service (its client-side latency or errors, signal `calls`) start to
+suffer within `onset_tolerance_ms` of another service's own trouble (latency, errors,
+saturation...), that is one more sighting of caller -> callee; (2) when two services
+log the same trace or request id (streams.core.traceids samples them from the logs),
+they are on one request's path. The weights live in the scope state (bounded by
+`max_graph_edges`, weakest forgotten first). No graph of any dataset is built in: an
+edge is either configured or seen.
 
 The ranking (streams.incidents.suspects) only uses the graph to *discount* coincidence:
 a caller whose known callees are all healthy is not explained by a stranger's trouble.
@@ -23,11 +25,13 @@ from typing import Any
 
 import yaml
 
-__all__ = ["LEARNED_MIN_WEIGHT", "CallGraph", "labelled_callees", "learn_edge", "load_call_graph"]
+__all__ = ["LEARNED_MIN_WEIGHT", "CallGraph", "labelled_callees", "learn_edge",
+           "learn_from_traces", "load_call_graph"]
 
 log = logging.getLogger(__name__)
 
 LEARNED_MIN_WEIGHT = 2.0  # sightings before a learned edge counts (one can be chance)
+_MAX_HOSTS_PER_TRACE = 16
 
 
 class CallGraph:
@@ -73,6 +77,31 @@ def learn_edge(graph: dict[str, dict[str, float]], caller: str, callee: str,
         del graph[a][b]
         if not graph[a]:
             del graph[a]
+
+
+def learn_from_traces(graph: dict[str, dict[str, float]], seen: dict[str, list[Any]],
+                      host: str, samples: tuple[tuple[str, int], ...], window_ms: int,
+                      max_edges: int, max_ids: int) -> None:
+    """Trace ids sampled from `host`'s logs: each one another service logged within
+    `window_ms` links the two (both ways: they are on one request's path, which is what
+    explaining one's slow calls by the other's trouble needs). `seen` holds the ids of
+    the last `window_ms` ({hash: [ms, [hosts]]}, at most `max_ids`, oldest dropped)."""
+    for key, ts in samples:
+        entry = seen.get(key)
+        if entry is None or ts - entry[0] > window_ms:
+            seen[key] = [ts, [host]]
+            continue
+        hosts: list[str] = entry[1]
+        if host in hosts:
+            continue
+        for other in hosts:
+            learn_edge(graph, other, host, max_edges)
+            learn_edge(graph, host, other, max_edges)
+        if len(hosts) < _MAX_HOSTS_PER_TRACE:
+            hosts.append(host)
+    if len(seen) > max_ids:
+        for key in sorted(seen, key=lambda k: (seen[k][0], k))[:len(seen) - max_ids]:
+            del seen[key]
 
 
 def labelled_callees(labels: Mapping[str, str]) -> tuple[str, ...]:

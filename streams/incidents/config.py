@@ -87,6 +87,12 @@ class CorrelatorConfig:
     learn_call_graph: bool = True
     """Learn caller -> callee edges from caller latency rising with a callee's own trouble."""
 
+    trace_window_ms: int = 600_000
+    """Two services logging the same sampled trace id this close together are linked."""
+
+    max_trace_ids: int = 4096
+    """Bound on the sampled trace ids remembered per state (oldest forgotten first)."""
+
     max_graph_edges: int = 4096
     """Bound on the learned edges kept per state (weakest forgotten first)."""
 
@@ -114,7 +120,8 @@ class CorrelatorConfig:
         problems: list[str] = []
         for name in ("window_ms", "rack_min_hosts", "group_min_hosts", "max_open_ms",
                      "max_hosts", "max_alerts", "max_faults", "rack_fraction_floor",
-                     "service_burst_ms", "max_graph_edges"):
+                     "service_burst_ms", "max_graph_edges", "trace_window_ms",
+                     "max_trace_ids"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.update_interval_ms < 0:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from streams.incidents.callgraph import learn_from_traces
 from streams.incidents.config import CorrelatorConfig
 from streams.incidents.events import FLEET, Signal, read_event
 from streams.incidents.features import features_from_context
@@ -72,7 +73,11 @@ class Correlator:
         st.watermark_ms = now
         _observe(step, sig)
         route = sig.route
-        if sig.service:
+        if sig.kind == "traces":
+            if cfg.learn_call_graph and (route is None or route[0] == "service"):
+                learn_from_traces(st.graph, st.traces, sig.host, sig.traces,
+                                  cfg.trace_window_ms, cfg.max_graph_edges, cfg.max_trace_ids)
+        elif sig.service:
             if route is None or route[0] == "service":
                 domain = route[1] if route is not None else _domain(cfg, sig)
                 on_service_signal(step, sig, domain)

@@ -64,7 +64,7 @@ _SILENT_WORDS = ("silent", "absent", "no_data", "nodata", "down")
 class Signal:
     """One usable correlation event."""
 
-    kind: str  # "alert" | "fault" | "silent"
+    kind: str  # "alert" | "fault" | "silent" | "traces"
     ts: int
     host: str
     place: str | None  # value of the host's place label (its rack, node, ...), if any
@@ -87,6 +87,7 @@ class Signal:
     place_label: str = "rack"
     signal_class: str | None = None  # alerts of service rules: their `signal` label
     started_ms: int | None = None  # alerts: when the episode started (starts_at)
+    traces: tuple[tuple[str, int], ...] = ()  # traces: sampled id hashes and their times
 
     @property
     def rack(self) -> str | None:
@@ -176,6 +177,16 @@ def _started(a: dict[str, Any]) -> int | None:
         return None
 
 
+def _traces(x: Any) -> tuple[tuple[str, int], ...]:
+    """[[id hash, ms], ...] as sent by the runtime (streams.core.traceids); junk dropped."""
+    out: list[tuple[str, int]] = []
+    for item in x if isinstance(x, list) else ():
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) \
+                and isinstance(item[1], int) and not isinstance(item[1], bool):
+            out.append((item[0], item[1]))
+    return tuple(out[:64])
+
+
 def read_event(event: Any, group_labels: tuple[str, ...],
                place_labels: tuple[str, ...] = ("rack",)) -> Signal | str:
     """A Signal, or the reason the event cannot be used."""
@@ -184,7 +195,7 @@ def read_event(event: Any, group_labels: tuple[str, ...],
     kind = event.get("kind")
     ts = event.get("ts")
     host = event.get("host")
-    if kind not in ("alert", "fault", "silent"):
+    if kind not in ("alert", "fault", "silent", "traces"):
         return f"unknown kind {kind!r}"
     if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
         return f"bad ts {ts!r}"
@@ -241,6 +252,8 @@ def read_event(event: Any, group_labels: tuple[str, ...],
             severity = "warning"
         sig_kw = {"kind": "fault", "fault_class": cls, "gpu": rlabels.get("gpu"),
                   "pci": rlabels.get("pci"), "severity": severity}
+    elif kind == "traces":
+        sig_kw = {"kind": "traces", "severity": "info", "traces": _traces(event.get("traces"))}
     else:
         sig_kw = {"kind": "silent", "severity": "critical", "silent": True}
     if not isinstance(host, str) or not host:
@@ -257,7 +270,8 @@ def routes_for(event: dict[str, Any], config: CorrelatorConfig | None = None) ->
     """The state keys an event must reach for full correlation.
 
     An alert of a service rule (a `signal` label) goes to its service domain only
-    (`service=<cluster>`, or `service=fleet`), where the service graph is correlated.
+    (`service=<cluster>`, or `service=fleet`), where the service graph is correlated;
+    so do the trace ids sampled from a host's logs (`traces` events).
     Anything else goes to the host's place (`rack=r07`; a host with no place label to
     its own `host=<host>` state), then to each group it belongs to (`job=j1`).
 
@@ -269,7 +283,8 @@ def routes_for(event: dict[str, Any], config: CorrelatorConfig | None = None) ->
     labels = _str_dict(event.get("labels"))
     inner = event.get("record") if event.get("kind") == "fault" else event.get("alert")
     own = _str_dict(inner.get("labels") if isinstance(inner, dict) else None)
-    if event.get("kind") == "alert" and _signal_class(own) is not None:
+    if (event.get("kind") == "alert" and _signal_class(own) is not None) \
+            or event.get("kind") == "traces":
         domain = next((labels[lab] for lab in cfg.service_domain_labels if labels.get(lab)),
                       FLEET)
         return [f"service={domain}"]

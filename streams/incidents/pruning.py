@@ -36,6 +36,8 @@ def prune(step: Step) -> None:
     old = wm - cfg.max_open_ms - cfg.window_ms
     open_ids = {f"{i.scope}:{i.value}" for i in st.incidents.values()}
     st.ids = {k: t for k, t in st.ids.items() if t >= old or k in open_ids}
+    if st.traces:  # ids older than the trace window link nothing any more
+        st.traces = {k: v for k, v in st.traces.items() if v[0] >= wm - cfg.trace_window_ms}
     for h in st.hosts.values():
         if h.signatures:
             h.signatures = {k: t for k, t in h.signatures.items() if t >= wm - cfg.window_ms}

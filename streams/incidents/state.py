@@ -10,7 +10,8 @@ holds a captured one to it). Optional parts are left out when empty.
                  AlertRecord}, "faults" [FaultRecord], "grp" {"label=value": {host: ms}},
                  "rs" {place: size}, "inc" {key: IncidentState}, "ids" {"scope:value":
                  opening ms of its latest incident}, "nx" next_due_ms, "np" next_prune_ms,
-                 "cg" learned call graph {caller: {callee: weight}}
+                 "cg" learned call graph {caller: {callee: weight}}, "tr" trace ids
+                 seen lately {id hash: [ms, [host, ...]]}
     HostRecord   "seen", "rack" (its place's value), "pl" (the place's label, when not
                  rack), "aff" affected, "sil" silent, "net" network trouble, "p" fault
                  probability, "drv" its drivers, "rk" ranks {"label=value": rank},
@@ -223,6 +224,7 @@ class ScopeState:
     next_due_ms: int | None = None
     next_prune_ms: int | None = None
     graph: dict[str, dict[str, float]] = field(default_factory=dict)
+    traces: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -235,6 +237,7 @@ class ScopeState:
         _opt(out, "nx", self.next_due_ms)
         _opt(out, "np", self.next_prune_ms)
         _opt(out, "cg", self.graph)
+        _opt(out, "tr", self.traces)
         return out
 
     @classmethod
@@ -248,7 +251,8 @@ class ScopeState:
             place_sizes=dict(d.get("rs") or {}),
             incidents={k: IncidentState.from_json(i) for k, i in (d.get("inc") or {}).items()},
             ids=dict(d.get("ids") or {}), next_due_ms=d.get("nx"),
-            next_prune_ms=d.get("np"), graph=dict(d.get("cg") or {}))
+            next_prune_ms=d.get("np"), graph=dict(d.get("cg") or {}),
+            traces=dict(d.get("tr") or {}))
 
     def write_into(self, target: dict[str, Any]) -> None:
         """Replace the contents of the caller's state dict with this state."""

@@ -11,6 +11,7 @@ from streams.incidents.callgraph import (
     CallGraph,
     labelled_callees,
     learn_edge,
+    learn_from_traces,
     load_call_graph,
 )
 
@@ -77,3 +78,27 @@ class TestGraphFile:
         p.write_text(text)
         with pytest.raises(ValueError, match=r"graph\.yaml"):
             load_call_graph(p)
+
+
+class TestTraceLearning:
+    """Services logging the same trace ids are on one request's path."""
+
+    def test_shared_ids_link_services(self) -> None:
+        """front, cart and payment log the same trace: linked pairwise, both ways."""
+        graph: dict[str, dict[str, float]] = {}
+        seen: dict[str, list[object]] = {}
+        for host in ("front", "cart", "payment"):
+            learn_from_traces(graph, seen, host, (("abc", 1000),), 60_000, 100, 100)
+        assert graph["front"] == {"cart": 1.0, "payment": 1.0}
+        assert graph["payment"] == {"front": 1.0, "cart": 1.0}
+
+    def test_old_ids_and_bounds(self) -> None:
+        """An id seen again after the window starts over; the map stays bounded."""
+        graph: dict[str, dict[str, float]] = {}
+        seen: dict[str, list[object]] = {}
+        learn_from_traces(graph, seen, "a", (("x", 0),), 60_000, 100, 100)
+        learn_from_traces(graph, seen, "b", (("x", 120_000),), 60_000, 100, 100)
+        assert graph == {}
+        learn_from_traces(graph, seen, "a", tuple((f"k{i}", i) for i in range(50)),
+                          60_000, 100, 10)
+        assert len(seen) == 10

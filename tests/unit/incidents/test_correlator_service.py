@@ -178,3 +178,18 @@ class TestEvidence:
         changes = by_status(out, "open")[0]["evidence"]["changes"]["cart"]
         assert list(changes) == ["log.errors_per_s", "serving.server_latency_p99_s"]
         assert changes["log.errors_per_s"] == [0.02, 1.5]
+
+
+class TestTraces:
+    """`traces` events teach the service state who is on whose request path."""
+
+    def test_trace_events_build_edges(self) -> None:
+        """Two services sending the same sampled ids twice: an edge both ways."""
+        c = Correlator()
+        st: dict[str, Any] = {}
+        for i, host in enumerate(("front", "cart", "front", "cart")):
+            ev = {"kind": "traces", "ts": T0 + i * MIN, "host": host, "labels": {},
+                  "traces": [[f"h{i // 2}", T0 + i * MIN]]}
+            assert routes_for(ev) == ["service=fleet"]
+            assert c.on_event(st, route_event(ev, "service=fleet")) == []
+        assert st["cg"] == {"front": {"cart": 2.0}, "cart": {"front": 2.0}}
