@@ -44,8 +44,12 @@ class CallGraph:
         for source in (given or {}), (labelled or {}):
             for caller, callees in source.items():
                 self._callees.setdefault(caller, set()).update(callees)
-        for caller, weights in (learned or {}).items():
-            strong = {c for c, w in weights.items() if w >= LEARNED_MIN_WEIGHT}
+        learned = learned or {}
+        for caller, weights in learned.items():
+            # A learned edge counts once seen often enough, in its dominant direction
+            # (trace ids seen both ways are oriented by who logged them first).
+            strong = {c for c, w in weights.items() if w >= LEARNED_MIN_WEIGHT
+                      and w >= learned.get(c, {}).get(caller, 0.0)}
             if strong:
                 self._callees.setdefault(caller, set()).update(strong)
 
@@ -83,22 +87,25 @@ def learn_from_traces(graph: dict[str, dict[str, float]], seen: dict[str, list[A
                       host: str, samples: tuple[tuple[str, int], ...], window_ms: int,
                       max_edges: int, max_ids: int) -> None:
     """Trace ids sampled from `host`'s logs: each one another service logged within
-    `window_ms` links the two (both ways: they are on one request's path, which is what
-    explaining one's slow calls by the other's trouble needs). `seen` holds the ids of
-    the last `window_ms` ({hash: [ms, [hosts]]}, at most `max_ids`, oldest dropped)."""
+    `window_ms` links the two, as caller -> callee from the one that logged it first to
+    the one that logged it later (a request is received, then passed on; both ways when
+    at the same millisecond). `seen` holds the ids of the last `window_ms` ({hash: [ms,
+    [[host, ms], ...]]}, at most `max_ids`, oldest dropped)."""
     for key, ts in samples:
         entry = seen.get(key)
         if entry is None or ts - entry[0] > window_ms:
-            seen[key] = [ts, [host]]
+            seen[key] = [ts, [[host, ts]]]
             continue
-        hosts: list[str] = entry[1]
-        if host in hosts:
+        loggers: list[list[Any]] = entry[1]
+        if any(h == host for h, _ in loggers):
             continue
-        for other in hosts:
-            learn_edge(graph, other, host, max_edges)
-            learn_edge(graph, host, other, max_edges)
-        if len(hosts) < _MAX_HOSTS_PER_TRACE:
-            hosts.append(host)
+        for other, t in loggers:
+            if t <= ts:
+                learn_edge(graph, other, host, max_edges)
+            if ts <= t:
+                learn_edge(graph, host, other, max_edges)
+        if len(loggers) < _MAX_HOSTS_PER_TRACE:
+            loggers.append([host, ts])
     if len(seen) > max_ids:
         for key in sorted(seen, key=lambda k: (seen[k][0], k))[:len(seen) - max_ids]:
             del seen[key]

@@ -9,15 +9,17 @@ began with). The ranking asks three questions:
    (client-side latency) is evidence against what it calls, not against it.
 2. Is that trouble *explained* by something else in the incident? A service whose only
    own symptom is latency, while its calls slowed from the same moment, is waiting on a
-   callee. A service whose calls suffer while another service it may call (per the call
-   graph, streams.incidents.callgraph) has unexplained trouble that started no later, is
-   a victim of that service.
+   callee. A service with own trouble while a service it is known to call (per the call
+   graph, streams.incidents.callgraph) had own trouble from no later is downstream of it:
+   errors and slowness spread up the call graph, so the deepest service in trouble is
+   the likeliest cause. A service whose calls suffer while another service it may call
+   has own trouble (not merely waiting) that started no later is a victim of it.
 3. Whose trouble *started first*? Causes precede their effects; starts within
    `onset_tolerance_ms` count as the same moment (callers slow down in the very sample
    their callee does).
 
 Points: unexplained own trouble 1 (+0.5 for each further kind of it), explained own
-latency 0.4, unexplained slow calls 0.5 (the service's own network, or a callee without
+trouble 0.4, unexplained slow calls 0.5 (the service's own network, or a callee without
 alerts), explained slow calls 0.1, traffic changes alone 0.1; plus 0.5 for the earliest
 start in the incident and 0.2 per victim the service explains through a known edge.
 Ties go to the earlier start, then the name. A suspect's score is its share of all
@@ -63,6 +65,7 @@ class _Service:
     load: int | None = None
     explained_latency: bool = False
     causes: list[str] = field(default_factory=list)  # services its slow calls wait on
+    upstream_of: list[str] = field(default_factory=list)  # known callees in trouble first
 
     @property
     def onset(self) -> int:
@@ -75,7 +78,7 @@ class _Service:
 
     @property
     def unexplained_own(self) -> bool:
-        return bool(self.own) and not self.explained_latency
+        return bool(self.own) and not self.explained_latency and not self.upstream_of
 
 
 def _collect(evidence: Iterable[Evidence]) -> dict[str, _Service]:
@@ -92,17 +95,28 @@ def _collect(evidence: Iterable[Evidence]) -> dict[str, _Service]:
 
 
 def _explain(services: dict[str, _Service], graph: CallGraph, tol: int) -> None:
-    """Mark latency explained by slow calls, and slow calls explained by callees."""
+    """Mark latency explained by slow calls, own trouble explained by a known callee's
+    (trouble spreads up the call graph: the deepest service in trouble is the likeliest
+    cause), and slow calls explained by callees."""
     for s in services.values():
         lat = s.own.get("latency")
         s.explained_latency = (set(s.own) == {"latency"} and s.calls is not None
                                and lat is not None and s.calls <= lat + tol)
     for name, s in services.items():
+        mine = s.own_onset
+        if mine is None:
+            continue
+        for other, o in sorted(services.items()):
+            theirs = o.own_onset
+            if other != name and theirs is not None and theirs <= mine + tol \
+                    and graph.calls(name, other):
+                s.upstream_of.append(other)
+    for name, s in services.items():
         if s.calls is None:
             continue
         for other, o in sorted(services.items()):
             start = o.own_onset
-            if other != name and o.unexplained_own and start is not None \
+            if other != name and start is not None and not o.explained_latency \
                     and start <= s.calls + tol and graph.may_explain(name, other):
                 s.causes.append(other)
 
@@ -122,7 +136,8 @@ def _points(name: str, s: _Service, services: dict[str, _Service], graph: CallGr
     if s.onset <= first + tol:
         p += _FIRST
     victims = sum(1 for other, o in services.items()
-                  if other != name and name in o.causes and graph.calls(other, name))
+                  if other != name and graph.calls(other, name)
+                  and (name in o.causes or name in o.upstream_of))
     return p + _PER_VICTIM * victims
 
 
@@ -131,9 +146,14 @@ def _reason(name: str, s: _Service, services: dict[str, _Service]) -> str:
     since = ms_to_rfc3339(s.onset)
     if s.unexplained_own:
         kinds = ", ".join(sorted(s.own))
-        callers = sorted(o for o, v in services.items() if name in v.causes)
+        callers = sorted(o for o, v in services.items()
+                     if name in v.causes or name in v.upstream_of)
         tail = f"; callers suffering with it: {', '.join(callers[:5])}" if callers else ""
         return f"own trouble ({kinds}) since {since}{tail}"
+    if s.upstream_of:
+        kinds = ", ".join(sorted(s.own))
+        return (f"own trouble ({kinds}) since {since}, as its callee "
+                f"{', '.join(s.upstream_of[:3])} had trouble from the same moment")
     if s.own and s.calls is not None:
         return f"latency since {since}, with its own calls slow: waiting on a callee"
     if s.calls is not None and s.causes:

@@ -83,14 +83,19 @@ class TestGraphFile:
 class TestTraceLearning:
     """Services logging the same trace ids are on one request's path."""
 
-    def test_shared_ids_link_services(self) -> None:
-        """front, cart and payment log the same trace: linked pairwise, both ways."""
+    def test_shared_ids_link_services_first_logger_first(self) -> None:
+        """front, cart and payment log the same trace in that order: front calls the
+        two, cart calls payment (the order orients each pair)."""
         graph: dict[str, dict[str, float]] = {}
         seen: dict[str, list[object]] = {}
-        for host in ("front", "cart", "payment"):
-            learn_from_traces(graph, seen, host, (("abc", 1000),), 60_000, 100, 100)
-        assert graph["front"] == {"cart": 1.0, "payment": 1.0}
-        assert graph["payment"] == {"front": 1.0, "cart": 1.0}
+        for i, host in enumerate(("front", "cart", "payment")):
+            learn_from_traces(graph, seen, host, (("abc", 1000 + i),), 60_000, 100, 100)
+        assert graph == {"front": {"cart": 1.0, "payment": 1.0}, "cart": {"payment": 1.0}}
+
+    def test_the_dominant_direction_counts(self) -> None:
+        """Seen mostly one way (clocks disagree now and then): that way is the edge."""
+        g = CallGraph(learned={"front": {"cart": 5.0}, "cart": {"front": 2.0}})
+        assert g.calls("front", "cart") and not g.calls("cart", "front")
 
     def test_old_ids_and_bounds(self) -> None:
         """An id seen again after the window starts over; the map stays bounded."""

@@ -110,3 +110,24 @@ class TestScores:
     def test_no_evidence_no_suspects(self) -> None:
         """An empty incident ranks nothing."""
         assert rank_suspects([]) == []
+
+
+class TestDownstreamFirst:
+    """Trouble spreads up the call graph: the deepest service in trouble comes first."""
+
+    def test_errors_of_a_caller_are_explained_by_its_callee(self) -> None:
+        """front calls orders, orders calls payment; all log errors from the same sample:
+        payment first, with a known graph; without one, the tie goes by name."""
+        ev = [Evidence("front", "errors", T0), Evidence("orders", "errors", T0),
+              Evidence("payment", "errors", T0), Evidence("payment", "logs", T0)]
+        graph = CallGraph({"front": ("orders",), "orders": ("payment",)})
+        ranked = rank_suspects(ev, graph)
+        assert ranked[0].host == "payment"
+        assert "callee orders" in ranked[[s.host for s in ranked].index("front")].reason
+        assert rank_suspects(ev[:3])[0].host == "front"
+
+    def test_a_callee_in_trouble_later_explains_nothing(self) -> None:
+        """The callee's trouble starting two samples later does not explain the caller's."""
+        ev = [Evidence("front", "saturation", T0), Evidence("orders", "errors", T0 + 2 * MIN)]
+        ranked = rank_suspects(ev, CallGraph({"front": ("orders",)}))
+        assert ranked[0].host == "front"
