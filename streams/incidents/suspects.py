@@ -9,11 +9,12 @@ began with). The ranking asks three questions:
    (client-side latency) is evidence against what it calls, not against it.
 2. Is that trouble *explained* by something else in the incident? A service whose only
    own symptom is latency, while its calls slowed from the same moment, is waiting on a
-   callee. A service with own trouble while a service it is known to call (per the call
-   graph, streams.incidents.callgraph) had own trouble from no later is downstream of it:
-   errors and slowness spread up the call graph, so the deepest service in trouble is
-   the likeliest cause. A service whose calls suffer while another service it may call
-   has own trouble (not merely waiting) that started no later is a victim of it.
+   callee. A service with latency, errors or new log lines (what spreads to callers,
+   unlike saturation or restarts) while a service it is known to call (per the call
+   graph, streams.incidents.callgraph) had own trouble from no later is downstream of
+   it: the deepest service in trouble is the likeliest cause. A service whose calls
+   suffer while another service it may call has own trouble (not merely waiting) that
+   started no later is a victim of it.
 3. Whose trouble *started first*? Causes precede their effects; starts within
    `onset_tolerance_ms` count as the same moment (callers slow down in the very sample
    their callee does).
@@ -41,6 +42,9 @@ __all__ = ["OWN_SIGNALS", "Evidence", "rank_suspects"]
 log = logging.getLogger(__name__)
 
 OWN_SIGNALS = ("errors", "latency", "saturation", "down", "logs")
+# What a callee's trouble does to its callers: slow them, fail them, make them log new
+# errors. Not saturate them or restart them: that trouble is their own.
+_PROPAGATING = frozenset({"latency", "errors", "logs"})
 _OWN_BASE, _OWN_EXTRA, _OWN_EXPLAINED = 1.0, 0.5, 0.4
 _CALLS, _CALLS_EXPLAINED, _LOAD = 0.5, 0.1, 0.1
 _FIRST, _PER_VICTIM = 0.5, 0.2
@@ -104,7 +108,7 @@ def _explain(services: dict[str, _Service], graph: CallGraph, tol: int) -> None:
                                and lat is not None and s.calls <= lat + tol)
     for name, s in services.items():
         mine = s.own_onset
-        if mine is None:
+        if mine is None or not set(s.own) <= _PROPAGATING:
             continue
         for other, o in sorted(services.items()):
             theirs = o.own_onset

@@ -126,6 +126,13 @@ class TestDownstreamFirst:
         assert "callee orders" in ranked[[s.host for s in ranked].index("front")].reason
         assert rank_suspects(ev[:3])[0].host == "front"
 
+    def test_saturation_does_not_spread_to_callers(self) -> None:
+        """A caller's own CPU trouble is its own, whatever its callee does."""
+        ev = [Evidence("front", "saturation", T0), Evidence("orders", "saturation", T0)]
+        ranked = rank_suspects(ev, CallGraph({"front": ("orders",)}))
+        assert ranked[0].score == ranked[1].score
+        assert all("own trouble (saturation)" in s.reason for s in ranked)
+
     def test_a_callee_in_trouble_later_explains_nothing(self) -> None:
         """The callee's trouble starting two samples later does not explain the caller's."""
         ev = [Evidence("front", "saturation", T0), Evidence("orders", "errors", T0 + 2 * MIN)]
