@@ -187,6 +187,51 @@ def _traces(x: Any) -> tuple[tuple[str, int], ...]:
     return tuple(out[:64])
 
 
+def _alert_kw(a: Any) -> tuple[dict[str, Any], dict[str, str]] | str:
+    """Signal fields of an alert event, and its labels (or why it is unusable)."""
+    if not isinstance(a, dict) or not isinstance(a.get("fingerprint"), str):
+        return "alert event without an alert fingerprint"
+    alabels = _str_dict(a.get("labels"))
+    rule = str(a.get("rule") or "")
+    ann_raw = a.get("annotations")
+    ann: dict[str, Any] = ann_raw if isinstance(ann_raw, dict) else {}
+    severity = a.get("severity") if a.get("severity") in ("critical", "warning") else "info"
+    return {
+        "kind": "alert", "fingerprint": a["fingerprint"],
+        "about": alabels.get("fault_class") or None, "rule": rule,
+        "signal_class": _signal_class(alabels), "started_ms": _started(a),
+        "firing": a.get("status") != "resolved", "severity": severity,
+        "summary": str(ann.get("summary") or rule), "gpu": alabels.get("gpu"),
+        "silent": any(w in rule.lower() for w in _SILENT_WORDS)
+        and severity in ("critical", "warning") and a.get("status") != "resolved",
+    }, alabels
+
+
+def _fault_kw(rec: Any) -> tuple[dict[str, Any], dict[str, str]] | str:
+    """Signal fields of a fault event, and its record's labels (or why it is unusable)."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("fault_class"), str) \
+            or not rec["fault_class"]:
+        return "fault event without a fault class"
+    rlabels = _str_dict(rec.get("labels"))
+    cls = rec["fault_class"]
+    level = rec.get("severity")
+    # A fault read from a line's own words (generic) or from a new template (novel) is
+    # less certain than a catalogue entry: it feeds the context and joins incidents,
+    # but opens none on its own unless the line itself says critical or worse
+    # (repetition still can, through the FaultRepeated alert).
+    uncertain = rec.get("fault_source") in _UNCERTAIN_SOURCES
+    if cls in MINOR_FAULTS or level in _MINOR_LOG_LEVELS or (
+            uncertain and level not in _CRITICAL_LOG_LEVELS):
+        severity = "info"
+    elif (cls in CRITICAL_FAULTS or level in _CRITICAL_LOG_LEVELS) \
+            and cls not in SYMPTOM_FAULTS:
+        severity = "critical"
+    else:
+        severity = "warning"
+    return {"kind": "fault", "fault_class": cls, "gpu": rlabels.get("gpu"),
+            "pci": rlabels.get("pci"), "severity": severity}, rlabels
+
+
 def read_event(event: Any, group_labels: tuple[str, ...],
                place_labels: tuple[str, ...] = ("rack",)) -> Signal | str:
     """A Signal, or the reason the event cannot be used."""
@@ -208,50 +253,15 @@ def read_event(event: Any, group_labels: tuple[str, ...],
         else None,
     }
     extra: dict[str, str] = {}
-    if kind == "alert":
-        a = event.get("alert")
-        if not isinstance(a, dict) or not isinstance(a.get("fingerprint"), str):
-            return "alert event without an alert fingerprint"
-        host = host if isinstance(host, str) and host else a.get("host")
-        alabels = _str_dict(a.get("labels"))
-        extra = alabels
-        rule = str(a.get("rule") or "")
-        ann_raw = a.get("annotations")
-        ann: dict[str, Any] = ann_raw if isinstance(ann_raw, dict) else {}
-        severity = a.get("severity") if a.get("severity") in ("critical", "warning") else "info"
-        about = alabels.get("fault_class") or None
-        sig_kw: dict[str, Any] = {
-            "kind": "alert", "fingerprint": a["fingerprint"], "about": about, "rule": rule,
-            "signal_class": _signal_class(alabels), "started_ms": _started(a),
-            "firing": a.get("status") != "resolved", "severity": severity,
-            "summary": str(ann.get("summary") or rule), "gpu": alabels.get("gpu"),
-            "silent": any(w in rule.lower() for w in _SILENT_WORDS)
-            and severity in ("critical", "warning") and a.get("status") != "resolved",
-        }
-    elif kind == "fault":
-        rec = event.get("record")
-        if not isinstance(rec, dict) or not isinstance(rec.get("fault_class"), str) \
-                or not rec["fault_class"]:
-            return "fault event without a fault class"
-        rlabels = _str_dict(rec.get("labels"))
-        extra = rlabels
-        cls = rec["fault_class"]
-        level = rec.get("severity")
-        # A fault read from a line's own words (generic) or from a new template (novel) is
-        # less certain than a catalogue entry: it feeds the context and joins incidents,
-        # but opens none on its own unless the line itself says critical or worse
-        # (repetition still can, through the FaultRepeated alert).
-        uncertain = rec.get("fault_source") in _UNCERTAIN_SOURCES
-        if cls in MINOR_FAULTS or level in _MINOR_LOG_LEVELS or (
-                uncertain and level not in _CRITICAL_LOG_LEVELS):
-            severity = "info"
-        elif (cls in CRITICAL_FAULTS or level in _CRITICAL_LOG_LEVELS) \
-                and cls not in SYMPTOM_FAULTS:
-            severity = "critical"
-        else:
-            severity = "warning"
-        sig_kw = {"kind": "fault", "fault_class": cls, "gpu": rlabels.get("gpu"),
-                  "pci": rlabels.get("pci"), "severity": severity}
+    if kind in ("alert", "fault"):
+        inner = event.get(kind if kind == "alert" else "record")
+        read = _alert_kw(inner) if kind == "alert" else _fault_kw(inner)
+        if isinstance(read, str):
+            return read
+        sig_kw, extra = read
+        if kind == "alert" and not (isinstance(host, str) and host) \
+                and isinstance(inner, dict):
+            host = inner.get("host")
     elif kind == "traces":
         sig_kw = {"kind": "traces", "severity": "info", "traces": _traces(event.get("traces"))}
     else:
