@@ -82,6 +82,8 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 
 class TestCorrelatorProperties:
+    """Determinism, tick independence, restarts and a well-formed lifecycle."""
+
     @FAST
     @given(streams_of_events())
     def test_same_input_same_output(self, events: list[dict[str, Any]]) -> None:

@@ -15,6 +15,8 @@ def read(ev: dict[str, object]) -> Signal:
 
 
 class TestReadEvent:
+    """Correlation events read into signals, or the reason they cannot be."""
+
     def test_alert(self) -> None:
         """An alert event keeps fingerprint, severity, GPU and summary."""
         sig = read(alert("a1", T0, rule="gpu_temp", severity="warning", labels={"gpu": "2"},
@@ -73,6 +75,8 @@ class TestReadEvent:
 
 
 class TestRouting:
+    """The state keys an event must reach."""
+
     def test_routes_are_the_rack_then_the_groups(self) -> None:
         """One key for the rack state, one per configured group the event belongs to."""
         ev = fault("a1", T0, "nccl_timeout", rack="r3", labels={"job": "j1"})

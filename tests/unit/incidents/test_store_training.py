@@ -65,6 +65,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 
 class TestStoreTraining:
+    """Training from the store's metrics, logs and incidents."""
+
     def test_incidents_are_the_truth(self, store: Store) -> None:
         """One incident, from its opening to its last change, over its hosts."""
         assert [Truth(*r) for r in store_truth(store, T0, T0 + 60 * MIN)] == [
