@@ -66,6 +66,9 @@ class Correlator:
             self.counters.ignored += 1
             log.debug("correlation event ignored: %s", sig)
             return []
+        if sig.kind == "traces" and _quiet(state, sig.ts):
+            self._traces_only(state, sig)
+            return []
         step = Step(ScopeState.from_json(state), cfg, self.model, self.counters)
         st = step.st
         now = max(st.watermark_ms, sig.ts)
@@ -93,6 +96,16 @@ class Correlator:
         st.write_into(state)
         return [dict(m) for m in step.out]
 
+    def _traces_only(self, state: dict[str, Any], sig: Signal) -> None:
+        """A `traces` event when nothing is due: learn from it on the plain state, without
+        reading the whole state into records (every service sends one a minute)."""
+        cfg = self.config
+        state["wm"] = max(state.get("wm", 0), sig.ts)
+        if cfg.learn_call_graph and (sig.route is None or sig.route[0] == "service"):
+            learn_from_traces(state.setdefault("cg", {}), state.setdefault("tr", {}), sig.host,
+                              sig.traces, cfg.trace_window_ms, cfg.max_graph_edges,
+                              cfg.max_trace_ids)
+
     def tick(self, state: dict[str, Any], now_ms: int) -> list[dict[str, Any]]:
         """Time passing: publish held-back incidents, resolve quiet ones."""
         step = Step(ScopeState.from_json(state), self.config, self.model, self.counters)
@@ -102,6 +115,17 @@ class Correlator:
         prune(step)
         step.st.write_into(state)
         return [dict(m) for m in step.out]
+
+
+def _quiet(state: dict[str, Any], ts: int) -> bool:
+    """Nothing is due in this state up to `ts`: no incident to publish, update or resolve,
+    no pruning (what `advance` and `prune` would find)."""
+    if state.get("inc"):
+        nx = state.get("nx")
+        if not isinstance(nx, int) or ts >= nx:
+            return False
+    np_ = state.get("np")
+    return isinstance(np_, int) and max(state.get("wm", 0), ts) < np_
 
 
 def _domain(cfg: CorrelatorConfig, sig: Signal) -> str:

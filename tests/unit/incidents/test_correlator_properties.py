@@ -30,8 +30,11 @@ def streams_of_events(draw: st.DrawFn) -> list[dict[str, Any]]:
         rack = "r0" if host < "h4" else "r1"
         topo = {"job": "j1"} if draw(st.booleans()) else {}
         kind = draw(st.sampled_from(["alert", "resolve", "fault", "nccl", "silent", "svc",
-                                     "svc_resolve"]))
-        if kind in ("svc", "svc_resolve"):  # a service rule's alert (a `signal` label)
+                                     "svc_resolve", "traces"]))
+        if kind == "traces":  # trace ids sampled from a host's logs
+            events.append({"kind": "traces", "ts": ts, "host": host, "labels": {},
+                           "traces": [[draw(st.sampled_from(["t1", "t2"])), ts]]})
+        elif kind in ("svc", "svc_resolve"):  # a service rule's alert (a `signal` label)
             events.append(alert(host, ts, rack=host, severity="warning",
                                 rule=draw(st.sampled_from(["lat", "cpu"])),
                                 labels={"signal": draw(st.sampled_from(["latency", "calls"]))},
