@@ -10,7 +10,8 @@ host between two of its metric batches; the runtime sends them on with the batch
 
 Ids are read from the raw line, so JSON logs (`"trace_id": "..."`, `"traceId"`,
 `"x-request-id"`...) and text logs (`trace_id=...`, `TraceId: ...`, `[requestId=...]`,
-W3C `traceparent` values) are read alike, whatever the parser kept of the line.
+W3C `traceparent` values, OpenStack's `req-<uuid>`) are read alike, whatever the parser
+kept of the line.
 """
 
 from __future__ import annotations
@@ -31,16 +32,21 @@ _KEYED = re.compile(
     r"(?i)(?<![a-z0-9])(?:x-b3-traceid|trace[_.-]?id|request[_.-]?id|x-request-id"
     r"|correlation[_.-]?id)[\"']?\s*[:=]\s*[\"']?([0-9a-z][0-9a-z_-]{7,63})")
 _TRACEPARENT = re.compile(r"(?<![0-9a-f])00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}(?![0-9a-f])")
+# OpenStack-style request ids: "req-" and a UUID, wherever they stand in the line
+_REQ_UUID = re.compile(r"(?<![0-9a-z-])(req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                       r"[0-9a-f]{12})(?![0-9a-f])", re.IGNORECASE)
 _MAX_SCAN = 4096  # characters of a line searched
 
 
 def trace_ids(line: str) -> list[str]:
     """The trace/request ids a line names (lower-cased, at most a few)."""
     text = line[:_MAX_SCAN]
-    if "id" not in text.lower() and "00-" not in text:
+    lower = text.lower()
+    if "id" not in lower and "00-" not in text and "req-" not in lower:
         return []
     found = [m.group(1).lower() for m in _KEYED.finditer(text)]
     found += [m.group(1) for m in _TRACEPARENT.finditer(text)]
+    found += [m.group(1).lower() for m in _REQ_UUID.finditer(text)]
     return list(dict.fromkeys(found))[:4]
 
 

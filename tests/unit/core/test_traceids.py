@@ -31,6 +31,12 @@ class TestReadingIds:
         line = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         assert "4bf92f3577b34da6a3ce929d0e0e4736" in trace_ids(line)
 
+    def test_openstack_request_ids(self) -> None:
+        """`req-<uuid>` wherever it stands (loghub's OpenStack sample has them)."""
+        line = ("2017-05-16 00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server "
+                "[req-38101a0b-2096-447d-96ea-a692162415ae 113d3a99 54fadb41] GET /v2")
+        assert trace_ids(line) == ["req-38101a0b-2096-447d-96ea-a692162415ae"]
+
     def test_no_ids_in_ordinary_lines(self) -> None:
         """Ids need a key; short values and plain words are not ids."""
         assert trace_ids("Connection reset by peer") == []
