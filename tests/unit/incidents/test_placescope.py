@@ -185,3 +185,27 @@ class TestWhatMakesARack:
         out = run(c, [alert("a1", T0, rule="FaultRepeated", severity="warning",
                             labels={"fault_class": "nccl_timeout"})], end=T0 + 60 * MIN)
         assert out == []
+
+
+class TestNoRackNoPlace:
+    """Hosts without a rack are in no shared place; a configured label can be one."""
+
+    def test_rackless_hosts_failing_together_stay_apart(self, make_correlator: Make) -> None:
+        """Three pods without a rack (or with the 'unknown' older agents send) silent
+        within a minute: three host incidents, never a rack incident."""
+        c = make_correlator()
+        for rack in ("", "unknown"):
+            events = [silent(h, T0 + i * 1_000, rack=rack) for i, h in enumerate("abc")]
+            out = run(c, events, end=T0 + 60 * MIN)
+            assert {m["scope"] for m in out} == {"host"}
+            assert len(by_status(out, "open")) == 3
+
+    def test_a_configured_place_label_groups_pods_by_node(self, make_correlator: Make) -> None:
+        """place_labels=("node",): three pods of one node failing is a node incident."""
+        c = make_correlator(place_labels=("node",))
+        events = [alert(h, T0 + i * 1_000, rack="", topo={"node": "n7"})
+                  for i, h in enumerate(("p1", "p2", "p3"))]
+        opened = by_status(run(c, events, end=T0 + 60 * MIN), "open")
+        assert [(m["scope"], m["scope_value"], m["suspect"]) for m in opened] == [
+            ("node", "n7", "node n7")]
+        assert "node n7" in opened[0]["root_cause_hint"]
