@@ -69,7 +69,7 @@ class Correlator:
         if sig.kind == "traces" and _quiet(state, sig.ts):
             self._traces_only(state, sig)
             return []
-        step = Step(ScopeState.from_json(state), cfg, self.model, self.counters)
+        step = Step(ScopeState(state), cfg, self.model, self.counters)
         st = step.st
         now = max(st.watermark_ms, sig.ts)
         advance(step, now)
@@ -78,7 +78,7 @@ class Correlator:
         route = sig.route
         if sig.kind == "traces":
             if cfg.learn_call_graph and (route is None or route[0] == "service"):
-                learn_from_traces(st.graph, st.traces, sig.host, sig.traces,
+                learn_from_traces(st.learned_graph(), st.seen_traces(), sig.host, sig.traces,
                                   cfg.trace_window_ms, cfg.max_graph_edges, cfg.max_trace_ids)
         elif sig.service:
             if route is None or route[0] == "service":
@@ -93,7 +93,6 @@ class Correlator:
         emit_updates(step, now)
         advance(step, now)
         prune(step)
-        st.write_into(state)
         return [dict(m) for m in step.out]
 
     def _traces_only(self, state: dict[str, Any], sig: Signal) -> None:
@@ -108,12 +107,11 @@ class Correlator:
 
     def tick(self, state: dict[str, Any], now_ms: int) -> list[dict[str, Any]]:
         """Time passing: publish held-back incidents, resolve quiet ones."""
-        step = Step(ScopeState.from_json(state), self.config, self.model, self.counters)
+        step = Step(ScopeState(state), self.config, self.model, self.counters)
         now = max(step.st.watermark_ms, now_ms)
         advance(step, now)
         step.st.watermark_ms = now
         prune(step)
-        step.st.write_into(state)
         return [dict(m) for m in step.out]
 
 
@@ -139,7 +137,7 @@ def _observe(step: Step, sig: Signal) -> None:
     st = step.st
     h = st.hosts.get(sig.host)
     if h is None:
-        h = st.hosts[sig.host] = HostRecord()
+        h = st.hosts[sig.host] = HostRecord.new()
     h.seen_ms = max(h.seen_ms, sig.ts)
     if sig.place:
         h.place, h.place_label = sig.place, sig.place_label
@@ -147,12 +145,12 @@ def _observe(step: Step, sig: Signal) -> None:
             st.place_sizes[sig.place] = sig.rack_size
     if sig.rank is not None:
         for label, value in sig.groups.items():
-            h.ranks[f"{label}={value}"] = sig.rank
+            h.set_rank(f"{label}={value}", sig.rank)
     if sig.affects_host:
         h.affected_ms = max(h.affected_ms or 0, sig.ts)
     signature = sig.signature
     if signature is not None and not sig.service:
-        h.signatures[signature] = max(h.signatures.get(signature, 0), sig.ts)
+        h.note_signature(signature, sig.ts)
     if sig.silent:
         h.silent_ms = max(h.silent_ms or 0, sig.ts)
     if sig.network and sig.affects_host:
@@ -177,8 +175,8 @@ def _observe_alert(step: Step, sig: Signal) -> None:
         started = sig.started_ms if sig.service else None
         if a is not None and a.firing and a.started_ms is not None and sig.service:
             started = a.started_ms  # a re-send of the same episode
-        st.alerts[sig.fingerprint] = AlertRecord(
-            host=sig.host, severity=sig.severity, firing=True, ts=sig.ts,
+        st.alerts[sig.fingerprint] = AlertRecord.new(
+            host=sig.host, severity=sig.severity, ts=sig.ts,
             summary=sig.summary, gpu=sig.gpu, groups=dict(sig.groups),
             signal=sig.signal_class, started_ms=started,
             rule=sig.rule if sig.service else "")

@@ -60,9 +60,7 @@ def on_group_signal(step: Step, sig: Signal, label: str, value: str) -> None:
     inc = new_incident(step, label, value, first, first + cfg.grace_ms)
     for h in members:
         inc.hosts.append(h)
-        if inc.members is None:
-            inc.members = []
-        inc.members.append(h)
+        inc.members = [*(inc.members or []), h]
         inc.joined_at[h] = active[h]
     for ts, _host, cls, _gpu, _rank, groups, sev in st.faults:
         if ts >= since and groups.get(label) == value and cls not in inc.faults:

@@ -69,7 +69,7 @@ def new_incident(step: Step, scope: str, value: str, ts: int, due: int) -> Incid
     # the same scope (a new one may date its start back before that one closed).
     ts = max(ts, st.ids.get(id_key, -1) + 1)
     st.ids[id_key] = ts
-    inc = IncidentState(id=incident_id(scope, value, ts), scope=scope, value=value,
+    inc = IncidentState.new(id=incident_id(scope, value, ts), scope=scope, value=value,
                         opened_ms=ts, last_ms=ts, due_ms=max(due, ts),
                         suspect=f"{scope} {value}")
     st.incidents[incident_key(scope, value, ts)] = inc
@@ -87,16 +87,11 @@ def add_member(step: Step, inc: IncidentState, sig: Signal) -> None:
         inc.alerts[sig.fingerprint] = True
     if sig.fault_class is not None and sig.fault_class not in inc.faults:
         inc.faults.append(sig.fault_class)
-    if sig.symptom or sig.affects_host:
-        if inc.members is None:
-            inc.members = []
-        if sig.host not in inc.members:
-            inc.members.append(sig.host)  # hosts that reported, as opposed to being named
-    if sig.silent:
-        if inc.silent is None:
-            inc.silent = []
-        if sig.host not in inc.silent:
-            inc.silent.append(sig.host)
+    # hosts that reported, as opposed to being named
+    if (sig.symptom or sig.affects_host) and sig.host not in (inc.members or []):
+        inc.members = [*(inc.members or []), sig.host]
+    if sig.silent and sig.host not in (inc.silent or []):
+        inc.silent = [*(inc.silent or []), sig.host]
     inc.severity = max_severity(inc.severity, sig.severity)
     inc.last_ms = max(inc.last_ms, sig.ts)
 

@@ -41,7 +41,7 @@ def on_service_signal(step: Step, sig: Signal, domain: str) -> None:
     st = step.st
     if sig.firing:
         for callee in labelled_callees(sig.labels):
-            st.graph.setdefault(sig.host, {})[callee] = _LABELLED_WEIGHT
+            st.learned_graph().setdefault(sig.host, {})[callee] = _LABELLED_WEIGHT
     if not sig.affects_host:
         return
     start = sig.started_ms if sig.started_ms is not None else sig.ts
@@ -131,9 +131,9 @@ def _learn(step: Step, sig: Signal, start: int) -> None:
         if abs(other - start) > tol:
             continue
         if mine == "calls" and a.signal in OWN_SIGNALS:
-            learn_edge(st.graph, sig.host, a.host, cfg.max_graph_edges)
+            learn_edge(st.learned_graph(), sig.host, a.host, cfg.max_graph_edges)
         elif mine in OWN_SIGNALS and a.signal == "calls":
-            learn_edge(st.graph, a.host, sig.host, cfg.max_graph_edges)
+            learn_edge(st.learned_graph(), a.host, sig.host, cfg.max_graph_edges)
 
 
 def refresh_service(step: Step, inc: IncidentState) -> None:

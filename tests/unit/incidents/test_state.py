@@ -43,7 +43,7 @@ class TestRoundTrip:
         state: dict[str, Any] = {}
         for kind, host, k in sorted(raw, key=lambda r: r[2]):
             c.on_event(state, _event(kind, host, k))
-            again = ScopeState.from_json(orjson.loads(orjson.dumps(state))).to_json()
+            again = ScopeState(orjson.loads(orjson.dumps(state))).to_json()
             assert orjson.loads(orjson.dumps(again)) == orjson.loads(orjson.dumps(state))
 
     def test_an_empty_state_is_small(self) -> None:

@@ -51,7 +51,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
                    "pid": None, "template_id": "t", "template": "xid",
                    "fault_class": "gpu_xid_79", "labels": {"rack": "r1"}}, lim)
     st.insert_rows("logs", [log], LOG_COLUMNS, None)
-    inc = IncidentState(id="inc-000000000001", scope="host", value="h1",
+    inc = IncidentState.new(id="inc-000000000001", scope="host", value="h1",
                         opened_ms=T0 + 70_000, last_ms=T0 + 70_000, due_ms=T0 + 70_000,
                         suspect="host h1", hosts=["h1"], faults=["gpu_xid_79"],
                         severity="critical")
