@@ -6,8 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_DURATION ?= 150
 RUNS ?= 10
+NPM ?= npm
+# The console's chart library, installed from the npm registry (console/package-lock.json)
+# and copied into the package's static files; never committed.
+CONSOLE_VENDOR := console/static/vendor/uPlot.iife.min.js
 
-.PHONY: setup demo test lint typecheck unit integration bench soak reliability clean
+.PHONY: setup demo test lint typecheck unit integration bench quality soak reliability clean \
+	console-assets browser console-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +20,33 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) $(CONSOLE_VENDOR)
 	$(BIN)/rackwatch broker fetch
+
+# Without npm (and no way to install it) the console still runs, without its charts; the
+# browser tests then skip and say why.
+$(CONSOLE_VENDOR): console/package.json console/package-lock.json
+	@if ! command -v $(NPM) >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; fi
+	@if command -v $(NPM) >/dev/null; then \
+	  cd console && $(NPM) ci --no-audit --no-fund --loglevel=error && cd .. && \
+	  mkdir -p console/static/vendor && \
+	  cp console/node_modules/uplot/dist/uPlot.iife.min.js console/node_modules/uplot/dist/uPlot.min.css \
+	    console/node_modules/uplot/LICENSE console/static/vendor/ && touch $@; \
+	else echo "npm not found: the console will run without charts (apt-get install npm, then make setup)"; fi
+
+console-assets: $(CONSOLE_VENDOR)
+
+# Debian's Chromium and its driver, for the console's browser tests (tests/browser). Installed
+# when absent and this is root with apt-get; otherwise those tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null || \
+	  echo "could not install chromium and chromium-driver: the browser tests will skip"; \
+	else echo "chromium or chromedriver is missing (apt-get install chromium chromium-driver):" \
+	  "the browser tests will skip"; fi
 
 demo: setup
 	$(BIN)/rackwatch demo --duration $(DEMO_DURATION)
@@ -29,16 +59,25 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -m "not integration"
+	$(BIN)/pytest -m "not integration and not browser"
 
 integration: setup
 	$(BIN)/pytest -m integration
 
-test: setup lint typecheck
+# The console's own tests: unit, and in a headless browser (the live one starts a broker).
+console-test: setup browser
+	$(BIN)/pytest tests/unit/console tests/browser
+
+test: setup browser lint typecheck
 	$(BIN)/pytest
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# Every judgement figure (anomalies, log templates, fault lines, localisation) beside its
+# published anchors, each chosen out of sample; needs ../shared/data (skips without it).
+quality: $(STAMP)
+	$(BIN)/python -m benchmarks.quality
 
 # The failure tests and the multi-worker equivalence test, RUNS times in a row (each run
 # starts its own broker); stops at the first failure and says which run and test it was.
@@ -56,4 +95,5 @@ reliability: setup
 	done
 
 clean:
-	rm -rf $(VENV) .rackwatch .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .rackwatch .mypy_cache .ruff_cache .pytest_cache console/node_modules \
+	  console/static/vendor

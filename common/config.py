@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["AgentConfig", "BrokerConfig", "ClickHouseConfig", "Config", "ConfigError",
-           "KafkaConfig", "SinkConfig", "WorkerConfig", "effective", "find_home", "key",
-           "load_config", "mask_dsn", "parse_settings", "sections"]
+           "ConsoleConfig",
+           "KafkaConfig", "ScrapeTargetConfig", "SinkConfig", "WorkerConfig", "effective",
+           "find_home", "key", "load_config", "mask_dsn", "parse_settings", "sections"]
 
 
 class ConfigError(ValueError):
@@ -36,11 +37,13 @@ class ConfigError(ValueError):
 
 
 def key(default: Any, doc: str, *, min: float | None = None, above: float | None = None,
-        secret: bool = False, factory: Any = None) -> Any:
+        secret: bool = False, factory: Any = None, table: type[Any] | None = None) -> Any:
     """One configuration key: its default, what it is for (the reference in
     docs/configuration.md is generated from these), and the range it must be in
-    (`min`: at least, `above`: strictly more than). Secret keys are masked when shown."""
-    meta = {"doc": doc, "min": min, "above": above, "secret": secret}
+    (`min`: at least, `above`: strictly more than). Secret keys are masked when shown.
+    `table` makes the key a list of tables (`[[section.key]]` in TOML), each read and
+    checked as that dataclass, whose fields are keys of their own."""
+    meta = {"doc": doc, "min": min, "above": above, "secret": secret, "table": table}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -96,6 +99,37 @@ class ClickHouseConfig:
 
 
 @dataclass(frozen=True)
+class ScrapeTargetConfig:
+    """One exporter endpoint the agent reads: a table per target."""
+
+    name: str = key("", "the target's name: the `target` label of its agent.scrape.* samples "
+                    "and the default `replica` of its serving samples (required, unique)")
+    url: str = key("", "http(s)://host:port/path of its Prometheus text or OpenMetrics "
+                   "endpoint (required)")
+    labels: dict[str, str] = key(None, "labels put on every sample read from it (model, "
+                                 "replica, ...); they win over the exporter's", factory=dict)
+    interval_s: float = key(0.0, "seconds between scrapes; 0: the agent's interval_s", min=0)
+    timeout_s: float = key(5.0, "a scrape that takes longer fails (at most the interval)",
+                           above=0)
+    bearer_token: str = key("", "sent as `Authorization: Bearer ...`", secret=True)
+    bearer_token_file: str = key("", "file holding the bearer token, read at every scrape "
+                                 "(rotated tokens work)")
+    tls_ca_file: str = key("", "CA bundle that verifies an https target (empty: the "
+                           "system's)")
+    tls_cert_file: str = key("", "client certificate for mutual TLS (PEM)")
+    tls_key_file: str = key("", "its private key (PEM)")
+    tls_insecure_skip_verify: bool = key(False, "accept any server certificate (testing "
+                                         "only)")
+    include: tuple[str, ...] = key(("*",), "globs of uncatalogued metric families to pass "
+                                   "through under their own names")
+    exclude: tuple[str, ...] = key(("go_*", "process_*", "python_*", "promhttp_*", "node_*"),
+                                   "globs of families never passed through (runtime "
+                                   "metrics; node_exporter's thousands beyond host metrics)")
+    max_series: int = key(200, "at most this many uncatalogued series pass through from the "
+                          "target; the rest are counted (agent.scrape.dropped_series)", min=0)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """`rackwatch agent`: what this host publishes."""
 
@@ -111,6 +145,12 @@ class AgentConfig:
     kmsg_path: str = key("/dev/kmsg", "where kernel messages are read")
     gpu: bool = key(True, "read GPUs through NVML when a driver is present")
     per_core: bool = key(True, "publish per-core CPU usage")
+    host_metrics: bool = key(True, "read CPU, memory, disks and network through psutil "
+                             "(false: a node_exporter scrape target supplies them)")
+    scrape: tuple[ScrapeTargetConfig, ...] = key((), "Prometheus exporters to read into "
+                                                 "the same batches: `[[agent.scrape]]` "
+                                                 "tables, keys below",
+                                                 table=ScrapeTargetConfig)
     buffer_max_batches: int = key(100_000, "events kept (memory, then spilled to disk) "
                                   "while the broker is away; the oldest go beyond it", min=1)
     buffer_memory_batches: int = key(1_000, "of those, how many are kept in memory", min=1)
@@ -174,6 +214,34 @@ class SinkConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """`rackwatch console`: the web console (docs/console.md)."""
+
+    host: str = key("127.0.0.1", "address it listens on (localhost: it has no login)")
+    port: int = key(8470, "port it listens on (0: a free one; in use: a free one, said in "
+                    "the log)", min=0)
+    scrape: tuple[str, ...] = key((), "metrics endpoints the health panel shows; empty: the "
+                                  "configured worker's /metrics and the sink's /ping")
+    scrape_interval_s: float = key(2.0, "seconds between scrapes of those", above=0)
+    scrape_timeout_s: float = key(1.5, "timeout of one scrape", above=0)
+    inventory_interval_s: float = key(30.0, "how often the host list is read from the store",
+                                      above=0)
+    inventory_window_s: float = key(900.0, "hosts that reported within this are on the grid",
+                                    above=0)
+    bootstrap_window_s: float = key(86_400.0, "alerts and incidents changed within this are "
+                                    "loaded at start", above=0)
+    replay_overlap_s: float = key(60.0, "topic messages re-read from before the start", min=0)
+    fade_s: float = key(120.0, "resolved alerts and incidents stay this long, fading out",
+                        min=0)
+    group_labels: tuple[str, ...] = key(("rack", "cluster", "zone", "role"), "topology "
+                                        "labels the fleet grid groups hosts by, first found")
+    gpu_metric: str = key("gpu.utilization", "a per-GPU metric every GPU reports")
+    rules: str = key("", "rule file whose thresholds the charts draw; empty: [worker] rules")
+    push_interval_s: float = key(0.25, "live changes are sent to pages this often", above=0)
+    max_alerts: int = key(50_000, "alerts kept in the console's memory", min=1)
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path = Path(".rackwatch")
     broker: BrokerConfig = field(default_factory=BrokerConfig)
@@ -182,6 +250,7 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     sink: SinkConfig = field(default_factory=SinkConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     @property
     def bootstrap(self) -> str:
@@ -218,6 +287,10 @@ def _build(section: str, cls: type[Any], raw: dict[str, Any], where: str,
                             f"(known: {', '.join(sorted(known))})")
             continue
         default = getattr(cls(), key)
+        table = f.metadata.get("table")
+        if table is not None:
+            kwargs[key] = _tables(f"{section}.{key}", table, value, where, problems)
+            continue
         if isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, float):
@@ -244,6 +317,15 @@ def _build(section: str, cls: type[Any], raw: dict[str, Any], where: str,
     return cls(**kwargs)
 
 
+def _tables(name: str, cls: type[Any], value: Any, where: str,
+            problems: list[str]) -> tuple[Any, ...]:
+    """A `[[name]]` list of tables, each read as `cls` (problems named by position)."""
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.append(f"{where}: [[{name}]] should be a list of tables, got {value!r:.60}")
+        return ()
+    return tuple(_build(f"{name}[{i}]", cls, v, where, problems) for i, v in enumerate(value))
+
+
 def _out_of_range(f: dataclasses.Field[Any], value: Any) -> str | None:
     """Why a number is outside its key's range (None: it is inside)."""
     if not isinstance(value, int | float) or isinstance(value, bool):
@@ -267,16 +349,22 @@ def effective(cfg: Config) -> dict[str, dict[str, Any]]:
     """The configuration in effect, section by section, secrets masked: what
     `rackwatch config check` prints."""
     out: dict[str, dict[str, Any]] = {"": {"home": str(cfg.home)}}
-    for name, cls in _SECTIONS.items():
-        sec = getattr(cfg, name)
-        values = {}
-        for f in dataclasses.fields(cls):
-            v = getattr(sec, f.name)
-            if f.metadata.get("secret") and isinstance(v, str) and v:
-                v = mask_dsn(v) if "://" in v else "***"
-            values[f.name] = list(v) if isinstance(v, tuple) else v
-        out[name] = values
+    for name in _SECTIONS:
+        out[name] = _shown(getattr(cfg, name))
     return out
+
+
+def _shown(sec: Any) -> dict[str, Any]:
+    """A section's (or a table's) keys as plain values, secrets masked."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(sec):
+        v = getattr(sec, f.name)
+        if f.metadata.get("secret") and isinstance(v, str) and v:
+            v = mask_dsn(v) if "://" in v else "***"
+        if f.metadata.get("table") is not None:
+            v = [_shown(t) for t in v]
+        values[f.name] = list(v) if isinstance(v, tuple) else v
+    return values
 
 
 _SECRET_PARAMS = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|access_key|secret_key)"

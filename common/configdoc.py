@@ -40,21 +40,32 @@ def _range(f: dataclasses.Field[Any]) -> str:
     return ""
 
 
+def _table(title: str, cls: type[Any], out: list[str]) -> list[tuple[str, type[Any]]]:
+    """One section's (or list of tables') rows; the lists of tables it holds."""
+    out.append(f"### {title}")
+    out.append("")
+    out.append((cls.__doc__ or "").strip().splitlines()[0])
+    out.append("")
+    out.append("| key | default | range | what it is |")
+    out.append("|---|---|---|---|")
+    nested = []
+    for f in dataclasses.fields(cls):
+        doc = f.metadata.get("doc", "")
+        if f.metadata.get("secret"):
+            doc += " (secret: masked wherever rackwatch shows it)"
+        out.append(f"| `{f.name}` | {_default(f, cls)} | {_range(f)} | {doc} |")
+        if f.metadata.get("table") is not None:
+            nested.append((f.name, f.metadata["table"]))
+    out.append("")
+    return nested
+
+
 def reference() -> str:
-    """The reference as markdown: one table per section, one row per key."""
+    """The reference as markdown: one table per section (and per list of tables it
+    holds, e.g. `[[agent.scrape]]`), one row per key."""
     out = [BEGIN, ""]
     for name, cls in sections().items():
-        out.append(f"### [{name}]")
-        out.append("")
-        out.append((cls.__doc__ or "").strip().splitlines()[0])
-        out.append("")
-        out.append("| key | default | range | what it is |")
-        out.append("|---|---|---|---|")
-        for f in dataclasses.fields(cls):
-            doc = f.metadata.get("doc", "")
-            if f.metadata.get("secret"):
-                doc += " (secret: masked wherever rackwatch shows it)"
-            out.append(f"| `{f.name}` | {_default(f, cls)} | {_range(f)} | {doc} |")
-        out.append("")
+        for key, table in _table(f"[{name}]", cls, out):
+            _table(f"[[{name}.{key}]]", table, out)
     out.append(END)
     return "\n".join(out) + "\n"

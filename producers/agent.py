@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config import AgentConfig, Config, ConfigError
+from common.config import AgentConfig, Config, ConfigError, ScrapeTargetConfig
 from producers.buffer import SpillBuffer
 from producers.events import encode, log_event, metric_batch, sample
+from producers.exporters.scrape import Scraper, target_problems
 from producers.gpu import GpuCollector, GpuSource, XidEvent, open_nvml, xid_message
 from producers.hostmetrics import HostMetrics, HostMetricsOptions, PsutilReader
 from producers.kmsg import KmsgReader, read_boot_id
@@ -65,6 +66,8 @@ class AgentOptions:
     log_poll_s: float = _A.log_poll_s
     read_existing_logs: bool = _A.read_existing_logs
     flush_timeout_s: float = _A.flush_timeout_s
+    host_metrics: bool = _A.host_metrics
+    scrape: tuple[ScrapeTargetConfig, ...] = _A.scrape
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> AgentOptions:
@@ -76,7 +79,8 @@ class AgentOptions:
                    buffer_max_batches=a.buffer_max_batches,
                    buffer_memory_batches=a.buffer_memory_batches, per_core=a.per_core,
                    log_poll_s=a.log_poll_s, read_existing_logs=a.read_existing_logs,
-                   flush_timeout_s=a.flush_timeout_s)
+                   flush_timeout_s=a.flush_timeout_s, host_metrics=a.host_metrics,
+                   scrape=a.scrape)
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
     @property
@@ -115,6 +119,8 @@ class AgentOptions:
             out.append(f"--duration must not be negative, got {self.duration_s}")
         if not (self.log_poll_s > 0):
             out.append(f"log_poll_s must be > 0, got {self.log_poll_s}")
+        if self.interval_s > 0:
+            out.extend(target_problems(self.scrape, self.interval_s))
         return out
 
 
@@ -185,6 +191,8 @@ class _Agent:
         self.reader = PsutilReader(hopts, problems=self.problems, clock=clock)
         self.metrics = HostMetrics(hopts)
         self.gpu = GpuCollector(gpu_source, problems=self.problems) if gpu_source else None
+        self.scraper = (Scraper(opts.scrape, interval_s=opts.interval_s, host=hopts,
+                                problems=self.problems, clock=clock) if opts.scrape else None)
         self.stats.gpus = gpu_source.count() if gpu_source else 0
         self.tailer = (LogTailer(list(opts.log_patterns), saved=self.state.files or None,
                                  read_existing=opts.read_existing_logs, problems=self.problems)
@@ -225,10 +233,17 @@ class _Agent:
     # -- work per tick ---------------------------------------------------------------
     def collect(self) -> MetricBatch:
         """One metric batch of this moment."""
-        snap = self.reader.read()
-        samples: list[Sample] = self.metrics.samples(snap)
+        samples: list[Sample] = []
+        if self.opts.host_metrics:
+            snap = self.reader.read()
+            now = snap.now
+            samples.extend(self.metrics.samples(snap))
+        else:
+            now = self.clock()
         if self.gpu is not None:
-            samples.extend(self.gpu.samples(snap.now))
+            samples.extend(self.gpu.samples(now))
+        if self.scraper is not None:
+            samples.extend(self.scraper.take())
         pub = self.publisher
         if pub is not None:
             samples.append(sample("agent.buffered_batches", float(pub.buffered)))
@@ -237,7 +252,7 @@ class _Agent:
         seq = self.state.next_metrics_seq()
         self.stats.first_seq = seq if self.stats.first_seq is None else self.stats.first_seq
         self.stats.last_seq = seq
-        return metric_batch(self.host, int(snap.now * 1000), seq, self.labels, samples,
+        return metric_batch(self.host, int(now * 1000), seq, self.labels, samples,
                             round(self.opts.interval_s * 1000), epoch=self.state.epoch)
 
     def publish_metrics(self) -> None:
@@ -361,11 +376,15 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
     # One cheap timer per sleep, woken early by stop or an XID: no tasks per interval, and
     # log polls share the metrics' wall-clock grid, so an idle agent wakes once per tick.
     relay = asyncio.create_task(_relay(stop, wake))
+    scrape_stop = asyncio.Event()
+    scraping = (asyncio.create_task(agent.scraper.run(scrape_stop))
+                if agent.scraper is not None else None)
     has_logs = agent.tailer is not None or agent.kmsg is not None
     log_every = opts.log_poll_s
     end = started + opts.duration_s if opts.duration_s is not None else math.inf
     try:
-        agent.metrics.samples(agent.reader.read())  # baseline: the first batch has rates
+        if opts.host_metrics:
+            agent.metrics.samples(agent.reader.read())  # baseline: the first batch has rates
         next_tick = (math.floor(clock() / interval) + 1) * interval
         next_logs = clock() if has_logs else math.inf
         next_save = time.monotonic() + 2.0
@@ -394,6 +413,9 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
             agent.publish_xid(xids.get_nowait())
     finally:
         relay.cancel()
+        scrape_stop.set()
+        if scraping is not None:
+            await scraping
         halt.set()
         pub_stop.set()
         await pub_task
@@ -427,19 +449,25 @@ def collect_once(opts: AgentOptions, *, gpu_source: GpuSource | None = None,
     metrics = HostMetrics(hopts)
     source = _open_gpu(opts, gpu_source)
     gpu = GpuCollector(source) if source is not None else None
+    scraper = (Scraper(opts.scrape, interval_s=opts.interval_s, host=hopts, clock=clock)
+               if opts.scrape else None)
     try:
-        first = reader.read()
-        metrics.samples(first)
-        if gpu is not None:
-            gpu.samples(first.now)
-        time.sleep(min(settle_s, opts.interval_s))
-        snap = reader.read()
-        samples = metrics.samples(snap)
-        if gpu is not None:
-            samples.extend(gpu.samples(snap.now))
+        for last in (False, True):  # a baseline, then the batch with its rates
+            if last:
+                time.sleep(min(settle_s, opts.interval_s))
+            samples: list[Sample] = []
+            now = clock()
+            if opts.host_metrics:
+                snap = reader.read()
+                now, samples = snap.now, metrics.samples(snap)
+            if gpu is not None:
+                samples.extend(gpu.samples(now))
+            if scraper is not None:
+                asyncio.run(scraper.scrape_all())
+                samples.extend(scraper.take())
     finally:
         if source is not None:
             source.close()
-    ts = int(snap.now * 1000)
+    ts = int(now * 1000)
     return metric_batch(opts.hostname, ts, ts, opts.topology(), samples,
                         round(opts.interval_s * 1000))

@@ -1,3 +1,5 @@
 """rackwatch: streaming monitoring, alerting and fault diagnosis for AI datacenters."""
 
-__version__ = "0.1.0"
+from common import __version__
+
+__all__ = ["__version__"]

@@ -19,7 +19,7 @@ log = logging.getLogger("rackwatch")
 _PLUGINS = ("rackwatch.commands.broker", "rackwatch.commands.producers",
             "rackwatch.commands.streams", "rackwatch.commands.rules",
             "rackwatch.commands.incidents", "rackwatch.commands.store", "rackwatch.demo",
-            "rackwatch.commands.score", "rackwatch.commands.config")
+            "rackwatch.commands.score", "rackwatch.commands.config", "console.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -145,17 +145,21 @@ def _firings(alerts: Iterable[dict[str, Any]]) -> list[tuple[int, str, str]]:
     return sorted(out)
 
 
-def _openings(incidents: Iterable[dict[str, Any]]) -> list[tuple[int, str, set[str], str]]:
-    """(opened at, id, hosts, latest suspect) of each incident."""
-    by_id: dict[str, tuple[int, set[str], str]] = {}
+def _openings(incidents: Iterable[dict[str, Any]]
+              ) -> list[tuple[int, str, set[str], list[str]]]:
+    """(opened at, id, hosts, every suspect it named, in order) of each incident."""
+    by_id: dict[str, tuple[int, set[str], list[str]]] = {}
     for m in incidents:
         iid = str(m.get("incident_id"))
         opened = _ms(m.get("opened_at"))
         if opened is None:
             continue
-        _, hosts, _ = by_id.get(iid, (opened, set(), ""))
-        by_id[iid] = (opened, hosts | set(m.get("hosts") or ()), str(m.get("suspect") or ""))
-    return sorted((at, iid, hosts, suspect) for iid, (at, hosts, suspect) in by_id.items())
+        _, hosts, suspects = by_id.get(iid, (opened, set(), []))
+        suspect = str(m.get("suspect") or "")
+        if suspect and suspect not in suspects:
+            suspects.append(suspect)
+        by_id[iid] = (opened, hosts | set(m.get("hosts") or ()), suspects)
+    return sorted((at, iid, hosts, suspects) for iid, (at, hosts, suspects) in by_id.items())
 
 
 def score(manifest: Iterable[dict[str, Any]], alerts: Iterable[dict[str, Any]],
@@ -180,11 +184,15 @@ def score(manifest: Iterable[dict[str, Any]], alerts: Iterable[dict[str, Any]],
                 if fs.alert_ms is None and i not in used_alerts:
                     fs.alert_rule, fs.alert_host, fs.alert_ms = rule, host, at
                 used_alerts.add(i)
-        candidates = [(iid, suspect) for at, iid, ihosts, suspect in openings
+        candidates = [(iid, suspects) for at, iid, ihosts, suspects in openings
                       if ihosts & members and lo <= at <= hi]
         used_incidents.update(iid for iid, _ in candidates)
-        right = [c for c in candidates if _names(c[1], fs.expected)]
-        chosen = right[0] if right else (candidates[0] if candidates else None)
+        # Right when an incident named the right place (a host incident later folded into
+        # its rack's still named the host first); shown: that suspect, else the first one.
+        right = [(iid, s) for iid, suspects in candidates for s in suspects
+                 if _names(s, fs.expected)]
+        first = [(iid, suspects[0]) for iid, suspects in candidates if suspects]
+        chosen = right[0] if right else (first[0] if first else None)
         if chosen is not None:
             fs.incident_id, fs.suspect = chosen
             fs.suspect_right = bool(right)
@@ -193,6 +201,7 @@ def score(manifest: Iterable[dict[str, Any]], alerts: Iterable[dict[str, Any]],
     excluded = set(exclude_hosts)
     card.false_alerts = [(rule, host, at) for i, (at, rule, host) in enumerate(firings)
                          if i not in used_alerts and host not in excluded]
-    card.false_incidents = [(iid, suspect) for _, iid, ihosts, suspect in openings
+    card.false_incidents = [(iid, suspects[0] if suspects else "")
+                            for _, iid, ihosts, suspects in openings
                             if iid not in used_incidents and not ihosts <= excluded]
     return card

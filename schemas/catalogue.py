@@ -5,14 +5,21 @@ units (percent to a 0-1 fraction), and rejects values outside the physical bound
 A metric that is not catalogued passes through unchanged under its own name.
 
 Series labels used by the catalogue: `cpu` (core index), `mount`, `device` (block
-device), `interface` (network), `gpu` (index), `uuid` (GPU UUID).
+device), `interface` (network), `gpu` (index), `uuid` (GPU UUID), `model` and
+`replica` (a served model and one serving process of it; `model_version` where the
+server has versions), `target` (an exporter the agent scrapes).
+
+Serving latencies are published per interval as separate series per quantile,
+`serving.request_latency_s.p50|p90|p99` and `.mean` (not one series with a `quantile`
+label): a rule names the figure it watches by name (`serving.ttft_s.p99`), every
+figure gets its own smoothing, and the catalogue can say what each one is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ALIASES", "CATALOGUE", "Alias", "MetricSpec", "spec_for"]
+__all__ = ["ALIASES", "CATALOGUE", "SERVING_LATENCIES", "Alias", "MetricSpec", "spec_for"]
 
 INF = float("inf")
 
@@ -38,6 +45,21 @@ class Alias:
 
 
 _F = 1.0  # upper bound of a fraction
+_SERVE = ("model", "replica")
+# Latency figures of the interval's requests, one series per quantile and the mean.
+SERVING_LATENCIES = {
+    "serving.request_latency_s": "end-to-end request latency",
+    "serving.ttft_s": "time to first token",
+    "serving.time_per_token_s": "time per output token after the first (inter-token latency)",
+    "serving.queue_time_s": "time a request waited before it was scheduled",
+}
+_SERVING = [
+    MetricSpec(f"{stem}.{figure}", "seconds", f"{what}, {label} of the interval's requests",
+               labels=_SERVE)
+    for stem, what in SERVING_LATENCIES.items()
+    for figure, label in (("p50", "median"), ("p90", "90th percentile"),
+                          ("p99", "99th percentile"), ("mean", "mean"))
+]
 _SPECS = [
     # CPU
     MetricSpec("cpu.usage", "fraction", "CPU busy time, all cores", 0, _F),
@@ -107,10 +129,25 @@ _SPECS = [
                labels=("gpu",)),
     MetricSpec("gpu.nvlink_errors_per_s", "errors/s", "NVLink CRC/replay error rate",
                labels=("gpu",)),
-    # services: requests served (server side) and made (client side), as service meshes
-    # and exporters report them per pod or instance
-    MetricSpec("serving.requests_per_s", "requests/s", "requests served"),
-    MetricSpec("serving.errors_per_s", "requests/s", "requests served that failed"),
+    # model serving (vLLM, Triton, TGI through the agent's scrape targets; the simulator)
+    *_SERVING,
+    MetricSpec("serving.requests_per_s", "requests/s", "requests completed, failed ones "
+               "included", labels=_SERVE),
+    MetricSpec("serving.errors_per_s", "requests/s", "requests that failed", labels=_SERVE),
+    MetricSpec("serving.error_ratio", "fraction", "failed / completed requests of the "
+               "interval (only when some completed)", 0, _F, _SERVE),
+    MetricSpec("serving.generation_tokens_per_s", "tokens/s", "output tokens generated",
+               labels=_SERVE),
+    MetricSpec("serving.prompt_tokens_per_s", "tokens/s", "prompt (prefill) tokens processed",
+               labels=_SERVE),
+    MetricSpec("serving.queue_depth", "requests", "requests waiting to be scheduled",
+               labels=_SERVE),
+    MetricSpec("serving.batch_size", "requests", "requests processed together: the running "
+               "batch (vLLM, TGI) or inferences per model execution (Triton, mean)",
+               labels=_SERVE),
+    MetricSpec("serving.kv_cache.usage", "fraction", "KV-cache blocks in use", 0, _F, _SERVE),
+    # services: latency of the requests a service serves (server side) and of the calls it
+    # makes (client side), as service meshes and exporters report them per pod or instance
     MetricSpec("serving.success_ratio", "fraction", "share of requests served that succeeded",
                0, _F),
     *(MetricSpec(f"serving.{side}_latency_p{q}_s", "seconds",
@@ -129,6 +166,14 @@ _SPECS = [
     MetricSpec("agent.buffered_batches", "batches", "batches held while the broker is away"),
     MetricSpec("agent.dropped_batches", "batches", "batches lost to buffer overflow (counter)"),
     MetricSpec("agent.errors", "errors", "source problems the agent has met so far (counter)"),
+    MetricSpec("agent.scrape.up", "bool", "1 when the target's last scrape succeeded", 0, 1,
+               ("target",)),
+    MetricSpec("agent.scrape.duration_s", "seconds", "how long the target's last scrape took",
+               labels=("target",)),
+    MetricSpec("agent.scrape.samples", "samples", "samples the target's last scrape published",
+               labels=("target",)),
+    MetricSpec("agent.scrape.dropped_series", "series", "uncatalogued series of the last "
+               "scrape left out beyond the target's max_series", labels=("target",)),
 ]
 
 CATALOGUE: dict[str, MetricSpec] = {s.name: s for s in _SPECS}

@@ -217,6 +217,23 @@ class GpuXid(Fault):
             g.remap_failure = False
 
 
+class GpuThrottle(Fault):
+    """A GPU slows down without an XID: the power brake (clocks at ~45 %) or a cooling
+    loss (heat, then thermal slowdown). On a serving host its replica slows with it:
+    the queue grows, latency climbs, throughput drops."""
+
+    def apply(self, ctx: StepContext) -> None:
+        if not self.active(ctx.t):
+            return
+        fx = ctx.fx(self.hosts[0])
+        gpu = self.details["gpu"]
+        if self.details["cause"] == "power":
+            fx.gpu_brake.add(gpu)
+        else:
+            ramp = min((ctx.t - self.start_ms) / 180_000, 1.0)
+            fx.gpu_heat[gpu] = 1.0 + 1.2 * ramp
+
+
 class NcclTimeout(Fault):
     """A collective hangs; after the timeout every rank's watchdog says so."""
 
@@ -278,6 +295,7 @@ _CLASSES: dict[str, Callable[..., Fault]] = {
     "gpu_xid_64": GpuXid,
     "gpu_xid_74": GpuXid,
     "gpu_thermal_xid": GpuXid,
+    "gpu_throttle": GpuThrottle,
     "nccl_timeout": NcclTimeout,
     "rack_power": Silent,
     "host_silent": Silent,
@@ -294,7 +312,7 @@ class _Chooser:
         self.used_jobs: set[str] = set()
 
     def host(self, rng: random.Random, want: str | None, gpu: bool, problems: list[str],
-             where: str) -> str | None:
+             where: str, serving: bool = False) -> str | None:
         names = {h.name for h in self.topo.hosts}
         if want and want != "random":
             if want not in names:
@@ -306,9 +324,11 @@ class _Chooser:
             self.used_hosts.add(want)
             return want
         pool = [h.name for h in self.topo.hosts if (h.gpus or not gpu)]
-        if gpu:  # a GPU fault shows best on a GPU that is working
-            busy = [n for n in pool if n in self.topo.job_of]
+        if gpu:  # a GPU fault shows best on a GPU that is working (training or serving)
+            busy = [n for n in pool if n in self.topo.job_of or n in self.topo.serving]
             pool = busy or pool
+        if serving:  # a slowdown shows best where requests wait on it
+            pool = [n for n in pool if n in self.topo.serving] or pool
         if not pool:
             problems.append(f"{where}: the fleet has no {'GPU ' if gpu else ''}host")
             return None
@@ -352,6 +372,35 @@ class _Chooser:
         return pick
 
 
+def _gpu_details(kind: str, p: dict[str, str], for_ms: int, host: str, gpu: int,
+                 topo: Topology, rng: random.Random, start: int) -> dict[str, Any]:
+    """A GPU fault's ground truth: the GPU, and its XID and lead-up or its slowdown."""
+    spec_h = topo.host(host)
+    details: dict[str, Any] = {"gpu": gpu, "pci": spec_h.gpus[gpu],
+                               "uuid": spec_h.gpu_uuids[gpu]}
+    if kind == "gpu_throttle":
+        details["cause"] = p.get("cause", "power")
+        for rep in topo.serving.get(host, ()):
+            if gpu in rep.gpus:
+                details.update(model=rep.model.name, replica=rep.replica)
+        return details
+    if kind == "gpu_thermal_xid":
+        xid = int(p.get("xid", "79"))
+        cause: str | None = p.get("cause", "thermal")
+    else:
+        xid, cause = int(kind.rsplit("_", 1)[1]), None
+    lead = parse_duration_ms(p["lead"]) if "lead" in p else DEFAULTS.get(f"lead_{kind}", 0)
+    lead = min(lead, for_ms // 2)
+    host_job = topo.jobs.get(topo.job_of.get(host, ""))
+    details.update(xid=xid, xid_ms=start + lead, lead_ms=lead,
+                   pid=host_job.pid if host_job else rng.randrange(2000, 60000))
+    if cause:
+        details["cause"] = cause
+    if host_job is not None:
+        details["job"] = host_job.job_id
+    return details
+
+
 def resolve_faults(specs: list[FaultSpec], topo: Topology, *, seed: int, origin_ms: int,
                    interval_ms: int) -> list[Fault]:
     """Choose targets for every spec; raise FaultSpecError listing every problem."""
@@ -391,7 +440,8 @@ def resolve_faults(specs: list[FaultSpec], topo: Topology, *, seed: int, origin_
                            racks=sorted({topo.host(h).rack for h in hosts}))
         else:
             gpu_kind = kind.startswith("gpu_")
-            host = chooser.host(rng, p.get("host"), gpu_kind, problems, where)
+            host = chooser.host(rng, p.get("host"), gpu_kind, problems, where,
+                                serving=kind == "gpu_throttle")
             if host is None:
                 continue
             hosts = [host]
@@ -403,22 +453,8 @@ def resolve_faults(specs: list[FaultSpec], topo: Topology, *, seed: int, origin_
                 if gpu >= ngpu:
                     problems.append(f"{where}: host {host} has GPUs 0..{ngpu - 1}, not {gpu}")
                     continue
-                if kind == "gpu_thermal_xid":
-                    xid = int(p.get("xid", "79"))
-                    cause = p.get("cause", "thermal")
-                else:
-                    xid, cause = int(kind.rsplit("_", 1)[1]), None
-                lead = parse_duration_ms(p["lead"]) if "lead" in p else \
-                    DEFAULTS.get(f"lead_{kind}", 0)
-                lead = min(lead, spec.for_ms // 2)
-                host_job = topo.jobs.get(topo.job_of.get(host, ""))
-                details.update(gpu=gpu, pci=spec_h.gpus[gpu], uuid=spec_h.gpu_uuids[gpu],
-                               xid=xid, xid_ms=start + lead, lead_ms=lead,
-                               pid=host_job.pid if host_job else rng.randrange(2000, 60000))
-                if cause:
-                    details["cause"] = cause
-                if host_job is not None:
-                    details["job"] = host_job.job_id
+                details.update(_gpu_details(kind, p, spec.for_ms, host, gpu, topo, rng,
+                                            start))
             elif kind == "memory_leak":
                 details.update(process=p.get("process", "python"),
                                pid=rng.randrange(2000, 400000), oom_ms=end)

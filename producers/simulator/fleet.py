@@ -40,7 +40,7 @@ class Fleet:
         self.topology: Topology = build_topology(opts)
         self.sims: dict[str, HostSim] = {
             h.name: HostSim(h, self.topology.jobs.get(self.topology.job_of.get(h.name, "")),
-                            opts.seed, self.origin_ms)
+                            opts.seed, self.origin_ms, self.topology.serving.get(h.name))
             for h in self.topology.hosts
         }
         self.faults: list[Fault] = resolve_faults(

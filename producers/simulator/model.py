@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from producers.events import sample
 from producers.kmsg import format_kmsg
 from producers.simulator.loglines import syslog_line
+from producers.simulator.serving import HEADROOM, ReplicaSim, ReplicaSpec
 from producers.simulator.topology import HostSpec, Job
 from schemas.events import Sample
 
@@ -53,6 +54,7 @@ class Effects:
     gpu_missing: set[int] = field(default_factory=set)
     gpu_heat: dict[int, float] = field(default_factory=dict)  # cooling loss factor (1 = none)
     gpu_power_cap: set[int] = field(default_factory=set)
+    gpu_brake: set[int] = field(default_factory=set)  # hardware slowdown: clocks at ~45 %
     nvlink_rate: dict[int, float] = field(default_factory=dict)
     pcie_rate: dict[int, float] = field(default_factory=dict)
     xids: list[tuple[int, int]] = field(default_factory=list)  # (gpu, xid) this interval
@@ -84,10 +86,13 @@ def _clip(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
 class HostSim:
     """The moving parts of one host; `render` produces one interval's samples."""
 
-    def __init__(self, spec: HostSpec, job: Job | None, seed: int, start_ms: int) -> None:
+    def __init__(self, spec: HostSpec, job: Job | None, seed: int, start_ms: int,
+                 replicas: list[ReplicaSpec] | None = None) -> None:
         self.spec = spec
         self.job = job
         self.rng = random.Random(f"{seed}:host:{spec.name}")
+        self.replicas = [ReplicaSim(r) for r in replicas or ()]
+        self.serve_rng = random.Random(f"{seed}:serving:{spec.name}")
         rng = self.rng
         self.metrics_seq = 0
         self.logs_seq = 0
@@ -124,6 +129,8 @@ class HostSim:
         for g in self.gpus:
             g.sbe = g.dbe = 0
             g.remap_failure = False
+        for r in self.replicas:
+            r.restart()
         self.warm = False
 
     # -- metrics -----------------------------------------------------------------------
@@ -135,7 +142,12 @@ class HostSim:
         diurnal = 0.5 + 0.35 * math.sin(day + spec.phase)
         job = self.job
         checkpoint = False
-        if spec.role == "gpu":
+        load = 0.75 + 0.5 * diurnal  # requests on a serving host follow the daily curve
+        if spec.role == "gpu" and self.replicas:
+            running = False  # no training I/O; the GPUs follow the requests
+            gpu_target = min(0.3 + 0.6 * load / HEADROOM, 0.95)
+            cpu = 0.10 + 0.08 * rnd()
+        elif spec.role == "gpu":
             running = job is not None and not stalled and not (fx and fx.stalled)
             if running and job is not None:
                 checkpoint = ((t_ms // 1000 + job.pid) % 1800) < 60
@@ -182,7 +194,9 @@ class HostSim:
         self._nets(fx, running, gpu_target, diurnal, add)
         add(sample("host.uptime_s", round((t_ms - self.boot_ms) / 1000.0, 1)))
         if spec.gpus:
-            self._gpus(fx, gpu_target, dt_s, add)
+            clocks = self._gpus(fx, gpu_target, dt_s, add)
+            for replica in self.replicas:
+                replica.step(self.serve_rng, dt_s, load, clocks, MAX_CLOCK, add)
         self.warm = True
         return out
 
@@ -270,11 +284,15 @@ class HostSim:
             add(sample("net.tx_drops_per_s", round(drop_tx, 2), {"interface": nic}))
             add(sample("net.link_up", 1.0 if up else 0.0, {"interface": nic}))
 
-    def _gpus(self, fx: Effects | None, target: float, dt_s: float, add: Add) -> None:
+    def _gpus(self, fx: Effects | None, target: float, dt_s: float, add: Add
+              ) -> list[float | None]:
+        """Each GPU's samples; returns the SM clock of each (None: the GPU is gone)."""
         rnd = self.rng.random
         alpha = 1 - math.exp(-dt_s / 45.0)
+        clocks: list[float | None] = []
         for i, g in enumerate(self.gpus):
             if fx is not None and i in fx.gpu_missing:
+                clocks.append(None)
                 continue  # fallen off the bus: NVML cannot read it, the agent has nothing
             util = _clip(target + (rnd() - 0.5) * 0.04) if target > 0 else 0.0
             power = IDLE_W + util * (TDP_W - IDLE_W) * (0.88 + 0.08 * rnd())
@@ -292,6 +310,12 @@ class HostSim:
             if capped:
                 power = TDP_W * (0.99 + 0.01 * rnd())
                 clock = min(clock, 1410.0 + 60 * rnd())
+            braked = fx is not None and i in fx.gpu_brake
+            if braked and util > 0.02:  # the power brake slows the clocks hard
+                slow = MAX_CLOCK * (0.42 + 0.04 * rnd())
+                power = IDLE_W + (power - IDLE_W) * slow / clock
+                clock = min(clock, slow)
+            clocks.append(clock)
             target_c = 30.0 + power * 0.065 * heat
             g.temp += (target_c - g.temp) * alpha
             lab = {"gpu": str(i)}
@@ -302,7 +326,7 @@ class HostSim:
             add(sample("gpu.power_watts", round(power, 1), {"gpu": str(i)}))
             add(sample("gpu.sm_clock_mhz", float(round(clock)), {"gpu": str(i)}))
             add(sample("gpu.throttle.thermal", 1.0 if thermal else 0.0, {"gpu": str(i)}))
-            add(sample("gpu.throttle.power", 1.0 if capped else 0.0, {"gpu": str(i)}))
+            add(sample("gpu.throttle.power", 1.0 if capped or braked else 0.0, {"gpu": str(i)}))
             if rnd() < 2e-4:
                 g.sbe += 1
             add(sample("gpu.ecc.sbe_volatile", float(g.sbe), {"gpu": str(i)}))
@@ -325,3 +349,4 @@ class HostSim:
         if fx is not None:
             for gpu, xid in fx.xids:
                 add(sample("gpu.xid", float(xid), {"gpu": str(gpu)}))
+        return clocks

@@ -31,6 +31,7 @@ class SimOptions:
     start_ms: int | None = None  # event-time origin
     background_logs: bool = True
     gpus_per_host: int = 8
+    serving: float = 0.25  # share of GPU hosts that serve models instead of training
     # The producer epoch on every event (dedup keys on host, epoch and seq). None: a
     # fresh one per run when publishing to Kafka (a new run is a new producer, whose
     # numbers start again from 1), none when writing to a file (same seed, same bytes).
@@ -89,4 +90,6 @@ class SimOptions:
             out.append(f"--epoch must be at most 64 characters, got {len(self.epoch)}")
         if not 0 <= self.gpus_per_host <= 16:
             out.append(f"gpus_per_host must be 0..16, got {self.gpus_per_host}")
+        if not 0 <= self.serving <= 1:
+            out.append(f"--serving must be a share between 0 and 1, got {self.serving}")
         return out

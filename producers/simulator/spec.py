@@ -56,6 +56,7 @@ KINDS: dict[str, tuple[int, tuple[str, ...]]] = {
     "gpu_xid_64": (300_000, _GPU),
     "gpu_xid_74": (600_000, (*_GPU, "lead")),
     "gpu_thermal_xid": (600_000, (*_GPU, "lead", "xid", "cause")),
+    "gpu_throttle": (600_000, (*_GPU, "cause")),  # default cause: power (brake)
     "nccl_timeout": (0, ("job", "timeout")),  # default: timeout + 2 minutes
     "rack_power": (300_000, ("rack",)),
     "rack_switch": (180_000, ("rack", "flap")),
@@ -75,7 +76,7 @@ SCENARIOS: dict[str, str] = {
             "gpu_xid_79(lead=1m)@6m:5m, gpu_xid_48@7m:5m, gpu_xid_63@8m:3m, "
             "gpu_xid_64@9m:3m, gpu_xid_74@10m:5m, gpu_thermal_xid(lead=4m)@11m:8m, "
             "nccl_timeout(timeout=2m)@12m:5m, rack_power@14m:4m, rack_switch@16m:3m, "
-            "host_silent@17m:4m"),
+            "host_silent@17m:4m, gpu_throttle@18m:5m"),
 }
 
 

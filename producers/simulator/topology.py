@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field
 
 from producers.simulator.options import SimOptions
+from producers.simulator.serving import ReplicaSpec, assign_serving
 
 __all__ = ["HostSpec", "Job", "Topology", "build_topology"]
 
@@ -57,6 +58,7 @@ class Topology:
     racks: dict[str, list[str]]
     jobs: dict[str, Job]
     job_of: dict[str, str] = field(default_factory=dict)
+    serving: dict[str, list[ReplicaSpec]] = field(default_factory=dict)  # host -> replicas
 
     def host(self, name: str) -> HostSpec:
         return self.hosts[self._index[name]]
@@ -134,4 +136,10 @@ def build_topology(opts: SimOptions) -> Topology:
         jobs[job.job_id] = job
         for m in members:
             job_of[m] = job.job_id
-    return Topology(hosts, rack_members, jobs, job_of)
+    # Some groups serve models instead (their own generator: training is unchanged).
+    serving = assign_serving(opts.serving, opts.seed, [j.hosts for j in jobs.values()],
+                             opts.gpus_per_host)
+    for job_id in [j for j, job in jobs.items() if job.hosts[0] in serving]:
+        for m in jobs.pop(job_id).hosts:
+            del job_of[m]
+    return Topology(hosts, rack_members, jobs, job_of, serving)

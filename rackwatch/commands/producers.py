@@ -91,7 +91,7 @@ def _simulate(args: argparse.Namespace, cfg: Config) -> int:
                       batches=args.batches, realtime=args.realtime, rate=args.rate,
                       output=Path(args.output) if args.output else None,
                       manifest=Path(args.manifest) if args.manifest else None,
-                      start_ms=args.start_ms, epoch=args.epoch)
+                      start_ms=args.start_ms, epoch=args.epoch, serving=args.serving)
     problems = opts.problems()
     try:
         parse_faults(opts.faults)
@@ -151,6 +151,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pace.add_argument("--fast", dest="realtime", action="store_false",
                       help="as fast as possible (default; benchmarks)")
     s.add_argument("--rate", type=float, help="cap on metric batches per second")
+    s.add_argument("--serving", type=float, default=0.25,
+                   help="share of GPU hosts that serve models instead of training (default "
+                        "0.25; 0: none)")
     s.add_argument("--output", metavar="FILE.jsonl",
                    help="write events to this file instead of Kafka")
     s.add_argument("--manifest", metavar="FILE.jsonl", help="write the injected faults here")

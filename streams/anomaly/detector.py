@@ -21,8 +21,10 @@ So 0.5 is "beyond the second-highest level of the last 4096 samples by 6.5 % of 
 range", each further 1.25 % of the range adds 0.1, and a test with less history asks
 for more (a record among 400 samples is ten times less remarkable than among 4096).
 While the series is young (`startup` samples) a score also needs the sample itself far
-from the series' mean, a bootstrap that keeps a new series quiet until its envelopes
-mean something, yet flags a clear shift within its first hour at one sample a minute.
+from the series' mean, and beyond the envelopes extrapolated to the full horizon and
+the highest level reached once (`_young_excess`): a start that keeps a new series as
+quiet as an old one, yet flags a clear shift within its first hour at one sample a
+minute.
 Finally the score keeps its peak for `hold` samples, so one event is one episode.
 
 Everything is O(1) per sample except a scan of `blocks` numbers when a block closes;
@@ -92,9 +94,14 @@ def update(state: dict[str, Any], ts_ms: int, value: float,
     seen = n - 1
     best = _NONE
     if len(value_up[5]) >= p.min_blocks:  # (the four envelopes close their blocks together)
-        calib = math.log10(seen / horizon) if seen < horizon else 0.0
-        best = _excess(value_up, value_down, x, calib, p)
-        e = _excess(level_up, level_down, level, calib, p)
+        if n <= p.startup and seen < horizon:  # start-up: see _young_excess
+            grow = math.log(horizon / 2) / math.log(seen / 2)
+            best = _young_excess(value_up, value_down, x, start_mean, grow, p)
+            e = _young_excess(level_up, level_down, level, start_mean, grow, p)
+        else:
+            calib = math.log10(seen / horizon) if seen < horizon else 0.0
+            best = _excess(value_up, value_down, x, calib, p)
+            e = _excess(level_up, level_down, level, calib, p)
         if e > best:
             best = e
     if p.seasonal:
@@ -182,6 +189,40 @@ def _excess(up: Envelope, down: Envelope, v: float, calib: float, p: AnomalyPara
     else:
         hi = _top(up)
         lo = -_top(down)
+    return calib + (_beyond(v, hi, lo, p) - p.margin) / p.step
+
+
+def _young_excess(up: Envelope, down: Envelope, v: float, center: float, grow: float,
+                  p: AnomalyParams) -> float:
+    """_excess during the start-up period, which asks two more things of a novelty.
+
+    The envelope levels seen so far are extrapolated to what the full horizon would
+    show: their distance from the start-up mean times `grow`, ln(H/2) / ln(N/2), the
+    growth of the second-highest of N samples to that of H samples for an exponential
+    tail (a Gaussian one grows less, so the estimate errs on the quiet side). The
+    history-length term of _excess ("decades") is far too weak there: a young series
+    would fire several times more often than an old one on the same noise.
+
+    And a level the series reached once counts as seen (the plain record, with the
+    margin): a routine event (a checkpoint every half hour) is new the first time, not
+    also the second, which the second-highest level alone would say while one block
+    holds the first visit.
+    """
+    if len(up[MAXIMA]) < p.min_blocks:
+        return _NONE
+    top, bottom = _top(up), -_top(down)
+    if p.rank == 2:
+        hi, lo = _level(up), -_level(down)
+    else:
+        hi, lo = top, bottom
+    c = hi if center > hi else lo if center < lo else center
+    z = _beyond(v, c + (hi - c) * grow, c - (c - lo) * grow, p)
+    z_record = _beyond(v, top, bottom, p)
+    return ((z if z < z_record else z_record) - p.margin) / p.step
+
+
+def _beyond(v: float, hi: float, lo: float, p: AnomalyParams) -> float:
+    """How far v lies outside [lo, hi], as a fraction of hi - lo (negative inside)."""
     rng = hi - lo
     floor = _REL_RESOLUTION * (1.0 + abs(hi))
     if floor < p.min_scale:
@@ -191,7 +232,7 @@ def _excess(up: Envelope, down: Envelope, v: float, calib: float, p: AnomalyPara
     z = v - hi
     if lo - v > z:
         z = lo - v
-    return calib + (z / rng - p.margin) / p.step
+    return z / rng
 
 
 def _level(env: Envelope) -> float:

@@ -53,9 +53,11 @@ class AnomalyParams:
     season_periods: whole periods (days, weeks) of history before a profile is used.
     baseline:    samples of memory of the long-run mean and deviations that decide
                  whether a profile explains the series.
-    startup:     samples during which a score also needs the sample to be far from the
-                 series' mean (8 mean deviations at first, fading linearly to none at
-                 `startup`): a young envelope knows too little to be trusted alone.
+    startup:     samples of the start-up period, during which a score also needs the
+                 sample to be far from the series' mean (8 mean deviations at first,
+                 fading linearly to none at `startup`), to go beyond the envelopes
+                 extrapolated to the full horizon, and beyond the highest level reached
+                 once: a young envelope knows too little to be trusted alone.
     hold:        samples for which the score keeps its latest peak, so one event
                  reads as one episode rather than a flapping score.
     min_scale:   smallest range that matters, in the metric's unit (0: any). A series

@@ -124,7 +124,8 @@ def series_key(name: str, labels: dict[str, str] | None) -> str:
 # Metrics whose recent history is kept in event-time windows: what a root-cause hint
 # needs ("the GPU ran hot for ten minutes before it fell off the bus"; "the service's
 # error log rate went from 0.02 to 1.5 lines/s as its latency rose").
-DEFAULT_WINDOWED = ("gpu.*", "cpu.usage", "mem.usage", "serving.*", "log.*")
+DEFAULT_WINDOWED = ("gpu.*", "cpu.usage", "mem.usage", "serving.server_latency_*",
+                    "serving.client_latency_*", "serving.success_ratio", "log.*")
 FAULT_MEMORY_MS = 600_000
 
 

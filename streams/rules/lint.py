@@ -13,17 +13,9 @@ import fnmatch
 from collections.abc import Iterator
 
 from schemas.catalogue import ALIASES, CATALOGUE
+from streams.rules.kinds import CONDITION_KINDS
 from streams.rules.matchers import Selector
-from streams.rules.model import (
-    AbsentCond,
-    AllCond,
-    AnomalyCond,
-    RateCond,
-    Rule,
-    RuleSet,
-    ThresholdCond,
-    ZScoreCond,
-)
+from streams.rules.model import Rule, RuleSet
 
 __all__ = ["unknown_metrics"]
 
@@ -31,14 +23,9 @@ _KNOWN = sorted(set(CATALOGUE) | set(ALIASES))
 
 
 def _selectors(rule: Rule) -> Iterator[Selector]:
-    c = rule.condition
-    if isinstance(c, ThresholdCond):
-        yield from c.operand.selectors
-    elif isinstance(c, AllCond):
-        for op in c.operands:
-            yield from op.selectors
-    elif isinstance(c, RateCond | ZScoreCond | AnomalyCond | AbsentCond) and c.selector:
-        yield c.selector
+    """The metric selectors the rule's evaluator hooks on (none for host absence and logs)."""
+    for hook in CONDITION_KINDS[rule.kind].build(rule, None).hooks():
+        yield hook.selector
 
 
 def unknown_metrics(rules: RuleSet) -> list[str]:

@@ -16,12 +16,17 @@ from typing import Any
 
 from streams.rules.matchers import Selector
 from streams.rules.model import LogBurstCond, LogCountCond, LogMatch
-from streams.rules.parse import LOG_SEVERITY_RANK
 
-__all__ = ["SLOTS", "LogMatcher", "Ring", "add", "advance", "count", "group_labels", "new_ring",
-           "slot_ms"]
+__all__ = ["LOG_SEVERITY_RANK", "SLOTS", "LogMatcher", "Ring", "add", "advance", "count",
+           "group_labels", "new_ring", "slot_ms"]
 
 SLOTS = 6
+# syslog severities and their usual spellings; `match.severity: error` keeps rank <= 3
+LOG_SEVERITY_RANK = {
+    "emergency": 0, "emerg": 0, "panic": 0, "alert": 1, "critical": 2, "crit": 2,
+    "error": 3, "err": 3, "warning": 4, "warn": 4, "notice": 5, "info": 6,
+    "informational": 6, "debug": 7,
+}
 Ring = dict[str, Any]  # {"s": current slot, "c": [counts], "b": baseline, "f": first slot}
 _RECORD_FIELDS = frozenset({"fault_class", "fault_source", "template_id", "severity", "program",
                             "component", "source"})

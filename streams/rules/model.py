@@ -38,8 +38,6 @@ __all__ = [
 
 SEVERITIES = ("critical", "warning", "info")
 KINDS = ("threshold", "rate", "zscore", "anomaly", "absent", "all", "log_count", "log_burst")
-METRIC_KINDS = frozenset({"threshold", "rate", "zscore", "anomaly", "absent", "all"})
-LOG_KINDS = frozenset({"log_count", "log_burst"})
 
 # smoothing source of a Point value
 RAW, EWMA, WMA = 0, 1, 2

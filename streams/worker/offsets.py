@@ -14,6 +14,7 @@ plain consumer (no group membership, so asking never moves a partition):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -23,13 +24,17 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
-__all__ = ["RECONCILE_CHUNK", "SOURCE_HEADER", "EndOffsets", "Record", "landed_offsets",
+__all__ = ["ALERTS_HEADER", "RECONCILE_CHUNK", "SOURCE_HEADER", "EndOffsets", "Record",
+           "alert_digest", "landed_offsets",
            "partition_of", "read_range", "resume_offsets"]
 
 log = logging.getLogger(__name__)
 
-# Header on processed records: the offset of the input message they came from.
+# Headers on processed records: the offset of the input message they came from, and the
+# digests of the alerts its processing sent (comma-separated), so that a next owner that
+# processes the message again sends neither its records nor its alerts twice.
 SOURCE_HEADER = "rackwatch-source-offset"
+ALERTS_HEADER = "rackwatch-alerts"
 RECONCILE_CHUNK = 500  # processed records read per step when scanning a partition's tail
 
 
@@ -104,8 +109,14 @@ async def read_range(bootstrap: str, tp: tuple[str, int], start: int, end: int
         await consumer.stop()
 
 
+def alert_digest(value: bytes) -> str:
+    """An alert message's identity for re-send suppression: the processing is
+    deterministic, so an identical re-send is the identical bytes."""
+    return hashlib.blake2b(value, digest_size=8).hexdigest()
+
+
 async def landed_offsets(bootstrap: str, wanted: dict[tuple[str, int], int]
-                         ) -> dict[tuple[str, int], set[int]]:
+                         ) -> dict[tuple[str, int], dict[int, frozenset[str]]]:
     """For each (output topic, partition) -> resume offset: the input offsets >= resume
     whose processed records already landed there (a worker processed them and died, or
     lost the partition, before committing).
@@ -115,7 +126,7 @@ async def landed_offsets(bootstrap: str, wanted: dict[tuple[str, int], int]
     before the resume offset (or one without the header) shows that the rest is older."""
     consumer = _plain_consumer(bootstrap)
     await consumer.start()
-    found: dict[tuple[str, int], set[int]] = {}
+    found: dict[tuple[str, int], dict[int, frozenset[str]]] = {}
     try:
         for (topic, partition), resume in wanted.items():
             tp = TopicPartition(topic, partition)
@@ -126,33 +137,39 @@ async def landed_offsets(bootstrap: str, wanted: dict[tuple[str, int], int]
     return found
 
 
-async def _scan_back(consumer: AIOKafkaConsumer, tp: TopicPartition, resume: int) -> set[int]:
-    found: set[int] = set()
+async def _scan_back(consumer: AIOKafkaConsumer, tp: TopicPartition, resume: int
+                     ) -> dict[int, frozenset[str]]:
+    found: dict[int, frozenset[str]] = {}
     begin = (await consumer.beginning_offsets([tp]))[tp]
     hi = (await consumer.end_offsets([tp]))[tp]
     while hi > begin:
         lo = max(begin, hi - RECONCILE_CHUNK)
         older = False
         async for m in _read(consumer, tp, lo, hi):
-            src = _source_offset(m.headers)
+            src, alerts = _source(m.headers)
             if src is None or src < resume:
                 older = True
             else:
-                found.add(src)
+                found[src] = found.get(src, frozenset()) | alerts
         if older:
             break
         hi = lo
     return found
 
 
-def _source_offset(headers: Iterable[tuple[str, bytes]] | None) -> int | None:
+def _source(headers: Iterable[tuple[str, bytes]] | None) -> tuple[int | None, frozenset[str]]:
+    """(input offset, alert digests) from a processed record's headers."""
+    src: int | None = None
+    alerts: frozenset[str] = frozenset()
     for k, v in headers or ():
         if k == SOURCE_HEADER:
             try:
-                return int(v)
+                src = int(v)
             except ValueError:
-                return None
-    return None
+                return None, alerts
+        elif k == ALERTS_HEADER and v:
+            alerts = frozenset(v.decode("ascii", "replace").split(","))
+    return src, alerts
 
 
 class EndOffsets:

@@ -89,7 +89,7 @@ class Stall:
 class _Part:
     next_offset: int
     committed: int
-    landed: set[int]
+    landed: dict[int, frozenset[str]]  # input offset -> the alerts its processing sent
     moved_at: float  # monotonic seconds when next_offset last moved (or the watch reset)
     seeks: int = 0  # seeks since it last moved
 
@@ -110,10 +110,12 @@ class PartitionBook:
         return {(r.topic, r.partition) for r in delivered
                 if (r.topic, r.partition) in owned and (r.topic, r.partition) not in self._parts}
 
-    def take_over(self, tp: TPKey, resume: int, landed: set[int], now: float) -> None:
+    def take_over(self, tp: TPKey, resume: int, landed: dict[int, frozenset[str]],
+                  now: float) -> None:
         """Start processing `tp` at `resume` (the group's committed offset); `landed` are
-        the input offsets from there whose processed records the previous owner delivered."""
-        self._parts[tp] = _Part(resume, resume, set(landed), now)
+        the input offsets from there whose processed records the previous owner delivered,
+        each with the alerts (digests) its processing sent."""
+        self._parts[tp] = _Part(resume, resume, dict(landed), now)
 
     def forget(self) -> None:
         """A rebalance: nothing is known any more until partitions are taken over again."""
@@ -147,10 +149,11 @@ class PartitionBook:
         part = self._parts.get(tp)
         return None if part is None else part.next_offset
 
-    def landed(self, tp: TPKey, offset: int) -> bool:
-        """Did the previous owner already deliver this input offset's processed records?"""
+    def landed(self, tp: TPKey, offset: int) -> frozenset[str] | None:
+        """The alerts (digests) the previous owner sent for this input offset when it
+        already delivered its processed records; None when it did not."""
         part = self._parts.get(tp)
-        return part is not None and offset in part.landed
+        return None if part is None else part.landed.get(offset)
 
     def lagging(self, tp: TPKey, end: int | None) -> bool:
         """Are there messages in `tp` (whose end offset is `end`) not processed yet? A

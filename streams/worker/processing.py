@@ -6,7 +6,9 @@ durable, in this order (docs/architecture.md draws it):
 1. admit: the delivered messages become records in offset order, each offset once,
    none missing (streams.worker.partitions; gaps are read from the topic directly);
 2. process: the runtime turns each record into outputs and a new state;
-3. outputs are sent and delivered (an idempotent producer; every delivery awaited);
+3. outputs are sent and delivered (an idempotent producer; every delivery awaited):
+   alerts, dead letters and correlation events first, then the processed records,
+   which name the alerts their input raised;
 4. then the states the batch changed are delivered to their changelogs;
 5. then the offsets may be committed (every second, on revocation, at shutdown).
 
@@ -35,7 +37,15 @@ import orjson
 
 from streams.core.metrics import HostState
 from streams.runtime import Outputs, Runtime
-from streams.worker.offsets import SOURCE_HEADER, Record, landed_offsets, read_range, resume_offsets
+from streams.worker.offsets import (
+    ALERTS_HEADER,
+    SOURCE_HEADER,
+    Record,
+    alert_digest,
+    landed_offsets,
+    read_range,
+    resume_offsets,
+)
 from streams.worker.outbox import Outbox
 from streams.worker.partitions import Gap, PartitionBook, StallAction, TPKey
 from streams.worker.stats import WorkerStats
@@ -136,7 +146,7 @@ class Processing:
         now = time.monotonic()
         for t, p in sorted(tps):
             out = self.topics.output_of(t)
-            landed = found.get((out, p), set()) if out is not None else set()
+            landed = found.get((out, p), {}) if out is not None else {}
             self.book.take_over((t, p), starts[(t, p)], landed, now)
             await self.group.seek((t, p), starts[(t, p)])
             if landed:
@@ -170,21 +180,49 @@ class Processing:
         return out
 
     # ------------------------------------------------------------------ outputs
-    async def emit(self, out: Outputs, offset: int | None = None, *, rows: bool = True) -> None:
+    async def emit(self, out: Outputs) -> None:
+        """Outputs that no input record carries (a timer tick's alerts)."""
         send, t = self.outbox.send, self.topics
         for key, value in out.deadletters:
             await send(t.deadletter, key, value)
-        if out.host is not None and rows:
-            hkey = out.host.encode()
-            headers = None if offset is None else [(SOURCE_HEADER, str(offset).encode())]
-            if out.metric_block is not None:
-                await send(t.rows, hkey, out.metric_block, headers=headers)
-            if out.log_rows is not None:
-                await send(t.log_rows, hkey, out.log_rows, headers=headers)
         for fp, alert in out.alerts:
             await send(t.alerts, fp, alert)
         for key, value in out.correlate:
             await send(t.correlate, key, value)
+
+    async def emit_record(self, before: list[Outputs], out: Outputs, after: list[Outputs],
+                          offset: int, landed: frozenset[str] | None,
+                          rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]
+                          ) -> None:
+        """What one input record caused, and the in-stream ticks just `before` and `after`
+        it, in that order (the order they happened in). Its alerts, dead letters and
+        correlation events are sent now; its processed records are appended to `rows`, to
+        be sent once those are delivered: a record carries the input offset and the
+        digests of its alerts, so a record on the broker must imply its alerts are too.
+        When the previous owner already delivered this offset (`landed`), the records and
+        those very alerts are not sent again; everything else is (identical re-sends)."""
+        send, t = self.outbox.send, self.topics
+        for key, value in out.deadletters:
+            await send(t.deadletter, key, value)
+        ordered = [*before, out, *after]
+        alerts = [a for o in ordered for a in o.alerts]
+        digests = [alert_digest(value) for _, value in alerts]
+        for (fp, alert), digest in zip(alerts, digests, strict=True):
+            if landed is not None and digest in landed:
+                self.stats.alerts_suppressed += 1
+                continue
+            await send(t.alerts, fp, alert)
+        for o in ordered:
+            for key, value in o.correlate:
+                await send(t.correlate, key, value)
+        if out.host is not None and landed is None:
+            headers = [(SOURCE_HEADER, str(offset).encode())]
+            if digests:
+                headers.append((ALERTS_HEADER, ",".join(digests).encode()))
+            if out.metric_block is not None:
+                rows.append((t.rows, out.host.encode(), out.metric_block, headers))
+            if out.log_rows is not None:
+                rows.append((t.log_rows, out.host.encode(), out.log_rows, headers))
 
     async def _store(self, changed: Iterable[tuple[Any, bytes, bytes]]) -> None:
         """Outputs first, then the states they imply (the delivery order above)."""
@@ -201,10 +239,13 @@ class Processing:
                 return  # shutting down: left unacked for the partition's next owner
             records = await self.admit(events)
             dirty: dict[bytes, HostState] = {}
+            rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
             wall = _wall_ms()
             for r in records:
+                before: list[Outputs] = []
+                after: list[Outputs] = []
                 if ticks and (gap := self._gap_tick(r, wall)) is not None:
-                    await self.tick_hosts_in_stream(r.partition, gap, dirty)
+                    before = self.tick_hosts_in_stream(r.partition, gap, dirty)
                 out = handle(r.value, self.tables.state_of, wall_ms=wall, topic=r.topic,
                              partition=r.partition, offset=r.offset, key=r.key)
                 now = None
@@ -215,13 +256,16 @@ class Processing:
                     t = out.state.event_ms
                     if t is not None:
                         now = self.host_ticks.observe(r.partition, t, wall)
-                resent = self.book.landed((r.topic, r.partition), r.offset)
-                self.stats.resent_suppressed += resent
-                await self.emit(out, r.offset, rows=not resent)
                 if ticks and now is not None and self.host_ticks.due(r.partition, now):
-                    await self.tick_hosts_in_stream(r.partition, now, dirty)
+                    after = self.tick_hosts_in_stream(r.partition, now, dirty)
+                landed = self.book.landed((r.topic, r.partition), r.offset)
+                self.stats.resent_suppressed += landed is not None
+                await self.emit_record(before, out, after, r.offset, landed, rows)
             self.stats.batches += 1
             self.stats.records += len(records)
+            await self.outbox.delivered()  # alerts, dead letters, correlation events
+            for topic, key, value, headers in rows:
+                await self.outbox.send(topic, key, value, headers=headers)
             await self._store((self.tables.hosts, k, st.dumps()) for k, st in dirty.items())
             if time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S:
                 await self.commit()
@@ -257,12 +301,14 @@ class Processing:
             return None
         return self.host_ticks.gap_due(r.partition, t)
 
-    async def tick_hosts_in_stream(self, partition: int, now: int,
-                                   dirty: dict[bytes, HostState]) -> None:
-        """The partition's hosts at event time `now`, between two of its messages. A
-        host whose tick changed what matters (an alert, a window closed) is stored with
-        the batch; other tick-only changes are stored by the next timer tick's diff."""
+    def tick_hosts_in_stream(self, partition: int, now: int,
+                             dirty: dict[bytes, HostState]) -> list[Outputs]:
+        """The partition's hosts at event time `now`, between two of its messages; the
+        outputs with alerts are returned, to be sent with the message they follow. A host
+        whose tick changed what matters (an alert, a window closed) is stored with the
+        batch; other tick-only changes are stored by the next timer tick's diff."""
         self.host_ticks.mark(partition, now)
+        outs = []
         for key in list(self.tables.hosts_in(partition)):
             st = self.tables.state_of(key.decode())
             if st is None:
@@ -272,8 +318,8 @@ class Processing:
             if out.alerts or st.windows_due_ms != closes:
                 dirty[key] = st
             if out.alerts:
-                out.host = None  # nothing but alerts and correlation events to send
-                await self.emit(out)
+                outs.append(out)
+        return outs
 
     async def _tick_scope(self, raw: bytes, now: int) -> bytes | None:
         """One correlation scope at `now`: its incidents sent, its new state if changed."""
@@ -309,7 +355,6 @@ class Processing:
                 new = st.dumps()
                 if new != before:
                     changed.append((tables.hosts, key, new))
-                out.host = None  # nothing but alerts and correlation events to send
                 await self.emit(out)
         lp = runtime.log_processors.get(partition)
         if lp is not None and lp.dirty:

@@ -32,6 +32,7 @@ class WorkerStats:
     seen_skipped: int = 0  # delivered again below the next offset to process
     refetched: int = 0  # read from the topic directly: the stream skipped them
     resent_suppressed: int = 0  # processed records the previous owner already delivered
+    alerts_suppressed: int = 0  # alerts of those records the previous owner already sent
     watchdog_seeks: int = 0  # stalled partitions sought back to their next offset
     watchdog_exits: int = 0  # stalls a seek did not cure (the process then exits)
     commits_failed: int = 0
@@ -110,6 +111,9 @@ class WorkerCollector(Collector):
         yield _counter("rackwatch_worker_resent_suppressed",
                        "Processed records not sent again: the previous owner delivered them.",
                        [], [([], s.resent_suppressed)])
+        yield _counter("rackwatch_worker_alerts_suppressed",
+                       "Alert messages not sent again: the previous owner sent them for input "
+                       "it had processed without committing.", [], [([], s.alerts_suppressed)])
         yield _counter("rackwatch_worker_watchdog_actions",
                        "Stalled partitions: sought back, or given up on (exit).", ["action"],
                        [(["seek"], s.watchdog_seeks), (["exit"], s.watchdog_exits)])

@@ -175,3 +175,58 @@ class TestModel:
             if f.name != "group_id":
                 assert getattr(ss, f.name) == getattr(s, f.name), f.name
         assert ss.group_id == "rackwatch.sink"
+
+
+class TestScrapeTables:
+    """`[[agent.scrape]]`: a list of tables, each key declared and checked like any other."""
+
+    TARGETS = """\
+[agent]
+interval_s = 10
+[[agent.scrape]]
+name = "vllm"
+url = "http://127.0.0.1:8000/metrics"
+labels = { model = "llama-8b", replica = "0" }
+bearer_token = "tok-789"
+[[agent.scrape]]
+name = "dcgm"
+url = "http://127.0.0.1:9400/metrics"
+interval_s = 30
+"""
+
+    def test_tables_are_read_with_their_defaults(self, tmp_path: Path) -> None:
+        """Two targets, in order; unset keys take the declared defaults."""
+        cfg = load_config(write(tmp_path, self.TARGETS), env={})
+        vllm, dcgm = cfg.agent.scrape
+        assert (vllm.name, vllm.labels, vllm.interval_s) == ("vllm", {"model": "llama-8b",
+                                                                     "replica": "0"}, 0.0)
+        assert (dcgm.name, dcgm.interval_s, dcgm.timeout_s, dcgm.max_series) == (
+            "dcgm", 30.0, 5.0, 200)
+
+    def test_problems_name_the_table(self, tmp_path: Path) -> None:
+        """A typo or a bad value inside the second table names [agent.scrape[1]]."""
+        text = self.TARGETS + "timout_s = 3\nmax_series = -1\n"
+        with pytest.raises(ConfigError) as e:
+            load_config(write(tmp_path, text), env={})
+        problems = "\n".join(e.value.problems)
+        assert "unknown key [agent.scrape[1]].timout_s" in problems
+        assert "[agent.scrape[1]].max_series must be at least 0" in problems
+
+    def test_not_a_list_of_tables(self, tmp_path: Path) -> None:
+        """`scrape = "http://..."` is refused with what was expected."""
+        with pytest.raises(ConfigError, match=re.escape("[[agent.scrape]] should be a list")):
+            load_config(write(tmp_path, '[agent]\nscrape = "http://x/metrics"\n'), env={})
+
+    def test_token_is_masked_where_shown(self, tmp_path: Path) -> None:
+        """`config check` shows the tables, never the bearer token."""
+        from common.config import effective
+
+        shown = effective(load_config(write(tmp_path, self.TARGETS), env={}))
+        assert shown["agent"]["scrape"][0]["bearer_token"] == "***"
+        assert "tok-789" not in repr(shown)
+
+    def test_set_on_the_command_line(self) -> None:
+        """`--set 'agent.scrape=[{...}]'` reads the tables as TOML."""
+        cfg = load_config(env={}, settings=[
+            'agent.scrape=[{name = "tgi", url = "http://h:3000/metrics"}]'])
+        assert [t.name for t in cfg.agent.scrape] == ["tgi"]

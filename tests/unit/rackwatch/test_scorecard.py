@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from producers.simulator import Fleet, SimOptions
-from rackwatch.demo import DEFAULT_FAULTS, DEMO_TAU_S, demo_rules
+from rackwatch.demo import DEMO_SEED, DEMO_TAU_S, demo_faults, demo_rules
 from rackwatch.scorecard import expected_suspect, score
 from schemas.ids import ALERT, INCIDENT
 from streams.core.smoothing import SmoothingParams
@@ -87,7 +87,7 @@ class TestDemoScenario:
         """The demo's own scenario, replayed as the demo runs it (its rules, its EWMA time
         constant, 40 hosts every 2 s): every injected fault alerts, its incident names the
         right place, and nothing else alerts."""
-        opts = SimOptions(hosts=40, interval_s=2, seed=7, faults=DEFAULT_FAULTS,
+        opts = SimOptions(hosts=40, interval_s=2, seed=DEMO_SEED, faults=demo_faults(40),
                           duration_s=240)
         fleet = Fleet(opts)
         rules = load_rules(demo_rules(tmp_path))

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 
-from streams.rules import Point, RuleEngine, RuleSet, parse_rules
+from streams.rules import Point, RuleEngine, RuleError, RuleSet, parse_rules
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 
@@ -41,6 +42,16 @@ def rules(yaml_rules: str, inhibit: str = "") -> RuleSet:
     if inhibit:
         text += "inhibit_rules:\n" + inhibit
     return parse_rules(text, "test.yaml")
+
+
+def kind_problems(rule: str) -> list[str]:
+    """The problems of a file of one rule, `alert: A` followed by the lines of `rule`
+    (indented by 8 after the first)."""
+    text = f"groups:\n  - name: g\n    rules:\n      - alert: A\n        {rule}\n"
+    with pytest.raises(RuleError) as e:
+        parse_rules(text, "r.yaml")
+    assert all(p.startswith("r.yaml:") for p in e.value.problems)
+    return e.value.problems
 
 
 class Host:
@@ -77,6 +88,30 @@ class Host:
 def summary(msgs: Iterable[dict[str, Any]]) -> list[tuple[str, str, float | None, float | None]]:
     """(rule, status, starts_at s, updated_at s) per message: the shape tables compare."""
     return [(m["rule"], m["status"], secs(m["starts_at"]), secs(m["updated_at"])) for m in msgs]
+
+
+class FakeAnomaly:
+    """A stand-in for streams.anomaly: score = the last sample over `scale`, in [0, 1]."""
+
+    class AnomalyParams:
+        def __init__(self, scale: float = 100.0) -> None:
+            self.scale = scale
+
+    @staticmethod
+    def new_state(params: FakeAnomaly.AnomalyParams | None = None) -> dict[str, Any]:
+        return {"n": 0}
+
+    @staticmethod
+    def update(state: dict[str, Any], ts_ms: int, value: float,
+               params: FakeAnomaly.AnomalyParams | None = None) -> float:
+        state["n"] += 1
+        scale = params.scale if params is not None else 100.0
+        return min(1.0, max(0.0, value / scale))
+
+
+def states(host: Host) -> list[tuple[str, float | None]]:
+    """(status, updated_at s) of every message the host sent."""
+    return [(m["status"], secs(m["updated_at"])) for m in host.sent]
 
 
 def log_record(t: float, *, severity: str = "info", fault_class: str | None = None,

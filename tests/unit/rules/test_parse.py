@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streams.rules import RuleError, default_rules, load_rules, parse_rules
-from streams.rules.model import AllCond, LogBurstCond, ThresholdCond
+from streams.rules.model import AllCond, ThresholdCond
 
 
 def problems(text: str) -> list[str]:
@@ -157,47 +157,6 @@ class TestProblems:
         (p,) = problems("- a\n- b\n")
         assert "expected a mapping with 'groups'" in p
 
-    @pytest.mark.parametrize(("rule", "fragment"), [
-        ("kind: rate\n        above: 1", "missing metric"),
-        ("kind: zscore\n        metric: x\n        below: 3", "only supports above"),
-        ("kind: anomaly\n        metric: x\n        above: 0.9\n        params: [1]",
-         "params: expected a mapping"),
-        ("kind: absent", "missing duration"),
-        ("kind: absent\n        duration: 5m\n        forget_after: 1m\n        metric: x",
-         "forget_after must exceed duration"),
-        ("kind: all\n        conditions: [{metric: a, above: 1}]", "at least two conditions"),
-        ("kind: all\n        conditions: [{metric: a, above: 1}, {metric: b, sum: [c, d], "
-         "below: 2}]", "exactly one of metric"),
-        ("kind: all\n        conditions: [{metric: a, above: 1}, {metric: b, below: 2}]\n"
-         "        report: zz", "no condition named 'zz'"),
-        ("kind: all\n        conditions: [{name: x, metric: a, above: 1}, "
-         "{name: x, metric: b, below: 2}]", "names repeat"),
-        ("kind: all\n        conditions: [{metric: a, above: 1}, {metric: b, blow: 2}]",
-         "unknown key 'blow'"),
-        ("kind: threshold\n        sum: [a]\n        above: 1", "at least two metrics"),
-        ("kind: threshold\n        metric: a\n        join: [device]\n        above: 1",
-         "join only applies to sum"),
-        ("kind: log_count\n        at_least: 3", "missing window"),
-        ("kind: log_count\n        window: 5m\n        at_least: 3\n        match: "
-         "{severity: loud}", "severity: expected one of"),
-        ("kind: log_count\n        window: 5m\n        at_least: 3\n        match: {msg: x}",
-         "unknown key 'msg'"),
-        ("kind: log_count\n        window: 5m\n        at_least: 3\n        match: "
-         "{fault_source: [catalog]}", "fault_source must be among"),
-        ("kind: log_burst\n        window: 5m\n        baseline: 1m", "baseline must be at least"),
-        ("kind: log_burst\n        window: 5m\n        factor: 2\n        clear_factor: 3",
-         "clear_factor must not exceed factor"),
-        ("kind: log_count\n        window: 5m\n        at_least: 1\n        stale_after: 1m",
-         "stale_after does not apply"),
-        ("kind: rate\n        metric: x\n        above: 1\n        window: 5m",
-         "unknown key 'window'"),
-    ])
-    def test_kind_specific_problems(self, rule: str, fragment: str) -> None:
-        """Each kind validates its own keys and values."""
-        text = f"groups:\n  - name: g\n    rules:\n      - alert: A\n        {rule}\n"
-        ps = problems(text)
-        assert any(fragment in p for p in ps), ps
-
     def test_inhibit_rule_problems(self) -> None:
         """Inhibit rules are validated like rules: keys, matchers, equal labels."""
         text = GOOD + ("inhibit_rules:\n  - source_matchers: ['alertname=\"A']\n"
@@ -207,13 +166,3 @@ class TestProblems:
                          "unterminated quoted value", "'1x' is not a label name"):
             assert fragment in joined
 
-
-class TestLogRules:
-    def test_burst_defaults(self) -> None:
-        """A burst rule's unset knobs take documented defaults."""
-        text = ("groups:\n  - name: g\n    rules:\n      - alert: B\n        kind: log_burst\n"
-                "        window: 5m\n")
-        cond = parse_rules(text).rules[0].condition
-        assert isinstance(cond, LogBurstCond)
-        assert (cond.baseline_ms, cond.factor, cond.min_count, cond.clear_factor,
-                cond.warmup_ms) == (3_600_000, 5.0, 10.0, 2.0, 3_600_000)

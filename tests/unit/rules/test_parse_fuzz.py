@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.rules import RuleError, RuleSet, parse_rules
-from streams.rules.parse import _COMMON_KEYS, _KIND_KEYS, _MATCH_KEYS, _OPERAND_KEYS
+from streams.rules.kinds.logrules import MATCH_KEYS as _MATCH_KEYS
+from streams.rules.kinds.operands import OPERAND_KEYS as _OPERAND_KEYS
+from streams.rules.parse import _COMMON_KEYS, _KIND_KEYS
 
 KEYS = sorted(_COMMON_KEYS | frozenset().union(*_KIND_KEYS.values()) | _OPERAND_KEYS
               | _MATCH_KEYS | {"groups", "name", "rules", "inhibit_rules", "source_matchers",

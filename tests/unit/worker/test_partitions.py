@@ -59,7 +59,7 @@ class TestAdmission:
     def test_rules(self, case: Case) -> None:
         """Each offset is processed once, in order, none missing, from the resume offset."""
         book = PartitionBook()
-        book.take_over((M, 0), case.resume, set(), now=0.0)
+        book.take_over((M, 0), case.resume, {}, now=0.0)
         got = [plan(book.admit([rec(o) for o in d], {(M, 0)}, now=1.0).items)
                for d in case.deliveries]
         assert got == case.processed
@@ -68,7 +68,7 @@ class TestAdmission:
     def test_unowned_partitions_are_left_to_their_owner(self) -> None:
         """A delivery for a partition not owned now is skipped and counted, whatever it is."""
         book = PartitionBook()
-        book.take_over((M, 0), 0, set(), now=0.0)
+        book.take_over((M, 0), 0, {}, now=0.0)
         adm = book.admit([rec(0), rec(0, partition=1), rec(1)], {(M, 0)}, now=1.0)
         assert plan(adm.items) == [0, 1]
         assert adm.skipped_unowned == 1
@@ -84,24 +84,26 @@ class TestAdmission:
         rebalance, for a partition owned again after it, is processed (dropping it
         stalled a partition whose whole backlog had been fetched already)."""
         book = PartitionBook()
-        book.take_over((M, 0), 100, set(), now=0.0)
+        book.take_over((M, 0), 100, {}, now=0.0)
         adm = book.admit([rec(100), rec(101)], {(M, 0)}, now=1.0)
         assert plan(adm.items) == [100, 101] and adm.skipped_unowned == 0
 
     def test_landed_outputs_are_not_sent_again(self) -> None:
-        """Input offsets whose records the previous owner delivered are known as landed."""
+        """Input offsets whose records the previous owner delivered are known as landed,
+        with the alerts sent with them."""
         book = PartitionBook()
-        book.take_over((M, 0), 5, {5, 6}, now=0.0)
-        assert [book.landed((M, 0), o) for o in (4, 5, 6, 7)] == [False, True, True, False]
+        book.take_over((M, 0), 5, {5: frozenset({"a1"}), 6: frozenset()}, now=0.0)
+        assert [book.landed((M, 0), o) for o in (4, 5, 6, 7)] == [
+            None, frozenset({"a1"}), frozenset(), None]
 
 
 class TestCommits:
     def test_take_over_mid_batch(self) -> None:
         """A partition taken over while another is mid-batch: each commits its own offsets."""
         book = PartitionBook()
-        book.take_over((M, 0), 0, set(), now=0.0)
+        book.take_over((M, 0), 0, {}, now=0.0)
         book.admit([rec(0), rec(1)], {(M, 0), (M, 1)}, now=1.0)
-        book.take_over((M, 1), 40, set(), now=1.0)
+        book.take_over((M, 1), 40, {}, now=1.0)
         book.admit([rec(40, partition=1), rec(2)], {(M, 0), (M, 1)}, now=1.0)
         assert book.commit_due() == {(M, 0): 3, (M, 1): 41}
 
@@ -109,19 +111,19 @@ class TestCommits:
         """Processed but not committed when the partitions go: nothing is due any more,
         and the next owner resumes from the committed offset (reads them again)."""
         book = PartitionBook()
-        book.take_over((M, 0), 7, set(), now=0.0)
+        book.take_over((M, 0), 7, {}, now=0.0)
         book.admit([rec(7), rec(8)], {(M, 0)}, now=1.0)
         book.forget()
         assert book.commit_due() == {}
         assert not book.known((M, 0))
-        book.take_over((M, 0), 7, {7, 8}, now=2.0)
+        book.take_over((M, 0), 7, {7: frozenset(), 8: frozenset()}, now=2.0)
         assert plan(book.admit([rec(7), rec(8), rec(9)], {(M, 0)}, now=3.0).items) == [7, 8, 9]
-        assert book.landed((M, 0), 8) and not book.landed((M, 0), 9)
+        assert book.landed((M, 0), 8) is not None and book.landed((M, 0), 9) is None
 
     def test_committed_offsets_are_not_due_again(self) -> None:
         """Once the broker accepted a commit, it is due again only after more progress."""
         book = PartitionBook()
-        book.take_over((M, 0), 0, set(), now=0.0)
+        book.take_over((M, 0), 0, {}, now=0.0)
         book.admit([rec(0)], {(M, 0)}, now=1.0)
         book.committed(book.commit_due())
         assert book.commit_due() == {}
@@ -138,7 +140,7 @@ class TestCommits:
 class TestStallWatch:
     def book(self) -> PartitionBook:
         b = PartitionBook(stall_timeout_s=60.0)
-        b.take_over((M, 0), 10, set(), now=0.0)
+        b.take_over((M, 0), 10, {}, now=0.0)
         return b
 
     def test_input_beyond_the_next_offset_that_does_not_move_is_a_stall(self) -> None:
@@ -180,7 +182,7 @@ class TestProperties:
         """Whatever faust delivers, in whatever order and repetition, the records plus the
         gaps cover every offset from the resume offset once, in increasing order."""
         book = PartitionBook()
-        book.take_over((M, 0), resume, set(), now=0.0)
+        book.take_over((M, 0), resume, {}, now=0.0)
         covered: list[int] = []
         for d in deliveries:
             for item in book.admit([rec(o) for o in d], {(M, 0)}, now=1.0).items:

@@ -111,14 +111,28 @@ def world(monkeypatch: pytest.MonkeyPatch) -> tuple[Processing, list[str], FakeG
 class TestDeliveryOrder:
     def test_outputs_then_states_then_commit(self, world: tuple[Processing, list[str],
                                                                 FakeGroup]) -> None:
-        """A batch: take-over (resume, seek), outputs, delivered, states, delivered, commit."""
+        """A batch: take-over (resume, seek), alerts delivered, then the processed records
+        (which name those alerts), delivered, then states, delivered, then the commit."""
         work, journal, _ = world
         work.last_commit = -10.0  # a commit is due after this batch
         asyncio.run(work.run_batch([event(0, 1), event(1, 2)], work.runtime.on_metrics))
-        assert journal == ["resume", "seek 0@0",
+        assert journal == ["resume", "seek 0@0", "delivered",  # (no alerts to deliver)
                            "send rackwatch.processed.metrics", "send rackwatch.processed.metrics",
                            "delivered", "send changelog-hosts", "delivered",
                            "commit [(('rackwatch.metrics', 0), 2)]"]
+
+    def test_alerts_land_before_the_record_that_names_them(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """A processed record names its input's alerts, so they are delivered first: a
+        next owner that finds the record may trust that those alerts reached the topic."""
+        work, journal, _ = world
+        work.runtime.replace_rules(parse_rules(
+            "groups:\n  - name: g\n    rules:\n      - {alert: Hot, kind: threshold, "
+            "metric: cpu.usage, above: 0.4}\n"))
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        alert = journal.index("send rackwatch.alerts")
+        record = journal.index("send rackwatch.processed.metrics")
+        assert alert < journal.index("delivered", alert) < record
 
     def test_a_batch_queued_at_shutdown_is_left_alone(self, world: tuple[Processing, list[str],
                                                                          FakeGroup]) -> None:
@@ -195,7 +209,7 @@ class TestTimerTicks:
         work, _, group = world
         group.owned_tps = {(M, 0), (M, 1)}
         for p, seq in ((0, 100), (1, 10)):
-            work.book.take_over((M, p), 0, set(), now=0.0)
+            work.book.take_over((M, p), 0, {}, now=0.0)
             asyncio.run(work.run_batch([event(0, seq, partition=p, host=f"h{p}")],
                                        work.runtime.on_metrics))
         group.ends = {(M, 0): 50, (M, 1): 1}
@@ -209,7 +223,7 @@ class TestTimerTicks:
         gives it a clock; once the worker has caught up, it is ticked at the newest."""
         work, _, group = world
         group.owned_tps = {(M, 0), (M, 5)}
-        work.book.take_over((M, 5), 0, set(), now=0.0)
+        work.book.take_over((M, 5), 0, {}, now=0.0)
         asyncio.run(work.run_batch([event(0, 300, partition=0)], work.runtime.on_metrics))
         group.ends = {(M, 0): 1, (M, 5): 0}
         ticks = {p: orjson.loads(v) for p, v in work.timer_ticks([0, 5])}
@@ -247,3 +261,45 @@ class TestGapTicks:
         want = list(replay_lines((e.value for e in stream), rules))
         assert [orjson.loads(a) for a in sent] == [orjson.loads(a) for a in want]
         assert [orjson.loads(a)["status"] for a in want] == ["firing", "resolved"]
+
+
+class TestResendSuppression:
+    RULES = ("groups:\n  - name: g\n    rules:\n      - {alert: Hot, kind: threshold, "
+             "metric: cpu.usage, above: 0.4}\n")
+
+    def test_a_next_owner_sends_neither_records_nor_alerts_twice(
+            self, world: tuple[Processing, list[str], FakeGroup],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """The previous owner processed offset 0 (record and alert delivered) and died
+        before committing: processing it again sends nothing it sent; what it had not
+        sent yet (offset 1) is sent."""
+        from streams.worker.offsets import alert_digest
+
+        work, journal, _ = world
+        work.runtime.replace_rules(parse_rules(self.RULES))
+        sent: list[bytes] = []
+        orig = work.outbox.send
+
+        async def keep(topic: str, key: bytes | None, value: bytes, **kw: Any) -> None:
+            if topic == TOPICS.alerts:
+                sent.append(value)
+            await orig(topic, key, value, **kw)
+
+        work.outbox.send = keep  # type: ignore[method-assign]
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        assert len(sent) == 1
+        first = sent[0]
+
+        async def landed(bootstrap: str, wanted: dict[TPKey, int]
+                         ) -> dict[TPKey, dict[int, frozenset[str]]]:
+            return {tp: {0: frozenset({alert_digest(first)})} for tp in wanted}
+
+        monkeypatch.setattr(proc, "landed_offsets", landed)
+        work.forget()  # a rebalance: a fresh owner with a fresh state
+        work.tables.hosts.clear()
+        sent.clear()
+        journal.clear()
+        asyncio.run(work.run_batch([event(0, 1), event(1, 2)], work.runtime.on_metrics))
+        assert sent == []  # offset 0's alert was sent; offset 1 raises none (already firing)
+        assert journal.count("send rackwatch.processed.metrics") == 1  # offset 1's only
+        assert work.stats.alerts_suppressed == 1 and work.stats.resent_suppressed == 1
