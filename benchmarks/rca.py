@@ -237,9 +237,10 @@ def evaluate(quick: bool = False, log: Callable[[str], None] | None = None) -> R
                 say(f"grid grace={grace} hold={hold} done")
         names = [d.name for d in days()]
         for day in names:
-            # ties go to the shorter grace (incidents out sooner), then the shorter hold
+            # ties go to the shorter grace (incidents out sooner), then the longer hold
+            # (fewer episodes of one event)
             res.chosen[day] = max(res.grid, key=lambda k: (_key(res.grid[k], day), -k[0],
-                                                           -k[1]))
+                                                           k[1]))
         res.baseline = run(baseline_rules(), CorrelatorConfig(), "baseline")
         res.with_graph = run(services_rules(), CorrelatorConfig(call_graph=given_graph()),
                              "given-graph")
