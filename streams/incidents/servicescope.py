@@ -34,6 +34,7 @@ _DESCRIBED = ("serving.", "log.", "cpu.usage", "mem.usage")
 _MIN_CHANGE = 0.5  # the last minute at least double the earlier ones, or at most half
 _MAX_SERIES_DESCRIBED = 4
 _MAX_HOSTS_DESCRIBED = 8
+_MAX_SUSPECTS = 10
 
 
 def on_service_signal(step: Step, sig: Signal, domain: str) -> None:
@@ -147,7 +148,8 @@ def refresh_service(step: Step, inc: IncidentState) -> None:
         start = a.started_ms if a.started_ms is not None else a.ts
         evidence.append(Evidence(a.host, a.signal, start, a.rule))
     graph = CallGraph(cfg.call_graph, st.graph)
-    inc.suspects = rank_suspects(evidence, graph, cfg.onset_tolerance_ms)
+    ranked = rank_suspects(evidence, graph, cfg.onset_tolerance_ms)
+    inc.suspects = ranked[:_MAX_SUSPECTS]  # the message stays small in a big fleet
     if not inc.suspects:
         return
     top = inc.suspects[0]
@@ -156,4 +158,4 @@ def refresh_service(step: Step, inc: IncidentState) -> None:
     inc.hint = (f"Service {top.host}: {top.reason}."
                 + (f" Also affected: {others}." if others else ""))
     inc.evidence["onset"] = ms_to_rfc3339(min(e.start_ms for e in evidence))
-    inc.evidence["services"] = len(inc.suspects)
+    inc.evidence["services"] = len(ranked)

@@ -193,3 +193,15 @@ class TestTraces:
             assert routes_for(ev) == ["service=fleet"]
             assert c.on_event(st, route_event(ev, "service=fleet")) == []
         assert st["cg"] == {"front": {"cart": 2.0}}
+
+
+class TestBigFleets:
+    """An incident across many services names at most ten suspects."""
+
+    def test_suspects_are_capped(self) -> None:
+        """Thirty services in trouble at once: ten suspects, all thirty counted."""
+        events = [svc(f"s{i:02d}", T0, "latency") for i in range(30)]
+        opened = by_status(play(Correlator(), events, T0 + 60 * MIN), "open")[0]
+        assert len(opened["suspects"]) == 10
+        assert opened["evidence"]["services"] == 30
+        assert len(opened["hosts"]) == 30
