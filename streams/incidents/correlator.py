@@ -74,7 +74,8 @@ class Correlator:
         now = max(st.watermark_ms, sig.ts)
         advance(step, now)
         st.watermark_ms = now
-        _observe(step, sig)
+        if sig.kind != "traces":  # trace ids say nothing about the host itself
+            _observe(step, sig)
         route = sig.route
         if sig.kind == "traces":
             if cfg.learn_call_graph and (route is None or route[0] == "service"):
