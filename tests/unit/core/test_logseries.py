@@ -12,6 +12,7 @@ from streams.core.hoststate import HostState
 from streams.core.logseries import LOG_SERIES, count_line, log_samples, reset_counts
 from streams.replay import replay_lines
 from streams.rules import parse_rules
+from streams.runtime import Runtime
 
 T0 = 1_700_000_040_000
 MIN = 60_000
@@ -127,3 +128,30 @@ class TestThroughTheRuntime:
         lines = stream({2: 5, 5: 30})
         first: list[Any] = list(replay_lines(lines, RULES, emit={"alerts", "metrics"}))
         assert first == list(replay_lines(lines, RULES, emit={"alerts", "metrics"}))
+
+
+class TestFormats:
+    """Errors are counted from the record's severity, whatever the log's format."""
+
+    LINES = {
+        "log4j": ("2023-11-15 10:00:00,123 ERROR [main] c.e.Payment - charge failed",
+                  "2023-11-15 10:00:00,124 INFO  [main] c.e.Payment - charged"),
+        "python": ("2023-11-15 10:00:00,123 - payment - ERROR - charge failed",
+                   "2023-11-15 10:00:00,124 - payment - INFO - charged"),
+        "go": ('time="2023-11-15T10:00:00Z" level=error msg="charge failed"',
+               'time="2023-11-15T10:00:00Z" level=info msg="charged"'),
+        "json": ('{"ts":"2023-11-15T10:00:00Z","level":"error","msg":"charge failed"}',
+                 '{"ts":"2023-11-15T10:00:00Z","level":"info","msg":"charged"}'),
+    }
+
+    def test_one_error_one_not(self) -> None:
+        """An error line and an info line of each format: one error counted per format."""
+        for fmt, (error, info) in self.LINES.items():
+            rt = Runtime(parse_rules("groups: []"), check_wall_clock=False)
+            st: dict[str, HostState] = {}
+            for i, text in enumerate((error, info)):
+                out = rt.on_log(log("svc", T0 + i, i + 1, text), st.get, wall_ms=0)
+                assert out.state is not None
+                st["svc"] = out.state
+            assert st["svc"].log_counts is not None
+            assert st["svc"].log_counts[:2] == [2, 1], fmt
