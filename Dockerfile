@@ -7,6 +7,8 @@ COPY producers producers
 COPY streams streams
 COPY sinks sinks
 COPY schemas schemas
+COPY common common
+COPY forwarder forwarder
 RUN pip install --no-cache-dir . && useradd --system rackwatch
 USER rackwatch
 ENTRYPOINT []

@@ -6,13 +6,22 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_DURATION ?= 150
 RUNS ?= 10
+# A real Alertmanager for the forwarder's integration tests and promtool, built once into
+# the cache the Kafka jars use (SKIP_ALERTMANAGER=1: the tests that need them skip).
+CACHE := $(or $(RACKWATCH_KAFKA_CACHE),$(HOME)/.cache/rackwatch)
+ALERTMANAGER_VERSION := 0.35.0
+ALERTMANAGER := $(CACHE)/alertmanager-$(ALERTMANAGER_VERSION)/alertmanager
+# promtool checks the Prometheus rules and the metrics exposition (tests skip without it).
+PROMETHEUS_MODULE := v0.316.0
+PROMTOOL := $(CACHE)/promtool-$(PROMETHEUS_MODULE)/promtool
+
 NPM ?= npm
 # The console's chart library, installed from the npm registry (console/package-lock.json)
 # and copied into the package's static files; never committed.
 CONSOLE_VENDOR := console/static/vendor/uPlot.iife.min.js
 
-.PHONY: setup demo test lint typecheck unit integration bench quality soak reliability clean \
-	console-assets browser console-test
+.PHONY: setup tools demo test lint typecheck unit integration bench quality soak reliability \
+	clean console-assets browser console-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +57,19 @@ browser:
 	else echo "chromium or chromedriver is missing (apt-get install chromium chromium-driver):" \
 	  "the browser tests will skip"; fi
 
+$(ALERTMANAGER):
+	.ci/build-alertmanager.sh $(ALERTMANAGER_VERSION) $@
+
+$(PROMTOOL):
+	@echo "building promtool ($(PROMETHEUS_MODULE)) from the Go module proxy (once; minutes)" >&2
+	GOBIN=$(dir $@) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_MODULE)
+
+ifeq ($(SKIP_ALERTMANAGER),1)
+tools:
+else
+tools: $(ALERTMANAGER) $(PROMTOOL)
+endif
+
 demo: setup
 	$(BIN)/rackwatch demo --duration $(DEMO_DURATION)
 
@@ -61,14 +83,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m "not integration and not browser"
 
-integration: setup
+integration: setup tools
 	$(BIN)/pytest -m integration
 
 # The console's own tests: unit, and in a headless browser (the live one starts a broker).
 console-test: setup browser
 	$(BIN)/pytest tests/unit/console tests/browser
 
-test: setup browser lint typecheck
+test: setup browser tools lint typecheck
 	$(BIN)/pytest
 
 bench: setup

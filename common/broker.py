@@ -15,17 +15,19 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.config import BrokerConfig
 
-__all__ = ["BrokerError", "LocalBroker", "fetch_jars", "jar_cache_dir"]
+__all__ = ["BrokerError", "Listener", "LocalBroker", "fetch_jars", "jar_cache_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,15 @@ log4j.logger.state.change.logger=WARN
 """
 
 
+@dataclass(frozen=True)
+class Listener:
+    """A listener beside the plaintext one: its name, port and security protocol."""
+
+    name: str
+    port: int
+    protocol: str
+
+
 class BrokerError(RuntimeError):
     """The local broker could not be fetched, started or stopped."""
 
@@ -69,8 +80,11 @@ def jar_cache_dir(cfg: BrokerConfig) -> Path:
     return root / f"kafka_{cfg.scala}-{cfg.version}"
 
 
-def fetch_jars(cfg: BrokerConfig) -> Path:
-    """Resolve the release and its runtime dependencies with Maven, once. Idempotent."""
+def fetch_jars(cfg: BrokerConfig, progress: Callable[[str], None] | None = None) -> Path:
+    """Resolve the release and its runtime dependencies with Maven, once. Idempotent.
+
+    The first run downloads about 40 jars (~70 MB); `progress` is told about each one
+    as Maven reports it, so a first `make demo` does not look stuck."""
     cache = jar_cache_dir(cfg)
     lib = cache / "lib"
     done = cache / ".complete"
@@ -90,17 +104,39 @@ def fetch_jars(cfg: BrokerConfig) -> Path:
     tmp = cache / "lib.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     log.info("fetching Apache Kafka %s jars with Maven into %s", cfg.version, cache)
-    proc = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(cache / "pom.xml"), "dependency:copy-dependencies",
-         f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"],
-        capture_output=True, text=True, check=False,
-    )
-    if proc.returncode != 0:
-        raise BrokerError(f"mvn failed to fetch Kafka {cfg.version}:\n{proc.stdout}{proc.stderr}")
+    if progress is not None:
+        progress(f"fetching Apache Kafka {cfg.version} with Maven into {cache} (first run "
+                 "only; about 70 MB)")
+    code, output = _run_maven(
+        [mvn, "-B", "-f", str(cache / "pom.xml"), "dependency:copy-dependencies",
+         f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"], progress)
+    if code != 0:
+        raise BrokerError(f"mvn failed to fetch Kafka {cfg.version}:\n{output[-4000:]}")
     shutil.rmtree(lib, ignore_errors=True)
     tmp.rename(lib)
     done.write_text(cfg.version + "\n")
+    if progress is not None:
+        progress(f"fetched {sum(1 for _ in lib.glob('*.jar'))} jars into {lib}")
     return lib
+
+
+_DOWNLOADED = re.compile(r"Downloaded from \S+: \S*/([^/\s]+\.jar) \(([^)]*?)(?: at [^)]*)?\)")
+
+
+def _run_maven(cmd: list[str], progress: Callable[[str], None] | None) -> tuple[int, str]:
+    """Run Maven, telling `progress` of each jar downloaded; (exit code, whole output)."""
+    lines: list[str] = []
+    jars = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          stdin=subprocess.DEVNULL) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            m = _DOWNLOADED.search(line)
+            if m and progress is not None:
+                jars += 1
+                progress(f"  [{jars:>2}] {m.group(1)} ({m.group(2)})")
+    return proc.returncode, "".join(lines)
 
 
 def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -148,8 +184,16 @@ class LocalBroker:
     work from any later command.
     """
 
-    def __init__(self, cfg: BrokerConfig, data_dir: Path) -> None:
+    def __init__(self, cfg: BrokerConfig, data_dir: Path, *,
+                 listeners: Sequence[Listener] = (), properties: Mapping[str, str] | None = None,
+                 scram_users: Sequence[tuple[str, str, str]] = ()) -> None:
+        """`listeners`, `properties` and `scram_users` ((mechanism, user, password),
+        created when the storage is formatted) add secured listeners beside the plaintext
+        one: how tests reach a broker over TLS and SASL as a secured cluster is reached."""
         self.cfg = cfg
+        self.listeners = tuple(listeners)
+        self.properties = dict(properties or {})
+        self.scram_users = tuple(scram_users)
         self.data_dir = data_dir.resolve()
         self.pid_file = self.data_dir / "broker.pid"
         self.log_file = self.data_dir / "broker.log"
@@ -177,11 +221,16 @@ class LocalBroker:
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{c.host}:{c.controller_port}",
-            "listeners": f"PLAINTEXT://{c.host}:{c.port},CONTROLLER://{c.host}:{c.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{c.host}:{c.port}",
+            "listeners": ",".join([f"PLAINTEXT://{c.host}:{c.port}",
+                                   f"CONTROLLER://{c.host}:{c.controller_port}",
+                                   *(f"{x.name}://{c.host}:{x.port}" for x in self.listeners)]),
+            "advertised.listeners": ",".join([f"PLAINTEXT://{c.host}:{c.port}", *(
+                f"{x.name}://{c.host}:{x.port}" for x in self.listeners)]),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": ",".join(
+                ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT",
+                 *(f"{x.name}:{x.protocol}" for x in self.listeners)]),
             "log.dirs": str(self.data_dir / "kafka-logs"),
             "num.partitions": "12",
             "default.replication.factor": "1",
@@ -195,12 +244,19 @@ class LocalBroker:
             "log.retention.hours": "168",
             "log.segment.bytes": str(256 * 1024 * 1024),
             "message.max.bytes": str(8 * 1024 * 1024),
+            **self.properties,
         }
         path = self.data_dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.data_dir / "log4j.properties").write_text(
             _LOG4J.format(logfile=self.data_dir / "server.log"))
         return path
+
+    def _scram_args(self) -> list[str]:
+        args: list[str] = []
+        for mechanism, user, password in self.scram_users:
+            args += ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
+        return args
 
     def _java(self, lib: Path, main: str, *args: str, heap: str) -> list[str]:
         java = shutil.which("java")
@@ -214,8 +270,9 @@ class LocalBroker:
             "-cp", f"{lib}/*", main, *args,
         ]
 
-    def start(self) -> str:
-        """Start the broker unless it is running; return its bootstrap address."""
+    def start(self, progress: Callable[[str], None] | None = None) -> str:
+        """Start the broker unless it is running; return its bootstrap address.
+        `progress` hears of a first run's jar download (fetch_jars)."""
         st = self.status()
         if st.running:
             return self.bootstrap
@@ -224,14 +281,15 @@ class LocalBroker:
             return self.bootstrap
         if _port_open(self.cfg.host, self.cfg.port):
             raise BrokerError(f"port {self.cfg.port} is in use by another process")
-        lib = fetch_jars(self.cfg)
+        lib = fetch_jars(self.cfg, progress)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         props = self._write_config()
         if not (self.data_dir / "kafka-logs" / "meta.properties").is_file():
             cluster_id = _cluster_id(self.data_dir)
             proc = subprocess.run(
                 self._java(lib, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-                           "-c", str(props), "--ignore-formatted", heap="256m"),
+                           "-c", str(props), "--ignore-formatted", *self._scram_args(),
+                           heap="256m"),
                 capture_output=True, text=True, check=False,
             )
             if proc.returncode != 0:
@@ -329,10 +387,10 @@ def _broker_answers(bootstrap: str) -> bool:
     """True once the broker serves metadata (the port opening is not enough in KRaft)."""
     import asyncio
 
-    from aiokafka.admin import AIOKafkaAdminClient
+    from common.kafka import admin_client
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = admin_client(bootstrap, request_timeout_ms=3000)
         try:
             await admin.start()
             await admin.list_topics()

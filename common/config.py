@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.dsn import mask_dsn
+
 __all__ = ["AgentConfig", "BrokerConfig", "ClickHouseConfig", "Config", "ConfigError",
-           "ConsoleConfig",
-           "KafkaConfig", "ScrapeTargetConfig", "SinkConfig", "WorkerConfig", "effective",
-           "find_home", "key", "load_config", "mask_dsn", "parse_settings", "sections"]
+           "ConsoleConfig", "ForwarderConfig", "KafkaConfig", "ScrapeTargetConfig",
+           "SinkConfig", "WorkerConfig", "effective", "find_home", "key", "load_config",
+           "mask_dsn", "parse_settings", "read_secret", "sections"]
 
 
 class ConfigError(ValueError):
@@ -37,13 +38,16 @@ class ConfigError(ValueError):
 
 
 def key(default: Any, doc: str, *, min: float | None = None, above: float | None = None,
-        secret: bool = False, factory: Any = None, table: type[Any] | None = None) -> Any:
+        secret: bool = False, factory: Any = None, table: type[Any] | None = None,
+        choices: tuple[str, ...] = ()) -> Any:
     """One configuration key: its default, what it is for (the reference in
     docs/configuration.md is generated from these), and the range it must be in
-    (`min`: at least, `above`: strictly more than). Secret keys are masked when shown.
-    `table` makes the key a list of tables (`[[section.key]]` in TOML), each read and
-    checked as that dataclass, whose fields are keys of their own."""
-    meta = {"doc": doc, "min": min, "above": above, "secret": secret, "table": table}
+    (`min`: at least, `above`: strictly more than; `choices`: one of these strings).
+    Secret keys are masked when shown. `table` makes the key a list of tables
+    (`[[section.key]]` in TOML), each read and checked as that dataclass, whose fields
+    are keys of their own."""
+    meta = {"doc": doc, "min": min, "above": above, "secret": secret, "table": table,
+            "choices": choices}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -75,15 +79,40 @@ class KafkaConfig:
     partitions: int = key(12, "partitions of the topics rackwatch creates: the most workers "
                           "that can share the load", min=1)
     replication_factor: int = key(1, "replicas of the topics rackwatch creates", min=1)
+    security_protocol: str = key("PLAINTEXT", "how every client reaches the brokers: TLS "
+                                 "(SSL), SASL, or both (SASL_SSL)",
+                                 choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
+    ssl_ca_file: str = key("", "PEM file of the CA that signed the brokers' certificates "
+                           "(SSL, SASL_SSL); empty: the system's CAs")
+    ssl_cert_file: str = key("", "PEM client certificate, for brokers that require one "
+                             "(mutual TLS)")
+    ssl_key_file: str = key("", "PEM private key of the client certificate")
+    ssl_key_password: str = key("", "password of an encrypted client key", secret=True)
+    ssl_check_hostname: bool = key(True, "check that a broker's certificate names the host "
+                                   "connected to")
+    sasl_mechanism: str = key("PLAIN", "SASL mechanism (SASL_PLAINTEXT, SASL_SSL)",
+                              choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"))
+    sasl_username: str = key("", "SASL user name")
+    sasl_password: str = key("", "SASL password (or sasl_password_file)", secret=True)
+    sasl_password_file: str = key("", "file whose first line is the SASL password (wins "
+                                  "over sasl_password)")
 
 
 @dataclass(frozen=True)
 class ClickHouseConfig:
     """The store: embedded chDB or a ClickHouse server, and what it keeps."""
 
-    dsn: str = key("", "chdb:///path (embedded) or http(s)://[user[:password]@]host:8123; "
-                   "empty: chdb://<home>/clickhouse (env RACKWATCH_CLICKHOUSE_DSN)",
-                   secret=True)
+    dsn: str = key("", "chdb:///path (embedded) or http(s)://host:8123 (a server; options: "
+                   "?compress=, ?connect_timeout=, ...); empty: chdb://<home>/clickhouse "
+                   "(env RACKWATCH_CLICKHOUSE_DSN)", secret=True)
+    user: str = key("", "server user (wins over a user in the DSN); empty: the DSN's, else "
+                    "default")
+    password: str = key("", "server password (wins over one in the DSN)", secret=True)
+    password_file: str = key("", "file whose first line is the server password (wins over "
+                             "password)")
+    ca_file: str = key("", "https: PEM file of the CA that signed the server's certificate; "
+                       "empty: the system's CAs")
+    verify: bool = key(True, "https: verify the server's certificate")
     database: str = key("rackwatch", "database that holds the tables")
     ttl_days_metrics: int = key(30, "days of raw samples kept", min=1)
     ttl_days_metrics_1m: int = key(180, "days of the per-minute rollup kept", min=1)
@@ -156,6 +185,10 @@ class AgentConfig:
     buffer_memory_batches: int = key(1_000, "of those, how many are kept in memory", min=1)
     flush_timeout_s: float = key(10.0, "how long a stopping agent tries to send what it "
                                  "holds before keeping it for its next start", min=0)
+    metrics_host: str = key("127.0.0.1", "address of the agent's /metrics, /healthz and "
+                            "/readyz")
+    metrics_port: int = key(0, "port of that endpoint (0: none; 9467 is rackwatch's usual "
+                            "agent port)", min=0)
 
 
 @dataclass(frozen=True)
@@ -211,6 +244,48 @@ class SinkConfig:
     retry_max_s: float = key(10.0, "longest wait between insert retries", above=0)
     shutdown_flush_s: float = key(10.0, "how long a stopping sink keeps trying to flush",
                                   min=0)
+    metrics_host: str = key("127.0.0.1", "address of the sink's /metrics, /healthz and "
+                            "/readyz")
+    metrics_port: int = key(9465, "port of that endpoint (0: none); a port in use falls "
+                            "back to a free one, said in the log", min=0)
+    ready_lag: int = key(10_000, "/readyz: ready while fewer messages than this wait to be "
+                         "stored", min=1)
+
+
+@dataclass(frozen=True)
+class ForwarderConfig:
+    """`rackwatch forward`: alert state changes to Alertmanager and webhooks."""
+
+    alertmanager_urls: tuple[str, ...] = key((), "Alertmanager base URLs "
+                                             "(http://am:9093); alerts go to /api/v2/alerts")
+    webhook_urls: tuple[str, ...] = key((), "URLs that receive Alertmanager's webhook payload "
+                                        "(version 4) by POST")
+    group_id: str = key("", "consumer group prefix; each target has its own group "
+                        "<prefix>.<target>; empty: <topic prefix>forward")
+    resend_interval_s: float = key(60.0, "firing alerts are sent again this often, so "
+                                   "Alertmanager keeps them (Prometheus: 1 minute)", above=0)
+    ends_at_after_s: float = key(240.0, "a firing alert's endsAt is this far ahead: "
+                                 "Alertmanager resolves it by itself when rackwatch stops "
+                                 "sending (Prometheus: 4 re-sends)", above=0)
+    max_batch: int = key(64, "alerts per request at most", min=1)
+    max_requests_per_s: float = key(5.0, "requests per second per target at most", above=0)
+    timeout_s: float = key(10.0, "a request without an answer after this fails", above=0)
+    retry_initial_s: float = key(0.5, "first wait before a failed request is retried",
+                                 above=0)
+    retry_max_s: float = key(30.0, "longest wait between retries (with jitter)", above=0)
+    bearer_token: str = key("", "Authorization: Bearer token sent to every target",
+                            secret=True)
+    bearer_token_file: str = key("", "file whose first line is that token (wins over "
+                                 "bearer_token)")
+    ca_file: str = key("", "https targets: PEM CA file; empty: the system's CAs")
+    generator_url: str = key("http://localhost:3000/d/rackwatch-alerts/alerts-and-incidents"
+                             "?var-fingerprint={fingerprint}", "generatorURL of each alert "
+                             "({fingerprint}, {rule}, {host} are filled in): where the "
+                             "alert's source is shown")
+    metrics_host: str = key("127.0.0.1", "address of the forwarder's /metrics, /healthz and "
+                            "/readyz")
+    metrics_port: int = key(9466, "port of that endpoint (0: none); a port in use falls "
+                            "back to a free one", min=0)
 
 
 @dataclass(frozen=True)
@@ -251,6 +326,7 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     sink: SinkConfig = field(default_factory=SinkConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
 
     @property
     def bootstrap(self) -> str:
@@ -307,6 +383,11 @@ def _build(section: str, cls: type[Any], raw: dict[str, Any], where: str,
             ok = isinstance(value, str)
         if not ok:
             problems.append(f"{where}: [{section}].{key} should be like {default!r}, "
+                            f"got {value!r}")
+            continue
+        choices = f.metadata.get("choices")
+        if choices and value not in choices:
+            problems.append(f"{where}: [{section}].{key} must be one of {', '.join(choices)}, "
                             f"got {value!r}")
             continue
         why = _out_of_range(f, value)
@@ -367,17 +448,16 @@ def _shown(sec: Any) -> dict[str, Any]:
     return values
 
 
-_SECRET_PARAMS = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|access_key|secret_key)"
-                            r"=([^&;\s]+)")
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<pw>[^@/\s]*)@")
-
-
-def mask_dsn(text: str) -> str:
-    """`text` (a DSN, or a message that contains one) with its secrets replaced by ***:
-    the password of `scheme://user:password@host`, and `password=`/`token=`-style
-    query parameters. What operators print and log goes through this."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", text)
-    return _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}=***", text)
+def read_secret(value: str, path: str, what: str) -> str:
+    """A secret given in the configuration or, winning over it, in a file (its first
+    line): files let a secret stay out of the config file, the environment and `ps`."""
+    if not path:
+        return value
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise ConfigError([f"{what}: cannot read {path}: {e.strerror or e}"]) from e
+    return lines[0].strip() if lines else ""
 
 
 def find_home(cwd: Path) -> Path:
@@ -466,4 +546,10 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
     if "RACKWATCH_CLICKHOUSE_DSN" in env:
         overrides["clickhouse"] = dataclasses.replace(cfg.clickhouse,
                                                       dsn=env["RACKWATCH_CLICKHOUSE_DSN"])
-    return dataclasses.replace(cfg, **overrides) if overrides else cfg
+    cfg = dataclasses.replace(cfg, **overrides) if overrides else cfg
+    from common.checks import config_problems  # (it reads this module's classes)
+
+    problems = config_problems(cfg, where + (" + environment" if overrides else ""))
+    if problems:
+        raise ConfigError(problems)
+    return cfg

@@ -32,6 +32,9 @@ def _default(f: dataclasses.Field[Any], cls: type[Any]) -> str:
 
 
 def _range(f: dataclasses.Field[Any]) -> str:
+    choices = f.metadata.get("choices")
+    if choices:
+        return "one of " + ", ".join(f"`{c}`" for c in choices)
     low, above = f.metadata.get("min"), f.metadata.get("above")
     if above is not None:
         return f"> {above:g}"

@@ -15,20 +15,69 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
-__all__ = ["Endpoint", "Readiness", "serve"]
+__all__ = ["LATENCY_BUCKETS", "SIZE_BUCKETS", "Endpoint", "Histogram", "Readiness",
+           "histogram_family", "serve"]
 
 log = logging.getLogger(__name__)
 
 # (ready, why not)
 Readiness = Callable[[], tuple[bool, str]]
+
+
+class Histogram:
+    """Bucket counts a role updates on its loop and a collector exposes at scrape time
+    (prometheus-client's own Histogram would be a second, locked, copy of the truth)."""
+
+    __slots__ = ("bounds", "count", "counts", "sum")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = tuple(sorted(bounds))
+        self.counts = [0] * len(self.bounds)
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.count += 1
+        self.sum += value
+        for i, b in enumerate(self.bounds):
+            if value <= b:
+                self.counts[i] += 1
+                break
+
+    def buckets(self) -> list[tuple[str, float]]:
+        """Cumulative (le, count) pairs, +Inf last, as the exposition format wants."""
+        out, running = [], 0
+        for b, n in zip(self.bounds, self.counts, strict=True):
+            running += n
+            out.append((floatToGoString(b), float(running)))  # type: ignore[no-untyped-call]
+        out.append(("+Inf", float(self.count)))
+        return out
+
+
+def histogram_family(name: str, doc: str, labels: Sequence[str],
+                     series: Iterable[tuple[Sequence[str], Histogram]]) -> Metric:
+    """One histogram family from several labelled `Histogram`s."""
+    fam = HistogramMetricFamily(name, doc, labels=list(labels))
+    for values, h in series:
+        fam.add_metric(list(values), h.buckets(), h.sum)
+    return fam
+
+
+# Bucket bounds the roles share (seconds; rows or alerts per batch).
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                   10.0, 30.0)
+SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000,
+                100_000)
 
 
 @dataclass

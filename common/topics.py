@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from common.config import Config
+from common.kafka import admin_client
 
 __all__ = ["TOPICS", "ensure_topics"]
 
@@ -46,7 +47,7 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str],
 async def ensure_topics(cfg: Config, names: tuple[str, ...] = TOPICS,
                         timeout_s: float = 30.0) -> list[str]:
     """Create the missing topics; return the names that were created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=cfg.bootstrap, request_timeout_ms=10_000)
+    admin = admin_client(cfg, request_timeout_ms=10_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

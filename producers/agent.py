@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config import AgentConfig, Config, ConfigError, ScrapeTargetConfig
+from common.selfmetrics import LATENCY_BUCKETS, Histogram
 from producers.buffer import SpillBuffer
 from producers.events import encode, log_event, metric_batch, sample
 from producers.exporters.scrape import Scraper, target_problems
@@ -68,6 +69,8 @@ class AgentOptions:
     flush_timeout_s: float = _A.flush_timeout_s
     host_metrics: bool = _A.host_metrics
     scrape: tuple[ScrapeTargetConfig, ...] = _A.scrape
+    metrics_host: str = _A.metrics_host
+    metrics_port: int = _A.metrics_port
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> AgentOptions:
@@ -80,7 +83,7 @@ class AgentOptions:
                    buffer_memory_batches=a.buffer_memory_batches, per_core=a.per_core,
                    log_poll_s=a.log_poll_s, read_existing_logs=a.read_existing_logs,
                    flush_timeout_s=a.flush_timeout_s, host_metrics=a.host_metrics,
-                   scrape=a.scrape)
+                   scrape=a.scrape, metrics_host=a.metrics_host, metrics_port=a.metrics_port)
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
     @property
@@ -207,6 +210,7 @@ class _Agent:
         self.file_marks: dict[str, Watermark] = {}
         self.kmsg_mark = Watermark()
         self.publisher: Publisher | None = None
+        self.collect_seconds = Histogram(LATENCY_BUCKETS)
 
     # -- durability ------------------------------------------------------------------
     def on_durable(self, token: object) -> None:
@@ -257,7 +261,9 @@ class _Agent:
 
     def publish_metrics(self) -> None:
         assert self.publisher is not None
+        started = time.monotonic()
         batch = self.collect()
+        self.collect_seconds.observe(time.monotonic() - started)
         self.publisher.publish(self.metrics_topic, self.key, encode(batch))
         self.stats.batches += 1
 
@@ -350,12 +356,13 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
         log.warning("no rack label configured ([agent].labels or --label rack=...); "
                     "using rack=unknown")
     if transport is None:
+        from common.kafka import kafka_client
         from common.topics import ensure_topics
 
         async def prepare() -> object:
             return await ensure_topics(cfg, ("metrics", "logs"))
 
-        transport = KafkaTransport(cfg.bootstrap, client_id=f"rackwatch-agent-{agent.host}",
+        transport = KafkaTransport(kafka_client(cfg), client_id=f"rackwatch-agent-{agent.host}",
                                    prepare=prepare)
     buffer = SpillBuffer(max_items=opts.buffer_max_batches,
                          memory_items=opts.buffer_memory_batches,
@@ -379,6 +386,11 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
     scrape_stop = asyncio.Event()
     scraping = (asyncio.create_task(agent.scraper.run(scrape_stop))
                 if agent.scraper is not None else None)
+    endpoint = None
+    if opts.metrics_port:  # off by default: an agent runs on every host
+        from producers.selfmetrics import serve_metrics
+
+        endpoint = await serve_metrics(opts.metrics_host, opts.metrics_port, agent, publisher)
     has_logs = agent.tailer is not None or agent.kmsg is not None
     log_every = opts.log_poll_s
     end = started + opts.duration_s if opts.duration_s is not None else math.inf
@@ -412,6 +424,8 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
         while not xids.empty():
             agent.publish_xid(xids.get_nowait())
     finally:
+        if endpoint is not None:
+            await endpoint.close()
         relay.cancel()
         scrape_stop.set()
         if scraping is not None:

@@ -83,6 +83,16 @@ class SpillBuffer:
                 log.info("resuming %d buffered records from %s", self._disk_count, spill_path)
             self._refill()
 
+    @property
+    def spill_bytes(self) -> int:
+        """Bytes of records waiting in the spill file (what a long outage costs on disk)."""
+        if not self._disk_count or self.spill_path is None:
+            return 0
+        try:
+            return max(0, self.spill_path.stat().st_size - self._read_at)
+        except OSError:
+            return 0
+
     # -- disk --------------------------------------------------------------------------
     def _count_valid(self, path: Path) -> int:
         n = 0

@@ -25,7 +25,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from common.kafka import pick_compression
+from common.kafka import KafkaClient, pick_compression
+from common.kafka import producer as kafka_producer
 from producers.buffer import Record, SpillBuffer
 from producers.problems import Problems
 
@@ -55,12 +56,13 @@ class Transport(Protocol):
 class KafkaTransport:
     """aiokafka's producer, built fresh on each start so a long outage leaves no stale state."""
 
-    def __init__(self, bootstrap: str, *, client_id: str = "rackwatch-producer",
+    def __init__(self, bootstrap: str | KafkaClient, *, client_id: str = "rackwatch-producer",
                  compression: str = "auto", request_timeout_ms: int = 15_000,
                  linger_ms: int = 20, max_batch_size: int = 256 * 1024,
                  prepare: Callable[[], Awaitable[object]] | None = None) -> None:
-        self.bootstrap = bootstrap
-        self.description = f"Kafka at {bootstrap}"
+        self.kafka = bootstrap if isinstance(bootstrap, KafkaClient) else KafkaClient(bootstrap)
+        self.bootstrap = self.kafka.bootstrap
+        self.description = f"Kafka at {self.kafka.describe()}"
         self.client_id = client_id
         self.compression = pick_compression() if compression == "auto" else compression
         self.request_timeout_ms = request_timeout_ms
@@ -70,10 +72,8 @@ class KafkaTransport:
         self._producer: object | None = None
 
     async def start(self) -> None:
-        from aiokafka import AIOKafkaProducer
-
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+        producer = kafka_producer(
+            self.kafka,
             client_id=self.client_id,
             acks="all",
             enable_idempotence=True,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from common.config import ConfigError, load_config
 from rackwatch import __version__
+from rackwatch.errors import EXIT_CONFIG, quiet_client_noise, run_command
 
 __all__ = ["main"]
 
@@ -19,7 +20,8 @@ log = logging.getLogger("rackwatch")
 _PLUGINS = ("rackwatch.commands.broker", "rackwatch.commands.producers",
             "rackwatch.commands.streams", "rackwatch.commands.rules",
             "rackwatch.commands.incidents", "rackwatch.commands.store", "rackwatch.demo",
-            "rackwatch.commands.score", "rackwatch.commands.config", "console.cli")
+            "rackwatch.commands.score", "rackwatch.commands.config", "console.cli",
+            "rackwatch.commands.forward")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_config(args.config, settings=args.set)
     except ConfigError as e:
         print(e, file=sys.stderr)
-        return 2
-    rc: int = args.func(args, cfg)
+        return EXIT_CONFIG
+    if not args.verbose:
+        quiet_client_noise()
+    rc: int = run_command(lambda: args.func(args, cfg), cfg, args.verbose, args.command)
     return rc
 
 

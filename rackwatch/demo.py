@@ -180,16 +180,14 @@ class Seen:
 
 
 async def _follow(cfg: Config, stop: asyncio.Event, seen: Seen) -> None:
-    from aiokafka import AIOKafkaConsumer
-
+    from common.kafka import consumer as kafka_consumer
     from rackwatch.follow import format_alert, format_incident
 
     alerts, incidents = cfg.topic("alerts"), cfg.topic("incidents")
-    consumer = AIOKafkaConsumer(alerts, incidents, bootstrap_servers=cfg.bootstrap,
-                                group_id=None, auto_offset_reset="latest",
-                                enable_auto_commit=False)
-    await consumer.start()
+    consumer = kafka_consumer(cfg, alerts, incidents, group_id=None,
+                              auto_offset_reset="latest", enable_auto_commit=False)
     try:
+        await consumer.start()
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500)
             for msgs in batch.values():
@@ -226,7 +224,8 @@ def run_demo(cfg: Config, duration: float, hosts: int, faults: str) -> int:
     try:
         if broker is not None:
             started_broker = not broker.status().running
-            print(f"  Kafka {cfg.broker.version} (KRaft) on {broker.start()}")
+            bootstrap = broker.start(lambda line: print("  " + line, flush=True))
+            print(f"  Kafka {cfg.broker.version} (KRaft) on {bootstrap}")
         asyncio.run(ensure_topics(cfg))
         rules = demo_rules(cfg.home)
         stop_console = _console(cfg, metrics_port, rules)

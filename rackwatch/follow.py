@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from common.config import Config
+from common.kafka import consumer as kafka_consumer
 
 __all__ = ["follow_alerts", "format_alert", "format_incident"]
 
@@ -38,12 +38,16 @@ def format_incident(raw: bytes | dict[str, Any]) -> str:
 async def follow_alerts(cfg: Config, *, from_beginning: bool = False, as_json: bool = False,
                         limit: int = 0) -> int:
     """Print alert state changes as they arrive; returns how many were printed."""
-    consumer = AIOKafkaConsumer(
-        cfg.topic("alerts"), bootstrap_servers=cfg.bootstrap,
+    consumer = kafka_consumer(
+        cfg, cfg.topic("alerts"),
         group_id=None if from_beginning else f"rackwatch-alerts-cli-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False)
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()
+        raise
     n = 0
     try:
         async for msg in consumer:

@@ -114,7 +114,7 @@ class Alert(TypedDict):
     starts_at: str  # RFC 3339
     ends_at: str | None
     updated_at: str  # RFC 3339: the event time of this change
-    incident_id: str | None
+    # (no incident_id: see the $comment in schemas/json/alert.v1.schema.json)
 
 
 class Suspect(TypedDict):

@@ -10,5 +10,18 @@ LOG_RECORD = "rackwatch.log_record/v1"
 # Internal (worker -> sink on processed.metrics): one batch's metric rows as columns.
 METRIC_BLOCK = "rackwatch.metric_block/v1"
 
-__all__ = ["ALERT", "DEADLETTER", "INCIDENT", "LOGS", "LOG_RECORD", "METRICS", "METRIC_BLOCK",
-           "METRIC_ROW"]
+# Kafka headers on every message of the alerts and incidents topics (contract): what the
+# value is, so a consumer can route or reject it without parsing it first.
+HEADER_CONTENT_TYPE = "content-type"
+HEADER_SCHEMA = "rackwatch-schema"
+CONTENT_TYPE_JSON = "application/json"
+
+
+def message_headers(schema: str) -> list[tuple[str, bytes]]:
+    """The headers of a message whose value is JSON of `schema`."""
+    return [(HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON.encode()), (HEADER_SCHEMA, schema.encode())]
+
+
+__all__ = ["ALERT", "CONTENT_TYPE_JSON", "DEADLETTER", "HEADER_CONTENT_TYPE", "HEADER_SCHEMA",
+           "INCIDENT", "LOGS", "LOG_RECORD", "METRICS", "METRIC_BLOCK", "METRIC_ROW",
+           "message_headers"]

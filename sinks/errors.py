@@ -13,7 +13,8 @@ import struct
 
 from clickhouse_connect.driver.exceptions import DataError, Error
 
-__all__ = ["DATA_ERROR_CODES", "ErrorKind", "RowError", "StoreAborted", "classify"]
+__all__ = ["DATA_ERROR_CODES", "ErrorKind", "RowError", "StoreAborted", "StoreUnreachable",
+           "classify"]
 
 
 class ErrorKind(enum.Enum):
@@ -67,3 +68,8 @@ def classify(exc: BaseException) -> ErrorKind:
     if isinstance(exc, Error) and exc.code in DATA_ERROR_CODES:
         return ErrorKind.DATA
     return ErrorKind.TRANSIENT
+
+
+class StoreUnreachable(RuntimeError):
+    """The store could not be reached or refused the login; the message names its DSN,
+    masked, and says what to check."""

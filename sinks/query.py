@@ -58,8 +58,9 @@ def run_query(cfg: Config, sql: str, fmt: str = "table") -> bytes:
     except ProgrammingError as e:
         if "EmbeddedServer" in str(e) or "Unable to open the chdb engine" in str(e):
             raise StoreBusyError(
-                f"the store {cfg.clickhouse_dsn} is held by another process that does not "
-                "serve queries (is a sink running with another serve_port or token?)") from e
+                f"the store {mask_dsn(cfg.clickhouse_dsn)} is held by another process that "
+                "does not serve queries (is a sink running with another serve_port or "
+                "token?)") from e
         raise
     with owner, owner.reader() as reader:
         return reader.raw(sql, ch_format)

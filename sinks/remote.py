@@ -11,7 +11,7 @@ from urllib.parse import quote, urlparse
 
 import orjson
 
-from common.config import Config
+from common.config import Config, mask_dsn
 from sinks.serve import SERVICE_NAME
 from sinks.settings import SinkSettings
 
@@ -89,6 +89,6 @@ def find_sink(cfg: Config, settings: SinkSettings | None = None) -> SinkEndpoint
         return None
     if not _same_store(str(info.get("dsn", "")), cfg.clickhouse_dsn):
         log.warning("the sink on %s:%d serves %s, not %s", host, s.serve_port,
-                    info.get("dsn"), cfg.clickhouse_dsn)
+                    mask_dsn(str(info.get("dsn"))), mask_dsn(cfg.clickhouse_dsn))
         return None
     return endpoint

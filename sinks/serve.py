@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlparse
 
 import orjson
 
+from common.dsn import mask_dsn
 from sinks.store import Store
 
 __all__ = ["SERVICE_NAME", "QueryServer"]
@@ -101,7 +102,7 @@ class QueryServer:
         return header is not None and hmac.compare_digest(header, f"Bearer {self.token}")
 
     def ping(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"service": SERVICE_NAME, "dsn": self.store.dsn,
+        info: dict[str, Any] = {"service": SERVICE_NAME, "dsn": mask_dsn(self.store.dsn),
                                 "database": self.store.database}
         if self.status is not None:
             info["status"] = self.status()

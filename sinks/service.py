@@ -24,13 +24,17 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
+from prometheus_client import CollectorRegistry
 
 from common.config import Config
+from common.kafka import consumer, kafka_client, producer
+from common.selfmetrics import Endpoint, serve
 from sinks.backup import backup_to_staging
 from sinks.batch import Batch, Batcher
 from sinks.errors import StoreAborted
 from sinks.retry import Backoff
 from sinks.rows import Limits, table_specs
+from sinks.selfmetrics import SinkCollector, SinkMetrics, State, readiness
 from sinks.serve import QueryServer
 from sinks.settings import SinkSettings
 from sinks.stats import SinkStats
@@ -66,6 +70,8 @@ class SinkService:
         self.store = store
         self.settings = settings or SinkSettings.from_config(cfg)
         self.stats = stats or SinkStats()
+        self.metrics = SinkMetrics()  # the /metrics view beside the writer's counters
+        self._write_started: float | None = None
         s = self.settings
         self.specs = {cfg.topic(short): spec for short, spec in table_specs().items()}
         self.deadletter_topic = cfg.topic("deadletter")
@@ -92,12 +98,12 @@ class SinkService:
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> SinkStats:
         cfg, s = self.cfg, self.settings
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=cfg.bootstrap, group_id=s.group_id, client_id="rackwatch-sink",
+        kafka = kafka_client(cfg)
+        self.consumer = consumer(
+            kafka, group_id=s.group_id, client_id="rackwatch-sink",
             enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=max(1 << 20, s.max_message_bytes))
-        self.producer = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, acks="all",
-                                         enable_idempotence=True, linger_ms=5)
+        self.producer = producer(kafka, acks="all", enable_idempotence=True, linger_ms=5)
         self.consumer.subscribe(list(self.specs), listener=_Rebalance(self))
         await self.producer.start()
         try:
@@ -131,6 +137,7 @@ class SinkService:
             self._held.setdefault(tp, []).append(m)
             return
         self.stats.messages_total += 1
+        self.metrics.add(self.metrics.messages, m.topic)
         skip = m.topic == self.deadletter_topic and any(
             k == STORED_HEADER for k, _ in (m.headers or ()))
         self.batcher.add(m.topic, m.partition, m.offset, m.key, m.value, now, skip=skip)
@@ -172,11 +179,15 @@ class SinkService:
     def _start_write(self, batches: list[Batch]) -> None:
         loop = asyncio.get_running_loop()
         self._inflight_rows = sum(b.size for b in batches)
+        self._write_started = time.monotonic()
+        for b in batches:
+            self.metrics.batch_rows.observe(b.size)
         self._inflight = loop.run_in_executor(self.pool, self.writer.write_all, batches)
 
     async def _acknowledge(self, results: list[WriteResult]) -> None:
         """Publish dead letters, then commit: nothing is acknowledged before it is stored."""
         assert self.consumer is not None and self.producer is not None
+        self._observe(results)
         sends = []
         try:
             for r in results:
@@ -204,11 +215,23 @@ class SinkService:
         try:
             await self.consumer.commit(offsets)
             self.stats.commits_total += 1
+            self.metrics.committed.update(((tp.topic, tp.partition), o)
+                                          for tp, o in offsets.items())
         except (CommitFailedError, IllegalStateError, KafkaError) as e:
             # The next successful commit of these partitions covers these batches too;
             # if the partitions moved, their new owner re-reads and deduplicates them.
             self.stats.commit_failures_total += 1
             log.warning("offset commit failed: %s", e)
+
+    def _observe(self, results: list[WriteResult]) -> None:
+        """What a finished write round stored and dead-lettered, for /metrics."""
+        if self._write_started is not None:
+            self.metrics.insert_seconds.observe(time.monotonic() - self._write_started)
+            self._write_started = None
+        for r in results:
+            self.metrics.add(self.metrics.rows, r.topic, r.rows)
+            for d in r.dead_letters:
+                self.metrics.add(self.metrics.dead_letters, str(d.get("reason_code")))
 
     async def _wait_inflight(self, limit_s: float | None) -> None:
         if self._inflight is None:
@@ -283,6 +306,7 @@ class SinkService:
                 log.warning("%s:%d: journal not readable (%s); retrying in %.2fs",
                             tp.topic, tp.partition, e, delay)
                 await asyncio.sleep(delay)
+        self.metrics.committed[(tp.topic, tp.partition)] = start
         if ranges:
             self.batcher.align(tp.topic, tp.partition, ranges)
             self.stats.realigned_batches_total += len(ranges)
@@ -293,6 +317,20 @@ class SinkService:
         now = time.monotonic()
         for m in self._held.pop(tp, []):
             self._add(m, now)
+
+    def state(self) -> State:
+        """The sink now, for /metrics and /readyz."""
+        assigned = self.consumer.assignment() if self.consumer is not None else set()
+        lag = {}
+        for tp in assigned:
+            high = self.consumer.highwater(tp) if self.consumer is not None else None
+            base = self.metrics.committed.get((tp.topic, tp.partition))
+            if high is not None and base is not None:
+                lag[(tp.topic, tp.partition)] = max(0, int(high) - base)
+        return State(lag=lag, buffered_rows=self.batcher.buffered_rows,
+                     inflight_rows=self._inflight_rows, paused=self._paused,
+                     healthy=self.writer.healthy, assigned=len(assigned),
+                     ready_partitions=len(self._ready & set(assigned)))
 
     def describe(self) -> dict[str, Any]:
         return {"stats": self.stats.snapshot(), "paused": self._paused,
@@ -339,8 +377,15 @@ async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | N
     elif faults is not None:
         store.faults = faults
     server: QueryServer | None = None
+    endpoint: Endpoint | None = None
     try:
         service = SinkService(cfg, store, settings=settings)
+        if settings.metrics_port:
+            endpoint = await serve("sink", CollectorRegistry(), settings.metrics_host,
+                                   settings.metrics_port,
+                                   ready=lambda: readiness(service.state(), settings.ready_lag),
+                                   collectors=[SinkCollector(service.stats, service.metrics,
+                                                             service.state)])
         if store.embedded:
             server = QueryServer(store, host=settings.serve_host, port=settings.serve_port,
                                  token=settings.serve_token, status=service.describe,
@@ -348,6 +393,8 @@ async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | N
             server.start()
         return await service.run(stop, ready)
     finally:
+        if endpoint is not None:
+            await endpoint.close()
         if server is not None:
             server.stop()
         if own:

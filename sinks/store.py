@@ -9,6 +9,7 @@ owned by whoever opened it (normally the sink); others reach it through sinks.se
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,9 +18,13 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from clickhouse_connect.driver.query import QueryResult
 
 from common.config import Config
+from common.dsn import DsnError, mask_dsn
+from sinks.connection import Connection
+from sinks.errors import StoreUnreachable
 from sinks.migrations import apply_migrations
 from sinks.settings import StoreSettings
 
@@ -78,14 +83,15 @@ def _chdb_options(path: Path) -> dict[str, str]:
 class Store:
     """A thin, thread-safe wrapper that adds what the sink needs around one client."""
 
-    def __init__(self, client: Client, dsn: str, settings: StoreSettings, *,
+    def __init__(self, client: Client, dsn: str | Connection, settings: StoreSettings, *,
                  faults: InsertHook | None = None) -> None:
         self.client = client
-        self.dsn = dsn
+        self.connection = Connection.of(dsn)
+        self.dsn = self.connection.dsn
         self.settings = settings
         self.database = settings.database
         self.faults = faults
-        self.path = _chdb_path(dsn) if is_embedded(dsn) else None
+        self.path = _chdb_path(self.dsn) if is_embedded(self.dsn) else None
         self._lock = threading.RLock()
         self._types: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self._distributed: bool | None = None
@@ -174,7 +180,8 @@ class Store:
         """A second connection beside this one (for serving queries while the sink
         inserts); read-only unless asked otherwise, enforced by ClickHouse itself."""
         settings = READONLY_SETTINGS if readonly else None
-        return Store(_client(self.dsn, self.database, settings), self.dsn, self.settings)
+        return Store(_client(self.connection, self.database, settings), self.connection,
+                     self.settings)
 
     def close(self) -> None:
         with self._lock:
@@ -187,7 +194,9 @@ class Store:
         self.close()
 
 
-def _client(dsn: str, database: str | None, settings: dict[str, Any] | None = None) -> Client:
+def _client(conn: Connection, database: str | None,
+            settings: dict[str, Any] | None = None) -> Client:
+    dsn = conn.dsn
     if is_embedded(dsn):
         path = _chdb_path(dsn)
         if path is not None:
@@ -195,15 +204,43 @@ def _client(dsn: str, database: str | None, settings: dict[str, Any] | None = No
             return clickhouse_connect.get_client(dsn=f"chdb://{path}", database=database,
                                                  settings=settings,
                                                  chdb_options=_chdb_options(path))
-    return clickhouse_connect.get_client(dsn=dsn, database=database, settings=settings)
+        return clickhouse_connect.get_client(dsn=dsn, database=database, settings=settings)
+    try:
+        kwargs = conn.server_kwargs()
+    except DsnError as e:
+        raise StoreUnreachable(str(e)) from e
+    try:
+        return clickhouse_connect.get_client(database=database, settings=settings, **kwargs)
+    except OperationalError as e:
+        raise StoreUnreachable(
+            f"cannot reach the store at {conn.shown}: {_reason(e)}; check that the server is "
+            "up and the DSN's host and port ([clickhouse] dsn or RACKWATCH_CLICKHOUSE_DSN)"
+        ) from e
+    except DatabaseError as e:
+        if "516" in str(e) or "AUTHENTICATION_FAILED" in str(e):
+            raise StoreUnreachable(
+                f"the store at {conn.shown} refused the login: check [clickhouse] user and "
+                "password (or password_file)") from e
+        raise
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+|Connection refused|timed out|Name or service "
+                    r"not known|certificate verify failed[^'\")]*")
+
+
+def _reason(e: Exception) -> str:
+    """The specific part of a connection error ("[Errno 111] Connection refused")."""
+    text = mask_dsn(str(e))
+    m = _ERRNO.search(text)
+    return m.group(0).strip() if m else text[:300]
 
 
 def open_reader(cfg: Config, settings: StoreSettings | None = None) -> Store:
     """A read-only connection that changes nothing, not even the schema: for analysts
     on a server (whose user may well be read-only)."""
     settings = settings or StoreSettings.from_config(cfg)
-    dsn = cfg.clickhouse_dsn
-    return Store(_client(dsn, settings.database, READONLY_SETTINGS), dsn, settings)
+    conn = Connection.of(cfg)
+    return Store(_client(conn, settings.database, READONLY_SETTINGS), conn, settings)
 
 
 def open_store(cfg: Config, *, migrate: bool = True, faults: InsertHook | None = None,
@@ -213,7 +250,7 @@ def open_store(cfg: Config, *, migrate: bool = True, faults: InsertHook | None =
     chDB: this process becomes the owner of the directory until close().
     """
     settings = settings or StoreSettings.from_config(cfg)
-    dsn = cfg.clickhouse_dsn
+    dsn = Connection.of(cfg)
     if migrate:
         bootstrap = Store(_client(dsn, None), dsn, settings)
         try:
@@ -222,7 +259,7 @@ def open_store(cfg: Config, *, migrate: bool = True, faults: InsertHook | None =
             bootstrap.close()
             raise
         if applied:
-            log.info("store %s: applied migrations %s", dsn, applied)
+            log.info("store %s: applied migrations %s", dsn.shown, applied)
         bootstrap.client.database = settings.database
         bootstrap.faults = faults
         return bootstrap

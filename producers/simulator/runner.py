@@ -106,12 +106,13 @@ async def run_simulator(cfg: Config, opts: SimOptions, *, stop: asyncio.Event,
         where = str(opts.output)
     else:
         if transport is None:
+            from common.kafka import kafka_client
             from common.topics import ensure_topics
 
             async def prepare() -> object:
                 return await ensure_topics(cfg, ("metrics", "logs"))
 
-            transport = KafkaTransport(cfg.bootstrap, client_id="rackwatch-simulator",
+            transport = KafkaTransport(kafka_client(cfg), client_id="rackwatch-simulator",
                                        prepare=prepare)
         spill = cfg.home / "simulator" / f"seed{opts.seed}.spill"
         buffer = SpillBuffer(max_items=max(cfg.agent.buffer_max_batches, 10 * opts.hosts),

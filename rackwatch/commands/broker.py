@@ -10,19 +10,23 @@ from common.config import Config
 __all__ = ["register"]
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _broker(args: argparse.Namespace, cfg: Config) -> int:
     from common.broker import BrokerError, LocalBroker, fetch_jars
 
     broker = LocalBroker(cfg.broker, cfg.home / "kafka")
     try:
         if args.action == "fetch":
-            print(fetch_jars(cfg.broker))
+            print(fetch_jars(cfg.broker, _progress))
         elif args.action == "start":
             if not cfg.uses_local_broker:
                 print(f"RACKWATCH_KAFKA_BOOTSTRAP is set ({cfg.bootstrap}); "
                       "not starting a local broker", file=sys.stderr)
                 return 1
-            print(f"Kafka {cfg.broker.version} running on {broker.start()}")
+            print(f"Kafka {cfg.broker.version} running on {broker.start(_progress)}")
         elif args.action == "stop":
             print("stopped" if broker.stop() else "not running")
         else:

@@ -94,7 +94,10 @@ def _train(args: argparse.Namespace, cfg: Config) -> int:
         if args.eval_events:
             held, held_truth = _simulated(args.eval_events, args.eval_manifest, args)
             model.meta["held_out"] = report(model, held, held_truth, args.horizon)
-    except (OSError, ValueError) as e:  # TrainingError is a ValueError
+    except OSError as e:  # a missing or unreadable input: a usage error, naming the path
+        print(f"train: cannot read {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # TrainingError is a ValueError
         kind = "training" if isinstance(e, TrainingError) else "input"
         print(f"train: {kind} error: {e}", file=sys.stderr)
         return 1

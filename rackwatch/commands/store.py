@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from common.config import Config
+from common.config import Config, mask_dsn
 
 __all__ = ["register"]
 
@@ -28,20 +28,23 @@ def _sink(args: argparse.Namespace, cfg: Config) -> int:
                 loop.add_signal_handler(sig, stop.set)
         await ensure_topics(cfg)
         stats = await run_sink(cfg, stop=stop)
-        print(orjson.dumps(stats.snapshot()).decode(), file=sys.stderr)
+        print(mask_dsn(orjson.dumps(stats.snapshot()).decode()), file=sys.stderr)
         return 0
 
     return asyncio.run(main())
 
 
 def _query(args: argparse.Namespace, cfg: Config) -> int:
+    from sinks.errors import StoreUnreachable
     from sinks.query import render_table, run_query
 
     sql = args.sql if args.sql != "-" else sys.stdin.read()
     try:
         payload = run_query(cfg, sql, args.format)
+    except StoreUnreachable:
+        raise
     except Exception as e:  # the message is ClickHouse's own, which is what users need
-        print(f"query failed: {e}", file=sys.stderr)
+        print(f"query failed: {mask_dsn(str(e))}", file=sys.stderr)
         return 1
     if args.format == "table":
         text = render_table(payload).encode() + b"\n"

@@ -67,5 +67,4 @@ def build_message(rule: Rule, host: str, labels: dict[str, str], fp: str, status
         "starts_at": format_rfc3339_ms(starts_at),
         "ends_at": format_rfc3339_ms(ends_at) if ends_at is not None else None,
         "updated_at": format_rfc3339_ms(updated_at),
-        "incident_id": None,
     }

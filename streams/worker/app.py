@@ -32,6 +32,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from common.config import Config
+from common.kafka import KafkaClient, kafka_client
 from common.selfmetrics import serve
 from streams.core.decode import Limits
 from streams.core.smoothing import SmoothingParams
@@ -88,10 +89,22 @@ class FaustGroup:
         return await commit_offsets(self.app, offsets)
 
 
-def _faust_app(cfg: Config, app_id: str) -> faust.App:
+def faust_credentials(kafka: KafkaClient) -> Any:
+    """faust's `broker_credentials` for the cluster (None: plaintext). faust hands them to
+    every client it makes itself: its consumer, its producer and its topic creation."""
+    if kafka.sasl:
+        return faust.SASLCredentials(username=kafka.sasl_username, password=kafka.sasl_password,
+                                     ssl_context=kafka.ssl_context(),
+                                     mechanism=kafka.sasl_mechanism)
+    ctx = kafka.ssl_context()
+    return faust.SSLCredentials(ctx) if ctx is not None else None
+
+
+def _faust_app(cfg: Config, app_id: str, kafka: KafkaClient) -> faust.App:
     session_timeout = cfg.worker.session_timeout_s
     return faust.App(
         app_id, broker=[f"kafka://{b.strip()}" for b in cfg.bootstrap.split(",")],
+        broker_credentials=faust_credentials(kafka),
         store="memory://", datadir=tempfile.mkdtemp(prefix="rackwatch-worker-"),
         topic_partitions=cfg.kafka.partitions,
         topic_replication_factor=cfg.kafka.replication_factor,
@@ -119,6 +132,7 @@ class _Wiring:
     stats: WorkerStats
     names: Topics
     topics: dict[str, Any]
+    kafka: KafkaClient
 
 
 def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
@@ -142,7 +156,8 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
 def _wire(cfg: Config, rules: RuleSet, app_id: str | None) -> _Wiring:
     """The app, its topics and tables, and the processing that runs on them."""
     prefix, partitions = cfg.kafka.topic_prefix, cfg.kafka.partitions
-    app = _faust_app(cfg, app_id or f"{prefix}worker")
+    kafka = kafka_client(cfg)
+    app = _faust_app(cfg, app_id or f"{prefix}worker", kafka)
 
     def topic(name: str, *, acks: bool = True) -> Any:
         return app.topic(prefix + name, key_type=bytes, value_type=bytes, acks=acks,
@@ -163,7 +178,7 @@ def _wire(cfg: Config, rules: RuleSet, app_id: str | None) -> _Wiring:
                    incidents=prefix + "incidents", deadletter=prefix + "deadletter")
     # hosts: per-host state; scopes: correlation state per scope key ("rack=r07"; the
     # correlate topic is keyed by it); miners: template-miner state per input partition.
-    outbox = Outbox(cfg.bootstrap, f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
+    outbox = Outbox(kafka, f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
     tables = StateTables(table("hosts"), table("scopes"), table("miners"), outbox, partitions)
     runtime = Runtime(rules, smoothing=SmoothingParams.of(cfg.worker.ewma_tau_s,
                                                           cfg.worker.wma_window),
@@ -173,14 +188,14 @@ def _wire(cfg: Config, rules: RuleSet, app_id: str | None) -> _Wiring:
     runtime.miner_state_of = lambda p: tables.miners.get(tables.miner_key[p])
     group = FaustGroup(app, {names.metrics, names.logs, names.correlate})
     stats = WorkerStats()
-    work = Processing(bootstrap=cfg.bootstrap, group_id=app.conf.id, runtime=runtime,
+    work = Processing(bootstrap=kafka, group_id=app.conf.id, runtime=runtime,
                       tables=tables, outbox=outbox, topics=names, group=group,
                       book=PartitionBook(cfg.worker.stall_timeout_s), stats=stats,
                       tick_ms=int(TICK_INTERVAL_S * 1000))
     app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection
     app.rackwatch_stats = stats  # type: ignore[attr-defined]
     app.rackwatch_processing = work  # type: ignore[attr-defined]
-    return _Wiring(app, cfg, work, runtime, outbox, group, stats, names, topics)
+    return _Wiring(app, cfg, work, runtime, outbox, group, stats, names, topics, kafka)
 
 
 def _on_rebalance(w: _Wiring) -> None:
@@ -257,7 +272,7 @@ def _timers(w: _Wiring) -> None:
                 if not w.outbox.closed:
                     await work.commit()
 
-    ends = EndOffsets(cfg.bootstrap)
+    ends = EndOffsets(w.kafka)
     line = StatsLine(w.stats, w.runtime, every_s=cfg.worker.stats_interval_s)
 
     @app.timer(interval=min(WATCH_INTERVAL_S, cfg.worker.stall_timeout_s / 4))
@@ -288,4 +303,5 @@ def _endpoint(w: _Wiring) -> None:
             return
         await serve("worker", CollectorRegistry(), cfg.worker.metrics_host,
                     cfg.worker.metrics_port, ready=ready,
-                    collectors=[WorkerCollector(stats, w.runtime, lambda: len(group.owned()))])
+                    collectors=[WorkerCollector(stats, w.runtime, lambda: len(group.owned()),
+                                                lambda: w.outbox.sent_by_topic)])

@@ -24,11 +24,17 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
+from common.kafka import KafkaClient
+from common.kafka import consumer as kafka_consumer
+
 __all__ = ["ALERTS_HEADER", "RECONCILE_CHUNK", "SOURCE_HEADER", "EndOffsets", "Record",
            "alert_digest", "landed_offsets",
            "partition_of", "read_range", "resume_offsets"]
 
 log = logging.getLogger(__name__)
+
+# The cluster: its address alone (plaintext), or with its security settings.
+Kafka = str | KafkaClient
 
 # Headers on processed records: the offset of the input message they came from, and the
 # digests of the alerts its processing sent (comma-separated), so that a next owner that
@@ -55,9 +61,10 @@ class Record:
     value: bytes
 
 
-def _plain_consumer(bootstrap: str, group: str | None = None) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                            enable_auto_commit=False, auto_offset_reset="earliest")
+def _plain_consumer(bootstrap: Kafka, group: str | None = None) -> AIOKafkaConsumer:
+    c: AIOKafkaConsumer = kafka_consumer(bootstrap, group_id=group, enable_auto_commit=False,
+                                         auto_offset_reset="earliest")
+    return c
 
 
 async def _read(consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int
@@ -78,7 +85,7 @@ async def _read(consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end:
             yield m
 
 
-async def resume_offsets(bootstrap: str, group: str, tps: set[tuple[str, int]]
+async def resume_offsets(bootstrap: Kafka, group: str, tps: set[tuple[str, int]]
                          ) -> dict[tuple[str, int], int]:
     """Where the group resumes each partition: its committed offset, else the earliest."""
     consumer = _plain_consumer(bootstrap, group)
@@ -95,7 +102,7 @@ async def resume_offsets(bootstrap: str, group: str, tps: set[tuple[str, int]]
         await consumer.stop()
 
 
-async def read_range(bootstrap: str, tp: tuple[str, int], start: int, end: int
+async def read_range(bootstrap: Kafka, tp: tuple[str, int], start: int, end: int
                      ) -> list[Record]:
     """The messages at offsets [start, end) of one partition, read directly."""
     consumer = _plain_consumer(bootstrap)
@@ -115,7 +122,7 @@ def alert_digest(value: bytes) -> str:
     return hashlib.blake2b(value, digest_size=8).hexdigest()
 
 
-async def landed_offsets(bootstrap: str, wanted: dict[tuple[str, int], int]
+async def landed_offsets(bootstrap: Kafka, wanted: dict[tuple[str, int], int]
                          ) -> dict[tuple[str, int], dict[int, frozenset[str]]]:
     """For each (output topic, partition) -> resume offset: the input offsets >= resume
     whose processed records already landed there (a worker processed them and died, or
@@ -177,7 +184,7 @@ class EndOffsets:
     compares the worker's progress with. One consumer, started on first use; a failed
     ask returns nothing (the next check asks again)."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: Kafka) -> None:
         self.bootstrap = bootstrap
         self._consumer: AIOKafkaConsumer | None = None
 

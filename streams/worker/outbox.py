@@ -15,7 +15,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from common.kafka import pick_compression
+from common.kafka import KafkaClient, pick_compression
+from common.kafka import producer as kafka_producer
 
 __all__ = ["DELIVERY_TIMEOUT_MS", "OUTBOX_BATCH_BYTES", "Outbox"]
 
@@ -39,13 +40,14 @@ class Outbox:
     twice, and per partition the order of sends is the order of writes.
     """
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(self, bootstrap: str | KafkaClient, client_id: str) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
         self._producer: AIOKafkaProducer | None = None
         self._pending: list[asyncio.Future[Any]] = []
         self._closed = False
         self.sent = 0
+        self.sent_by_topic: dict[str, int] = {}
 
     @property
     def closed(self) -> bool:
@@ -58,8 +60,8 @@ class Outbox:
         if self._producer is None:
             if self._closed:
                 raise RuntimeError("the worker is stopping: no more outputs")
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all",
+            self._producer = kafka_producer(
+                self.bootstrap, client_id=self.client_id, acks="all",
                 enable_idempotence=True, linger_ms=2, request_timeout_ms=DELIVERY_TIMEOUT_MS,
                 compression_type=pick_compression(), max_batch_size=OUTBOX_BATCH_BYTES)
             await self._producer.start()
@@ -67,6 +69,7 @@ class Outbox:
                                         headers=headers)
         self._pending.append(fut)
         self.sent += 1
+        self.sent_by_topic[topic] = self.sent_by_topic.get(topic, 0) + 1
 
     async def delivered(self) -> None:
         """Wait until everything sent so far is acknowledged by the broker (acks=all).

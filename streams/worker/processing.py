@@ -35,6 +35,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from common.kafka import KafkaClient
+from schemas.ids import ALERT, INCIDENT, message_headers
 from streams.core.metrics import HostState
 from streams.runtime import Outputs, Runtime
 from streams.worker.offsets import (
@@ -57,6 +59,9 @@ __all__ = ["COMMIT_INTERVAL_S", "Group", "Processing", "Topics"]
 log = logging.getLogger(__name__)
 
 COMMIT_INTERVAL_S = 1.0
+# Every alert and incident message says what it is in its headers (schemas.ids).
+ALERT_HEADERS = message_headers(ALERT)
+INCIDENT_HEADERS = message_headers(INCIDENT)
 
 
 class Group(Protocol):
@@ -112,9 +117,9 @@ def peek_ts(raw: bytes) -> int | None:
 class Processing:
     """Batches and ticks of one worker, over its tables, outbox and partition book."""
 
-    def __init__(self, *, bootstrap: str, group_id: str, runtime: Runtime, tables: StateTables,
-                 outbox: Outbox, topics: Topics, group: Group, book: PartitionBook,
-                 stats: WorkerStats, tick_ms: int) -> None:
+    def __init__(self, *, bootstrap: str | KafkaClient, group_id: str, runtime: Runtime,
+                 tables: StateTables, outbox: Outbox, topics: Topics, group: Group,
+                 book: PartitionBook, stats: WorkerStats, tick_ms: int) -> None:
         self.bootstrap, self.group_id = bootstrap, group_id
         self.runtime, self.tables, self.outbox = runtime, tables, outbox
         self.topics, self.group, self.book, self.stats = topics, group, book, stats
@@ -186,9 +191,15 @@ class Processing:
         for key, value in out.deadletters:
             await send(t.deadletter, key, value)
         for fp, alert in out.alerts:
-            await send(t.alerts, fp, alert)
+            await send(t.alerts, fp, alert, headers=ALERT_HEADERS)
+            self._count_transition(alert)
         for key, value in out.correlate:
             await send(t.correlate, key, value)
+
+    def _count_transition(self, alert: bytes) -> None:
+        a = orjson.loads(alert)
+        key = (str(a.get("status")), str(a.get("severity")))
+        self.stats.transitions[key] = self.stats.transitions.get(key, 0) + 1
 
     async def emit_record(self, before: list[Outputs], out: Outputs, after: list[Outputs],
                           offset: int, landed: frozenset[str] | None,
@@ -211,7 +222,8 @@ class Processing:
             if landed is not None and digest in landed:
                 self.stats.alerts_suppressed += 1
                 continue
-            await send(t.alerts, fp, alert)
+            await send(t.alerts, fp, alert, headers=ALERT_HEADERS)
+            self._count_transition(alert)
         for o in ordered:
             for key, value in o.correlate:
                 await send(t.correlate, key, value)
@@ -237,6 +249,7 @@ class Processing:
         async with self.busy:
             if self.outbox.closed:
                 return  # shutting down: left unacked for the partition's next owner
+            started = time.monotonic()
             records = await self.admit(events)
             dirty: dict[bytes, HostState] = {}
             rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
@@ -263,10 +276,14 @@ class Processing:
                 await self.emit_record(before, out, after, r.offset, landed, rows)
             self.stats.batches += 1
             self.stats.records += len(records)
+            for r in records:
+                self.stats.inputs[r.topic] = self.stats.inputs.get(r.topic, 0) + 1
             await self.outbox.delivered()  # alerts, dead letters, correlation events
             for topic, key, value, headers in rows:
                 await self.outbox.send(topic, key, value, headers=headers)
             await self._store((self.tables.hosts, k, st.dumps()) for k, st in dirty.items())
+            self.stats.batch_seconds.observe(time.monotonic() - started)
+            self.stats.batch_messages.observe(len(records))
             if time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S:
                 await self.commit()
 
@@ -282,7 +299,8 @@ class Processing:
                 st = {} if raw is None else orjson.loads(raw)
                 ts = orjson.loads(r.value).get("ts")
                 for iid, msg in self.runtime.on_correlate(st, r.value):
-                    await self.outbox.send(self.topics.incidents, iid, msg)
+                    await self.outbox.send(self.topics.incidents, iid, msg,
+                                           headers=INCIDENT_HEADERS)
                 changed[key] = orjson.dumps(st)
                 if isinstance(ts, int):
                     now = self.scope_ticks.observe(r.partition, ts, _wall_ms())
@@ -315,6 +333,7 @@ class Processing:
                 continue
             closes = st.windows_due_ms
             out = self.runtime.on_tick(st, key.decode(), now)
+            self.stats.host_ticks += 1
             if out.alerts or st.windows_due_ms != closes:
                 dirty[key] = st
             if out.alerts:
@@ -325,7 +344,7 @@ class Processing:
         """One correlation scope at `now`: its incidents sent, its new state if changed."""
         st = orjson.loads(raw)
         for iid, msg in self.runtime.on_correlate_tick(st, now):
-            await self.outbox.send(self.topics.incidents, iid, msg)
+            await self.outbox.send(self.topics.incidents, iid, msg, headers=INCIDENT_HEADERS)
         new = orjson.dumps(st)
         return new if new != raw else None
 
@@ -352,6 +371,7 @@ class Processing:
                     continue
                 before = tables.hosts.get(key)
                 out = runtime.on_tick(st, key.decode(), now)
+                self.stats.host_ticks += 1
                 new = st.dumps()
                 if new != before:
                     changed.append((tables.hosts, key, new))

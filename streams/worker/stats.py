@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from common.selfmetrics import LATENCY_BUCKETS, SIZE_BUCKETS, Histogram, histogram_family
 from streams.runtime import Runtime
 
 __all__ = ["StatsLine", "WorkerCollector", "WorkerStats"]
@@ -37,13 +38,16 @@ class WorkerStats:
     watchdog_exits: int = 0  # stalls a seek did not cure (the process then exits)
     commits_failed: int = 0
     ticks_timer: int = 0
+    host_ticks: int = 0  # hosts judged at a tick (absence, timers, windows)
     # latest partition ends and next offsets seen by the watchdog, for the lag gauge
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    inputs: dict[str, int] = field(default_factory=dict)  # input topic -> messages processed
+    transitions: dict[tuple[str, str], int] = field(default_factory=dict)  # (status, severity)
+    batch_seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
+    batch_messages: Histogram = field(default_factory=lambda: Histogram(SIZE_BUCKETS))
 
     def counts(self) -> dict[str, int]:
-        d = asdict(self)
-        d.pop("lag")
-        return d
+        return {k: v for k, v in asdict(self).items() if isinstance(v, int)}
 
 
 class StatsLine:
@@ -89,10 +93,12 @@ class WorkerCollector(Collector):
     """Exposes the worker's and the core's counters in Prometheus' format."""
 
     def __init__(self, stats: WorkerStats, runtime: Runtime,
-                 assigned: Callable[[], int]) -> None:
+                 assigned: Callable[[], int],
+                 outputs: Callable[[], dict[str, int]] = dict) -> None:
         self.stats = stats
         self.runtime = runtime
         self.assigned = assigned
+        self.outputs = outputs  # topic -> messages sent (the outbox's count)
 
     def collect(self) -> Iterator[Any]:
         s, rt = self.stats, self.runtime
@@ -144,5 +150,24 @@ class WorkerCollector(Collector):
         for (topic, partition), n in sorted(s.lag.items()):
             lag.add_metric([topic, str(partition)], n)
         yield lag
+        yield _counter("rackwatch_worker_messages_in", "Input messages processed, by topic.",
+                       ["topic"], [([t], n) for t, n in sorted(s.inputs.items())])
+        yield _counter("rackwatch_worker_messages_out", "Messages sent, by topic (outputs, "
+                       "alerts, incidents, dead letters, changelogs).", ["topic"],
+                       [([t], n) for t, n in sorted(self.outputs().items())])
+        yield _counter("rackwatch_worker_rule_evaluations", "Rounds of rule evaluation: one "
+                       "per metric batch, log record or host tick, each against every rule "
+                       "that watches it.", ["trigger"],
+                       [(["metrics"], core.batches), (["logs"], rt.log_records),
+                        (["tick"], s.host_ticks)])
+        yield _counter("rackwatch_worker_alert_state_changes", "Alert messages sent, by status "
+                       "and severity (metric and log rules, re-sends included).",
+                       ["status", "severity"],
+                       [([st, sev], n) for (st, sev), n in sorted(s.transitions.items())])
+        yield histogram_family("rackwatch_worker_batch_seconds", "Time to process one batch "
+                               "and deliver its outputs and state.", [],
+                               [([], s.batch_seconds)])
+        yield histogram_family("rackwatch_worker_batch_messages", "Input messages per batch.",
+                               [], [([], s.batch_messages)])
         yield GaugeMetricFamily("rackwatch_worker_assigned_partitions",
                                 "Input partitions owned by this worker.", value=self.assigned())

@@ -139,8 +139,7 @@ def _alert(rule: str, host: str, rack: str, status: str, starts: int, ends: int 
             "host": host, "labels": {"rack": rack, "host": host},
             "annotations": {"summary": f"{rule} on {host}"}, "value": value,
             "threshold": threshold, "starts_at": iso(starts),
-            "ends_at": None if ends is None else iso(ends), "updated_at": iso(updated),
-            "incident_id": None}
+            "ends_at": None if ends is None else iso(ends), "updated_at": iso(updated)}
 
 
 def _alerts(fleet: Fleet) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
-from typing import Any, cast
+from pathlib import Path
 
 import pytest
 
-from common.config import Config, SinkConfig, WorkerConfig
+from common.config import Config, SinkConfig, WorkerConfig, load_config
 from console.settings import ConsoleSettings, default_scrape_urls, load_console_rules
 from rackwatch.cli import build_parser
 
@@ -21,11 +20,11 @@ class TestSettings:
         s = ConsoleSettings.from_config(Config())
         assert (s.host, s.port, s.scrape) == ("127.0.0.1", 8470, ())
 
-    def test_section_then_overrides(self) -> None:
-        """A [console] section's fields are read; flags win; None flags do not erase."""
-        cfg = cast(Any, SimpleNamespace(console=SimpleNamespace(port=9000, scrape=["http://a"],
-                                                                fade_s=None)))
-        s = ConsoleSettings.from_config(cfg, port=None, host="0.0.0.0")
+    def test_section_then_overrides(self, tmp_path: Path) -> None:
+        """The [console] section is read; flags win; None flags do not erase."""
+        f = tmp_path / "c.toml"
+        f.write_text('[console]\nport = 9000\nscrape = ["http://a"]\n')
+        s = ConsoleSettings.from_config(load_config(f, env={}), port=None, host="0.0.0.0")
         assert (s.port, s.scrape, s.host, s.fade_s) == (9000, ("http://a",), "0.0.0.0", 120.0)
 
     def test_default_scrape_list(self) -> None:

@@ -69,11 +69,11 @@ class TestTrainCommand:
 
     def test_missing_file_is_an_input_error(self, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-        """An unreadable events file gives exit status 1 and says so."""
+        """A missing input is a usage error (exit status 2) that names the path."""
         args = parse(["--events", str(tmp_path / "none"), "--manifest",
                       str(tmp_path / "none2"), "-o", str(tmp_path / "m.json")])
-        assert args.func(args, Config()) == 1
-        assert "input error" in capsys.readouterr().err
+        assert args.func(args, Config()) == 2
+        assert f"cannot read {tmp_path / 'none2'}: No such file" in capsys.readouterr().err
 
     def test_run_without_faults_is_a_training_error(self, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:

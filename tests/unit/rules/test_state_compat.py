@@ -168,7 +168,11 @@ class TestStoredState:
         host = Host(rules(RULES, INHIBIT))
         host.state = stored["state"]
         second_half(host)
-        assert host.sent == stored["messages"]
+        # The capture predates the removal of the always-null `incident_id` from alert
+        # messages (alert/v1: an alert is sent before correlation; incidents list theirs).
+        sent_then = [{k: v for k, v in m.items() if k != "incident_id"}
+                     for m in stored["messages"]]
+        assert host.sent == sent_then
 
     def test_capture_covers_every_store(self) -> None:
         """The captured state exercises what it claims to: every kind's history and

@@ -34,10 +34,12 @@ class FakeOutbox:
     def __init__(self, journal: list[str]) -> None:
         self.journal = journal
         self.closed = False
+        self.headers: dict[str, list[Any]] = {}
 
     async def send(self, topic: str, key: bytes | None, value: bytes, *,
                    partition: int | None = None, headers: Any = None) -> None:
         self.journal.append(f"send {topic}")
+        self.headers.setdefault(topic, []).append(headers)
 
     async def delivered(self) -> None:
         self.journal.append("delivered")
@@ -153,6 +155,33 @@ class TestDeliveryOrder:
         asyncio.run(work.run_batch([event(0, 1), event(1, 2)], work.runtime.on_metrics))
         assert "send rackwatch.processed.metrics" not in journal
         assert work.stats.seen_skipped == 2
+
+
+class TestHeaders:
+    """Alert and incident messages say what they are in their Kafka headers."""
+
+    def test_alerts_and_incidents_carry_content_type_and_schema(
+            self, world: tuple[Processing, list[str], FakeGroup],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """content-type application/json and rackwatch-schema with the value's schema id."""
+        from streams.runtime import Outputs
+
+        work, _, group = world
+        asyncio.run(work.emit(Outputs(alerts=[(b"fp", b"{}")])))
+        monkeypatch.setattr(work.runtime, "on_correlate",
+                            lambda state, raw: [(b"inc-1", b"{}")])
+        group.owned_tps = {("rackwatch.correlate", 0)}
+        ev = SimpleNamespace(message=SimpleNamespace(topic="rackwatch.correlate", partition=0,
+                                                     offset=0),
+                             key=b"rack=r1", value=orjson.dumps({"ts": T0}))
+        asyncio.run(work.run_correlate([ev]))
+        outbox = work.outbox
+        assert isinstance(outbox, FakeOutbox)
+        assert outbox.headers["rackwatch.alerts"] == [[
+            ("content-type", b"application/json"), ("rackwatch-schema", b"rackwatch.alert/v1")]]
+        assert outbox.headers["rackwatch.incidents"] == [[
+            ("content-type", b"application/json"),
+            ("rackwatch-schema", b"rackwatch.incident/v1")]]
 
 
 class TestWatchdog:
