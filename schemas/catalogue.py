@@ -146,6 +146,21 @@ _SPECS = [
                "batch (vLLM, TGI) or inferences per model execution (Triton, mean)",
                labels=_SERVE),
     MetricSpec("serving.kv_cache.usage", "fraction", "KV-cache blocks in use", 0, _F, _SERVE),
+    # services: latency of the requests a service serves (server side) and of the calls it
+    # makes (client side), as service meshes and exporters report them per pod or instance
+    MetricSpec("serving.success_ratio", "fraction", "share of requests served that succeeded",
+               0, _F),
+    *(MetricSpec(f"serving.{side}_latency_p{q}_s", "seconds",
+                 f"p{q} latency of requests {what}")
+      for side, what in (("server", "served"), ("client", "made to other services"))
+      for q in (50, 90, 95, 99)),
+    MetricSpec("container.restarts", "restarts", "restarts of the service's containers (counter)"),
+    MetricSpec("container.cpu_throttled_ratio", "fraction",
+               "share of CPU periods the container was throttled in", 0, _F),
+    # application logs, counted per host between its metric batches (streams.core.logseries)
+    MetricSpec("log.lines_per_s", "lines/s", "log lines"),
+    MetricSpec("log.errors_per_s", "lines/s", "log lines at error level or worse"),
+    MetricSpec("log.new_templates_per_s", "lines/s", "log lines of a template never seen before"),
     # host / agent health
     MetricSpec("host.uptime_s", "seconds", "time since boot"),
     MetricSpec("agent.buffered_batches", "batches", "batches held while the broker is away"),

@@ -19,6 +19,7 @@ __all__ = [
     "MetricRow",
     "Sample",
     "Severity",
+    "Suspect",
 ]
 
 Severity = Literal["critical", "warning", "info"]
@@ -116,6 +117,14 @@ class Alert(TypedDict):
     # (no incident_id: see the $comment in schemas/json/alert.v1.schema.json)
 
 
+class Suspect(TypedDict):
+    """One candidate cause of an incident: which host, how strongly, and why."""
+
+    host: str
+    score: float  # in (0, 1]: the suspect's share of the incident's evidence points
+    reason: str
+
+
 class Incident(TypedDict):
     """`rackwatch.incident/v1`: an incident opened / updated / resolved. Key: incident id."""
 
@@ -135,6 +144,8 @@ class Incident(TypedDict):
     updated_at: str
     resolved_at: str | None
     evidence: NotRequired[dict[str, object]]
+    # ranked candidate causes, best first (service incidents); `suspect` names the first
+    suspects: NotRequired[list[Suspect]]
 
 
 class DeadLetter(TypedDict):

@@ -222,9 +222,9 @@ def alert_row(r: Mapping[str, Any], lim: Limits) -> Row:
     )
 
 
-INCIDENT_COLUMNS = ("incident_id", "status", "scope", "scope_value", "suspect", "root_cause_hint",
-                    "fault_probability", "hosts", "alerts", "fault_classes", "severity",
-                    "opened_at", "updated_at", "resolved_at", "evidence")
+INCIDENT_COLUMNS = ("incident_id", "status", "scope", "scope_value", "suspect", "suspects",
+                    "root_cause_hint", "fault_probability", "hosts", "alerts", "fault_classes",
+                    "severity", "opened_at", "updated_at", "resolved_at", "evidence")
 
 
 def incident_row(r: Mapping[str, Any], lim: Limits) -> Row:
@@ -234,9 +234,15 @@ def incident_row(r: Mapping[str, Any], lim: Limits) -> Row:
     ev = "" if evidence is None else orjson.dumps(evidence).decode()
     if len(ev) > m:
         raise _bad("too_large", f"evidence is larger than {m} bytes")
+    suspects = r.get("suspects")
+    if suspects is not None and not isinstance(suspects, list):
+        raise _bad("bad_type", "suspects should be a list")
+    sus = orjson.dumps(suspects).decode() if suspects else ""
+    if len(sus) > m:
+        raise _bad("too_large", f"suspects is larger than {m} bytes")
     return (
         _str(r, "incident_id", m), _str(r, "status", m), _opt_str(r, "scope", m),
-        _opt_str(r, "scope_value", m), _opt_str(r, "suspect", m),
+        _opt_str(r, "scope_value", m), _opt_str(r, "suspect", m), sus,
         _opt_str(r, "root_cause_hint", m), _opt_num(r, "fault_probability"),
         _str_list(r, "hosts"), _str_list(r, "alerts"), _str_list(r, "fault_classes"),
         _str(r, "severity", m), _time(r, "opened_at"), _time(r, "updated_at"),

@@ -22,6 +22,7 @@ from schemas.ids import LOGS
 from streams.core.block import block_rows
 from streams.core.metrics import HostState
 from streams.core.smoothing import SmoothingParams
+from streams.incidents.config import CorrelatorConfig
 from streams.rules import RuleSet
 from streams.runtime import Outputs, Runtime
 
@@ -70,11 +71,14 @@ def _schema_of(raw: bytes) -> str | None:
 def replay_lines(lines: Iterable[bytes], rules: RuleSet,
                  emit: set[str] = frozenset({"alerts"}),  # type: ignore[assignment]
                  stats: ReplayStats | None = None,
-                 smoothing: SmoothingParams | None = None) -> Iterator[bytes]:
+                 smoothing: SmoothingParams | None = None,
+                 correlator: CorrelatorConfig | None = None) -> Iterator[bytes]:
     """Process raw JSON lines; yield the output lines (serialised JSON, no newline).
     `stats`, when given, is filled in as the lines are read; `smoothing` is the worker's
-    (`[worker] ewma_tau_s`, `wma_window`), so replay judges as the live worker does."""
-    runtime = Runtime(rules, smoothing=smoothing, check_wall_clock=False)
+    (`[worker] ewma_tau_s`, `wma_window`), so replay judges as the live worker does;
+    `correlator` the worker's correlator settings (default: CorrelatorConfig())."""
+    runtime = Runtime(rules, smoothing=smoothing, check_wall_clock=False,
+                      correlator=correlator)
     states: dict[str, HostState] = {}
     scopes: dict[bytes, dict[str, Any]] = {}  # correlation state per scope key, as live
     last_tick: int | None = None

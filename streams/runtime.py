@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -20,9 +20,14 @@ from streams.core import dedup
 from streams.core.deadletter import Rejected, deadletter_record
 from streams.core.decode import Limits, decode_log_event, decode_metric_batch
 from streams.core.dedupbook import DedupBook
+from streams.core.logseries import count_line, log_samples, reset_counts
 from streams.core.metrics import HostState, MetricsCore, host_context, note_fault
 from streams.core.smoothing import SmoothingParams
+from streams.core.traceids import sample_ids, take_sample
 from streams.rules import RuleEngine, RuleSet
+
+if TYPE_CHECKING:
+    from streams.incidents.config import CorrelatorConfig
 
 __all__ = ["Outputs", "Runtime"]
 
@@ -65,7 +70,8 @@ class Runtime:
     """Processing for one worker (or one replay): rules, cores, counters."""
 
     def __init__(self, rules: RuleSet, *, smoothing: SmoothingParams | None = None,
-                 limits: Limits | None = None, check_wall_clock: bool = True) -> None:
+                 limits: Limits | None = None, check_wall_clock: bool = True,
+                 correlator: CorrelatorConfig | None = None) -> None:
         self.engine = RuleEngine(rules)
         self.metrics = MetricsCore(self.engine, smoothing)
         self.limits = limits or Limits()
@@ -81,10 +87,10 @@ class Runtime:
         self.dedup = DedupBook()
         from streams.incidents import Correlator
 
-        self.correlator = Correlator()
+        self.correlator = Correlator(correlator)
 
     def _correlate(self, out: Outputs, kind: str, host: str, ts: int, st: HostState,
-                   payload: dict[str, Any]) -> None:
+                   payload: dict[str, Any], *, context: bool = True) -> None:
         """Send an alert or fault on to the correlator, once per state key it concerns."""
         from streams.incidents import route_event, routes_for
 
@@ -92,8 +98,10 @@ class Runtime:
         # (a kernel XID line knows no job), so the job's scope sees the culprit host too.
         labels = {**st.topology, **(st.job or {})}
         event: dict[str, Any] = {"kind": kind, "ts": ts, "host": host, "labels": labels,
-                                 **payload, "context": host_context(st, ts)}
-        for key in routes_for(event):
+                                 **payload}
+        if context:
+            event["context"] = host_context(st, ts)
+        for key in routes_for(event, self.correlator.config):
             out.correlate.append((key.encode(), orjson.dumps(route_event(event, key))))
 
     def replace_rules(self, rules: RuleSet) -> None:
@@ -121,7 +129,11 @@ class Runtime:
                        key=key)
             return out
         host = batch["host"]
-        new_state, res = self.metrics.process(state_of(host), batch)
+        state = state_of(host)
+        logs = log_samples(state, batch["ts"])  # the host's log counts ride on its batch
+        if logs:
+            batch = {**batch, "samples": [*batch["samples"], *logs]}
+        new_state, res = self.metrics.process(state, batch)
         out.host = host
         self.dedup.note("metrics", res.verdict, host)
         if res.verdict is dedup.Verdict.CONFLICT:
@@ -132,6 +144,12 @@ class Runtime:
         if res.duplicate:
             return out
         out.state = new_state
+        if logs:
+            reset_counts(new_state)
+        traces = take_sample(new_state)
+        if traces:  # sampled trace ids of its logs, for learning the call graph
+            self._correlate(out, "traces", host, batch["ts"], new_state, {"traces": traces},
+                            context=False)
         for sample_raw, why in res.rejected:
             self._dead(out, sample_raw, why, wall_ms, topic=topic, partition=partition,
                        offset=offset, key=key)
@@ -179,7 +197,11 @@ class Runtime:
             self._dead(out, raw, _conflict(ev, st.log_dedup or []), wall_ms, topic=topic,
                        partition=partition, offset=offset, key=key)
             return out
-        record = self.log_processor(partition).process(ev)
+        processor = self.log_processor(partition)
+        record = processor.process(ev)
+        count_line(st, record.get("severity"), bool(processor.last_new_template))
+        if isinstance(ev.get("message"), str):
+            sample_ids(st, ev["message"], record["ts"])
         self.log_records += 1
         out.log_rows = orjson.dumps([record])
         fault = record.get("fault_class")

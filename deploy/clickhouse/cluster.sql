@@ -546,6 +546,13 @@ WHERE code != '';
 ALTER TABLE rackwatch.logs_local ON CLUSTER 'rackwatch' ADD COLUMN IF NOT EXISTS fault_source LowCardinality(String) AFTER fault_class;
 ALTER TABLE rackwatch.logs ON CLUSTER 'rackwatch' ADD COLUMN IF NOT EXISTS fault_source LowCardinality(String) AFTER fault_class;
 
+-- 0011_incidents_suspects.sql
+-- The ranked candidate causes of an incident (incident/v1 `suspects`: [{host, score,
+-- reason}, ...], best first) as JSON; empty for incidents that rank none (host, rack,
+-- job). Additive: older rows read as empty, older sinks simply do not write it.
+ALTER TABLE rackwatch.incidents_local ON CLUSTER 'rackwatch' ADD COLUMN IF NOT EXISTS suspects String CODEC(ZSTD(3)) AFTER suspect;
+ALTER TABLE rackwatch.incidents ON CLUSTER 'rackwatch' ADD COLUMN IF NOT EXISTS suspects String CODEC(ZSTD(3)) AFTER suspect;
+
 -- Record the versions, so the sink's migrator finds the schema current.
 INSERT INTO rackwatch.schema_migrations (version, name, checksum, applied_at) VALUES
     (1, 'metrics', 'aa73588ddd8e314906a59e33e122f1ee8e640531ebabea0d7450ac1e65309aba', now64(3)),
@@ -557,4 +564,5 @@ INSERT INTO rackwatch.schema_migrations (version, name, checksum, applied_at) VA
     (7, 'sink_batches', 'f79679cb71848aa7a153006804276795c1f56608daf0745bafecafa13fe83162', now64(3)),
     (8, 'metrics_ingest', '12cd4bf29c9e2a04e6b9dd53b42ae773d0d644edfbcd0a6d5a780145805cea25', now64(3)),
     (9, 'metric_blocks', '5d959626ab4c4c23f3a9157b57df6c54580469a015002192cb1af0d7bcade9ad', now64(3)),
-    (10, 'logs_fault_source', '1570692a9e7a701ebe514cefe01291dfb48a4acde961bddb0d91ac7a9f414cf1', now64(3));
+    (10, 'logs_fault_source', '1570692a9e7a701ebe514cefe01291dfb48a4acde961bddb0d91ac7a9f414cf1', now64(3)),
+    (11, 'incidents_suspects', '6c9a3fecbe461240f55d3dc77fe52f8b1b3a2ac2a0fcce305a1da35864c24aee', now64(3));

@@ -12,6 +12,10 @@ before this record existed is read as it is:
     "w" windows (streams.core.windows)               "wc" windows_due_ms (next close)
     "f" faults ({fault class: [times]}, the last ten minutes)
     "job" job ({"job", "rank"} from the host's job log lines)
+    "lc" log_counts ([lines, errors, new templates] since the last metric batch,
+         streams.core.logseries; absent until the host logs)
+    "tr" trace_sample ([[id hash, ms], ...] sampled since the last metric batch,
+         streams.core.traceids; absent when there are none)
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class HostState:
     windows_due_ms: int | None = None  # when the next window closes (None: work it out)
     faults: dict[str, list[int]] = field(default_factory=dict)
     job: dict[str, str] | None = None
+    log_counts: list[int] | None = None
+    trace_sample: list[list[object]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The changelog form: short keys, absent parts left out."""
@@ -59,6 +65,10 @@ class HostState:
             out["f"] = self.faults
         if self.job is not None:
             out["job"] = self.job
+        if self.log_counts is not None:
+            out["lc"] = self.log_counts
+        if self.trace_sample:
+            out["tr"] = self.trace_sample
         return out
 
     def dumps(self) -> bytes:
@@ -70,7 +80,8 @@ class HostState:
         return cls(dedup=d.get("d"), log_dedup=d.get("ld"),
                    series=SeriesColumns.from_json(d.get("s")), rules=d.get("r") or {},
                    event_ms=d.get("t"), topology=d.get("l") or {}, windows=d.get("w"),
-                   windows_due_ms=d.get("wc"), faults=d.get("f") or {}, job=d.get("job"))
+                   windows_due_ms=d.get("wc"), faults=d.get("f") or {}, job=d.get("job"),
+                   log_counts=d.get("lc"), trace_sample=d.get("tr"))
 
     @classmethod
     def loads(cls, raw: bytes) -> HostState:

@@ -122,8 +122,10 @@ def series_key(name: str, labels: dict[str, str] | None) -> str:
 
 
 # Metrics whose recent history is kept in event-time windows: what a root-cause hint
-# needs ("the GPU ran hot for ten minutes before it fell off the bus").
-DEFAULT_WINDOWED = ("gpu.*", "cpu.usage", "mem.usage")
+# needs ("the GPU ran hot for ten minutes before it fell off the bus"; "the service's
+# error log rate went from 0.02 to 1.5 lines/s as its latency rose").
+DEFAULT_WINDOWED = ("gpu.*", "cpu.usage", "mem.usage", "serving.server_latency_*",
+                    "serving.client_latency_*", "serving.success_ratio", "log.*")
 FAULT_MEMORY_MS = 600_000
 
 
@@ -222,8 +224,9 @@ class MetricsCore:
             lay = self._layout(host, sig, samples)
         raw_topo = batch["labels"]
         if raw_topo != lay.raw_topo:
+            # A host without a rack has none: no shared "unknown" rack is made up for it
+            # (the correlator groups hosts by the place labels they do have).
             topo = canonical_labels(raw_topo)
-            topo.setdefault("rack", "unknown")
             lay.raw_topo = dict(raw_topo)
             lay.topo = topo
         topo = lay.topo

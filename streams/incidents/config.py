@@ -10,13 +10,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-__all__ = ["SYMPTOM_FAULTS", "CorrelatorConfig"]
+__all__ = ["SIGNAL_CLASSES", "SYMPTOM_FAULTS", "CorrelatorConfig"]
 
 log = logging.getLogger(__name__)
 
 # Fault classes that are consequences seen on every rank of a job, not a host's own
 # failure: they never open a host incident, they group by job.
 SYMPTOM_FAULTS = frozenset({"nccl_timeout", "nccl_error"})
+
+# Values of the `signal` label that a service rule puts on its alerts (docs/rules.md,
+# "Service fleets"): what the alert says about the service it fires on. The first five
+# are the service's own trouble; `calls` is trouble of what it calls (its client-side
+# latency or errors); `load` is a change of the traffic it gets or sends.
+SIGNAL_CLASSES = ("errors", "latency", "saturation", "down", "logs", "calls", "load")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,46 @@ class CorrelatorConfig:
     group_labels: tuple[str, ...] = ("job",)
     """Topology labels (besides rack) whose values form groups: job id, switch, PDU..."""
 
+    place_labels: tuple[str, ...] = ("rack",)
+    """Topology labels that name a place hosts share and fail together in (a rack, a
+    Kubernetes node, a zone), first present wins; they form the place incidents that
+    `rack_min_hosts` and `rack_min_fraction` describe (scope = the label's name). A host
+    with none of them belongs to no place: it only ever has its own incidents."""
+
+    service_domain_labels: tuple[str, ...] = ("cluster",)
+    """Labels whose value bounds a service call graph: alerts with a `signal` label
+    (service rules) are correlated per value of the first one a host has, and fleet-wide
+    (scope value `fleet`) for hosts with none."""
+
+    service_grace_ms: int = 60_000
+    """A service incident is held back this long, so the alerts of the same samples on
+    the culprit and its callers are all in it before its suspects are first ranked."""
+
+    service_burst_ms: int = 180_000
+    """Trouble starting on a service this long after the newest start of trouble in the
+    open service incidents opens a new incident (a new burst), even on a service that
+    is already part of one."""
+
+    onset_tolerance_ms: int = 60_000
+    """Starts of trouble this close count as the same moment (one sample at one a
+    minute): a caller's latency can rise in the very sample its callee's does."""
+
+    call_graph: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Known calls, caller -> callees (see streams.incidents.callgraph for the file form
+    and the `calls` host label); learned edges are added to these."""
+
+    learn_call_graph: bool = True
+    """Learn caller -> callee edges from caller latency rising with a callee's own trouble."""
+
+    trace_window_ms: int = 600_000
+    """Two services logging the same sampled trace id this close together are linked."""
+
+    max_trace_ids: int = 4096
+    """Bound on the sampled trace ids remembered per state (oldest forgotten first)."""
+
+    max_graph_edges: int = 4096
+    """Bound on the learned edges kept per state (weakest forgotten first)."""
+
     group_min_hosts: int = 2
     """Distinct hosts sharing a group label value that make a group incident."""
 
@@ -73,7 +119,9 @@ class CorrelatorConfig:
     def __post_init__(self) -> None:
         problems: list[str] = []
         for name in ("window_ms", "rack_min_hosts", "group_min_hosts", "max_open_ms",
-                     "max_hosts", "max_alerts", "max_faults", "rack_fraction_floor"):
+                     "max_hosts", "max_alerts", "max_faults", "rack_fraction_floor",
+                     "service_burst_ms", "max_graph_edges", "trace_window_ms",
+                     "max_trace_ids"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.update_interval_ms < 0:
@@ -82,6 +130,17 @@ class CorrelatorConfig:
             problems.append(f"grace_ms must not be negative, got {self.grace_ms!r}")
         if self.grace_ms >= self.window_ms:
             problems.append("grace_ms must be shorter than window_ms")
+        for name in ("service_grace_ms", "onset_tolerance_ms"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must not be negative")
+        if self.service_grace_ms >= self.window_ms:
+            problems.append("service_grace_ms must be shorter than window_ms")
+        labels = self.place_labels + self.service_domain_labels
+        if any(not s or not s.isidentifier() or s == "host" for s in labels):
+            problems.append("place_labels and service_domain_labels must be label names "
+                            f"other than host, got {labels!r}")
+        if set(self.place_labels) & set(self.group_labels):
+            problems.append("a label cannot be both a place and a group label")
         if self.fault_lookback_ms < 0:
             problems.append("fault_lookback_ms must not be negative")
         if not 0.0 < self.rack_min_fraction <= 1.0:

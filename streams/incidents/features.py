@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from streams.incidents.config import SYMPTOM_FAULTS
@@ -72,88 +73,99 @@ def _delta(rows: list[tuple[int, float, float, float]]) -> float:
     return max(0.0, max(r[2] for r in rows) - rows[0][1])
 
 
-def features_from_context(context: dict[str, Any] | None) -> dict[str, float]:
-    """The model's features of one host (all of FEATURES, every value finite)."""
-    f = dict.fromkeys(FEATURES, 0.0)
-    if not isinstance(context, dict):
-        return f
-    temps: list[float] = []
-    utils: list[float] = []
-    power: dict[str, float] = {}
-    limit: dict[str, float] = {}
-    hot: set[int] = set()
-    throttle_t: set[int] = set()
-    throttle_p: set[int] = set()
-    starts: set[int] = set()
-    sbe = dbe = link = net = 0.0
-    cpu = mem = None
-    for name, labels, s in iter_series(context):
-        rows = minute_rows(s)
-        if name.startswith("gpu."):
-            starts.update(r[0] for r in rows)
-        sm = _smoothed(s)
-        gpu = labels.get("gpu", "")
-        if name == "gpu.temperature":
-            if sm is not None:
-                temps.append(sm)
-            if rows:
-                f["gpu_temp_peak"] = max(f["gpu_temp_peak"], max(r[2] for r in rows))
-                f["gpu_temp_rise"] = max(f["gpu_temp_rise"], rows[-1][3] - rows[0][3])
-                hot.update(r[0] for r in rows if r[2] >= THERMAL_HOT_C)
-        elif name == "gpu.utilization":
-            if sm is not None:
-                utils.append(sm)
-            if rows:
-                f["gpu_util_drop"] = max(f["gpu_util_drop"], rows[0][3] - rows[-1][3])
-        elif name == "gpu.power_watts" and sm is not None:
-            power[gpu] = sm
-        elif name == "gpu.power_limit_watts" and sm is not None and sm > 0:
-            limit[gpu] = sm
-        elif name == "gpu.throttle.thermal":
-            throttle_t.update(r[0] for r in rows if r[2] >= 0.5)
-        elif name == "gpu.throttle.power":
-            throttle_p.update(r[0] for r in rows if r[2] >= 0.5)
-        elif name == "gpu.sm_clock_mhz" and rows:
-            peak = max(r[2] for r in rows)
-            if peak > 0:
-                f["gpu_clock_drop"] = max(f["gpu_clock_drop"],
-                                          1.0 - min(r[1] for r in rows) / peak)
-        elif name == "gpu.ecc.sbe_volatile":
-            sbe += _delta(rows)
-        elif name == "gpu.ecc.dbe_volatile":
-            dbe += _delta(rows)
-        elif name == "gpu.ecc.sbe_per_s" and sm is not None:
-            sbe += 60.0 * sm
-        elif name == "gpu.ecc.dbe_per_s" and sm is not None:
-            dbe += 60.0 * sm
-        elif name in ("gpu.nvlink_errors_per_s", "gpu.pcie_replay_per_s") and sm is not None:
-            link += 60.0 * max(0.0, sm)
-        elif name.startswith("net.") and ("errors" in name or "drops" in name) and sm is not None:
-            net += 60.0 * max(0.0, sm)
-        elif name == "cpu.usage":
-            cpu = sm
-        elif name == "mem.usage":
-            mem = sm
-            if rows:
-                f["mem_rise"] = max(0.0, rows[-1][3] - rows[0][3])
-        elif name == "cpu.iowait" and sm is not None:
-            f["cpu_iowait"] = sm
-    n = max(1, len(starts))
-    f["gpu_temp_max"] = max(temps, default=0.0)
-    f["gpu_hot_minutes"] = len(hot) / n
-    f["gpu_thermal_throttle"] = len(throttle_t) / n
-    f["gpu_power_throttle"] = len(throttle_p) / n
-    f["gpu_power_frac"] = max((min(1.5, w / limit[g]) for g, w in power.items() if g in limit),
-                              default=0.0)
-    f["gpu_util"] = sum(utils) / len(utils) if utils else 0.0
-    f["gpu_ecc_sbe"] = math.log1p(sbe)
-    f["gpu_ecc_dbe"] = math.log1p(dbe)
-    f["gpu_link_errors"] = math.log1p(link)
-    f["net_errors"] = math.log1p(net)
-    f["cpu_usage"] = cpu or 0.0
-    f["mem_usage"] = mem or 0.0
+@dataclass
+class _Acc:
+    """What the series of one context add up to, before it becomes features."""
+
+    temps: list[float] = field(default_factory=list)
+    utils: list[float] = field(default_factory=list)
+    power: dict[str, float] = field(default_factory=dict)
+    limit: dict[str, float] = field(default_factory=dict)
+    hot: set[int] = field(default_factory=set)
+    throttle_t: set[int] = field(default_factory=set)
+    throttle_p: set[int] = field(default_factory=set)
+    starts: set[int] = field(default_factory=set)
+    sbe: float = 0.0
+    dbe: float = 0.0
+    link: float = 0.0
+    net: float = 0.0
+    cpu: float | None = None
+    mem: float | None = None
+
+
+def _fold_gpu(f: dict[str, float], a: _Acc, name: str, gpu: str, sm: float | None,
+              rows: list[tuple[int, float, float, float]]) -> None:
+    """One GPU series into the features and the accumulator."""
+    if name == "gpu.temperature":
+        if sm is not None:
+            a.temps.append(sm)
+        if rows:
+            f["gpu_temp_peak"] = max(f["gpu_temp_peak"], max(r[2] for r in rows))
+            f["gpu_temp_rise"] = max(f["gpu_temp_rise"], rows[-1][3] - rows[0][3])
+            a.hot.update(r[0] for r in rows if r[2] >= THERMAL_HOT_C)
+    elif name == "gpu.utilization":
+        if sm is not None:
+            a.utils.append(sm)
+        if rows:
+            f["gpu_util_drop"] = max(f["gpu_util_drop"], rows[0][3] - rows[-1][3])
+    elif name == "gpu.power_watts" and sm is not None:
+        a.power[gpu] = sm
+    elif name == "gpu.power_limit_watts" and sm is not None and sm > 0:
+        a.limit[gpu] = sm
+    elif name == "gpu.throttle.thermal":
+        a.throttle_t.update(r[0] for r in rows if r[2] >= 0.5)
+    elif name == "gpu.throttle.power":
+        a.throttle_p.update(r[0] for r in rows if r[2] >= 0.5)
+    elif name == "gpu.sm_clock_mhz" and rows:
+        peak = max(r[2] for r in rows)
+        if peak > 0:
+            f["gpu_clock_drop"] = max(f["gpu_clock_drop"], 1.0 - min(r[1] for r in rows) / peak)
+    elif name == "gpu.ecc.sbe_volatile":
+        a.sbe += _delta(rows)
+    elif name == "gpu.ecc.dbe_volatile":
+        a.dbe += _delta(rows)
+    elif name == "gpu.ecc.sbe_per_s" and sm is not None:
+        a.sbe += 60.0 * sm
+    elif name == "gpu.ecc.dbe_per_s" and sm is not None:
+        a.dbe += 60.0 * sm
+    elif name in ("gpu.nvlink_errors_per_s", "gpu.pcie_replay_per_s") and sm is not None:
+        a.link += 60.0 * max(0.0, sm)
+
+
+def _fold_host(f: dict[str, float], a: _Acc, name: str, sm: float | None,
+               rows: list[tuple[int, float, float, float]]) -> None:
+    """One host-wide series (network, CPU, memory) into the features and accumulator."""
+    if name.startswith("net.") and ("errors" in name or "drops" in name) and sm is not None:
+        a.net += 60.0 * max(0.0, sm)
+    elif name == "cpu.usage":
+        a.cpu = sm
+    elif name == "mem.usage":
+        a.mem = sm
+        if rows:
+            f["mem_rise"] = max(0.0, rows[-1][3] - rows[0][3])
+    elif name == "cpu.iowait" and sm is not None:
+        f["cpu_iowait"] = sm
+
+
+def _finish(f: dict[str, float], a: _Acc) -> None:
+    n = max(1, len(a.starts))
+    f["gpu_temp_max"] = max(a.temps, default=0.0)
+    f["gpu_hot_minutes"] = len(a.hot) / n
+    f["gpu_thermal_throttle"] = len(a.throttle_t) / n
+    f["gpu_power_throttle"] = len(a.throttle_p) / n
+    f["gpu_power_frac"] = max((min(1.5, w / a.limit[g]) for g, w in a.power.items()
+                               if g in a.limit), default=0.0)
+    f["gpu_util"] = sum(a.utils) / len(a.utils) if a.utils else 0.0
+    f["gpu_ecc_sbe"] = math.log1p(a.sbe)
+    f["gpu_ecc_dbe"] = math.log1p(a.dbe)
+    f["gpu_link_errors"] = math.log1p(a.link)
+    f["net_errors"] = math.log1p(a.net)
+    f["cpu_usage"] = a.cpu or 0.0
+    f["mem_usage"] = a.mem or 0.0
+
+
+def _fault_counts(f: dict[str, float], recent: Any) -> None:
     gpu_faults = other = generic = 0.0
-    recent = context.get("recent_faults")
     if isinstance(recent, dict):
         for cls, count in recent.items():
             c = _num(count)
@@ -168,4 +180,21 @@ def features_from_context(context: dict[str, Any] | None) -> dict[str, float]:
     f["faults_gpu"] = math.log1p(gpu_faults)
     f["faults_other"] = math.log1p(other)
     f["faults_generic"] = math.log1p(generic)
+
+
+def features_from_context(context: dict[str, Any] | None) -> dict[str, float]:
+    """The model's features of one host (all of FEATURES, every value finite)."""
+    f = dict.fromkeys(FEATURES, 0.0)
+    if not isinstance(context, dict):
+        return f
+    a = _Acc()
+    for name, labels, s in iter_series(context):
+        rows = minute_rows(s)
+        if name.startswith("gpu."):
+            a.starts.update(r[0] for r in rows)
+            _fold_gpu(f, a, name, labels.get("gpu", ""), _smoothed(s), rows)
+        else:
+            _fold_host(f, a, name, _smoothed(s), rows)
+    _finish(f, a)
+    _fault_counts(f, context.get("recent_faults"))
     return {k: (v if math.isfinite(v) else 0.0) for k, v in f.items()}

@@ -170,12 +170,15 @@ def host_hint(host: str, fault_classes: list[str], alert_summaries: list[str],
 
 def rack_hint(rack: str, hosts: list[str], silent: list[str], rack_size: int | None,
               span_ms: int, common: str | None = None,
-              network: list[str] | None = None) -> str:
+              network: list[str] | None = None, place_label: str = "rack") -> str:
     """Hint for several hosts of one rack failing together: shared infrastructure.
 
     `common` is the one device-level problem they share (a fault class or an alert rule),
     when that is what made them a rack incident; `network` the hosts that lost links.
+    Another place (`place_label`: a node, a zone) reads the same with its own name.
     """
+    if place_label != "rack":
+        return _place_hint(place_label, rack, hosts, silent, span_ms, common)
     network = network or []
     of = f" of {rack_size}" if rack_size else ""
     span = max(1, round(span_ms / 1000))
@@ -202,6 +205,20 @@ def rack_hint(rack: str, hosts: list[str], silent: list[str], rack_size: int | N
         how, cause = "alerted", "shared rack infrastructure (power, cooling, top-of-rack switch)"
     return (f"{len(hosts)}{of} hosts in rack {rack} {how} within {span} s {listed}: "
             f"suspect {cause} rather than the hosts themselves.")
+
+
+def _place_hint(label: str, place: str, hosts: list[str], silent: list[str], span_ms: int,
+                common: str | None) -> str:
+    """Hint for hosts sharing a place other than a rack (a node, a zone) failing together."""
+    span = max(1, round(span_ms / 1000))
+    listed = f"({', '.join(hosts[:8])}{', ...' if len(hosts) > 8 else ''})"
+    if common is not None:
+        what = describe_fault(common) if common.islower() and "_" in common else common
+        how = f"showed the same problem, {what},"
+    else:
+        how = f"failed ({len(silent)} went silent)" if silent else "alerted"
+    return (f"{len(hosts)} hosts in {label} {place} {how} within {span} s {listed}: "
+            f"suspect what they share in {label} {place} rather than the hosts themselves.")
 
 
 _PLURAL = {"nccl_timeout": "NCCL timeouts", "nccl_error": "NCCL errors"}

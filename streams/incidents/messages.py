@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Literal
+from typing import Literal
 
 from schemas.events import Incident, Severity
 from schemas.ids import INCIDENT
 from streams.core.timefmt import ms_to_rfc3339
+from streams.incidents.state import IncidentState
 
 __all__ = ["SEVERITY_RANK", "incident_id", "incident_message", "max_severity"]
 
@@ -38,27 +39,30 @@ def max_severity(a: str, b: str) -> Severity:
     return "info"
 
 
-def incident_message(inc: dict[str, Any], status: Literal["open", "updated", "resolved"],
+def incident_message(inc: IncidentState, status: Literal["open", "updated", "resolved"],
                      at_ms: int) -> Incident:
-    """The message for one incident state at event time `at_ms`."""
-    sev = max_severity(inc.get("sev", "info"), "info")
-    prob = inc.get("prob")
+    """The message for one incident state at event time `at_ms`. `suspects` (ranked
+    candidate causes, best first) is there only for incidents that rank them."""
+    prob = inc.probability
     msg: Incident = {
         "schema": INCIDENT,
-        "incident_id": inc["id"],
+        "incident_id": inc.id,
         "status": status,
-        "scope": inc["scope"],
-        "scope_value": inc["value"],
-        "suspect": inc["suspect"],
-        "root_cause_hint": inc["hint"],
+        "scope": inc.scope,
+        "scope_value": inc.value,
+        "suspect": inc.suspect,
+        "root_cause_hint": inc.hint,
         "fault_probability": None if prob is None else round(float(prob), 4),
-        "hosts": sorted(inc["hosts"]),
-        "alerts": sorted(inc["alerts"]),
-        "fault_classes": sorted(inc["faults"]),
-        "severity": sev,
-        "opened_at": ms_to_rfc3339(inc["opened"]),
+        "hosts": sorted(inc.hosts),
+        "alerts": sorted(inc.alerts),
+        "fault_classes": sorted(inc.faults),
+        "severity": max_severity(inc.severity, "info"),
+        "opened_at": ms_to_rfc3339(inc.opened_ms),
         "updated_at": ms_to_rfc3339(at_ms),
         "resolved_at": ms_to_rfc3339(at_ms) if status == "resolved" else None,
-        "evidence": dict(inc.get("ev") or {}),
+        "evidence": dict(inc.evidence),
     }
+    if inc.suspects:
+        msg["suspects"] = [{"host": s.host, "score": s.score, "reason": s.reason}
+                           for s in inc.suspects]
     return msg

@@ -61,6 +61,9 @@ class LogProcessor:
                 self._restore_novelty(state.get("novelty"), novelty)
         self._dirty = False
         self._last_ts: int | None = None
+        # Whether the last processed line created a template (the per-host count of new
+        # templates, streams.core.logseries, reads it; the record does not carry it).
+        self.last_new_template = False
 
     @property
     def dirty(self) -> bool:
@@ -108,6 +111,7 @@ class LogProcessor:
         # the cost and the state of one line; the record keeps the whole message.
         analysed = message[:MAX_ANALYSED_CHARS]
         mined = self.miner.add(analysed)
+        self.last_new_template = mined.created
         if mined.changed:  # eviction only ever happens when a template is created
             self._dirty = True
         if has_ts:

@@ -99,7 +99,6 @@ class ReferenceCore:
         c["batches"] += 1
         host, ts, seq = batch["host"], batch["ts"], batch["seq"]
         topo = canonical_labels(batch["labels"])
-        topo.setdefault("rack", "unknown")
         st["l"] = topo
         st["t"] = max(ts, st.get("t") or ts)
         points = []

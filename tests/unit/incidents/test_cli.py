@@ -36,6 +36,8 @@ def write_run(tmp: Path, seed: int) -> tuple[Path, Path]:
 
 
 class TestTrainCommand:
+    """`rackwatch train`: from a simulator run or the store to a model file."""
+
     def test_train_and_report_on_a_held_out_run(self, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
         """The command writes a loadable model and reports precision/recall on another run."""

@@ -27,6 +27,8 @@ def batch(host: str, ts: int, temp: float, *, extra: list[dict[str, Any]] | None
 
 
 class TestContextFolder:
+    """The context folder gives training the context the worker would send."""
+
     def test_context_is_the_workers_own(self) -> None:
         """The folded context is what the worker's metric core builds from the same batches
         (feature series only)."""
@@ -95,6 +97,8 @@ class TestContextFolder:
 
 
 class TestSnapshots:
+    """Labelled snapshots of host contexts for training."""
+
     def run(self) -> list[Any]:
         events: list[dict[str, Any]] = []
         for k in range(60):  # 30 minutes of 30 s batches, two hosts
@@ -144,6 +148,8 @@ class TestSnapshots:
 
 
 class TestManifest:
+    """The ground truth a simulator run writes."""
+
     def test_truth_from_manifest(self) -> None:
         """Manifest lines become fault windows; the hard moment comes from the details."""
         entries: list[dict[str, Any]] = [

@@ -15,6 +15,8 @@ def read(ev: dict[str, object]) -> Signal:
 
 
 class TestReadEvent:
+    """Correlation events read into signals, or the reason they cannot be."""
+
     def test_alert(self) -> None:
         """An alert event keeps fingerprint, severity, GPU and summary."""
         sig = read(alert("a1", T0, rule="gpu_temp", severity="warning", labels={"gpu": "2"},
@@ -73,12 +75,19 @@ class TestReadEvent:
 
 
 class TestRouting:
+    """The state keys an event must reach."""
+
     def test_routes_are_the_rack_then_the_groups(self) -> None:
         """One key for the rack state, one per configured group the event belongs to."""
         ev = fault("a1", T0, "nccl_timeout", rack="r3", labels={"job": "j1"})
         assert routes_for(ev) == ["rack=r3", "job=j1"]
         assert routes_for(silent("a1", T0, rack="r3")) == ["rack=r3"]
-        assert routes_for({"kind": "silent", "ts": 1, "host": "a"}) == ["rack=unknown"]
+
+    def test_a_host_without_a_place_is_in_no_shared_one(self) -> None:
+        """No rack (or the `unknown` older agents send) is no place: the host's own state."""
+        assert routes_for({"kind": "silent", "ts": 1, "host": "a"}) == ["host=a"]
+        assert routes_for(silent("a1", T0, rack="unknown")) == ["host=a1"]
+        assert read(silent("a1", T0, rack="unknown")).place is None
 
     def test_route_event_copies(self) -> None:
         """Routing adds the key to a copy and leaves the original alone."""

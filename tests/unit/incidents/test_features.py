@@ -15,6 +15,8 @@ from .builders import gpu_context, series
 
 
 class TestFeatures:
+    """The fault model's features of one host context."""
+
     def test_every_feature_is_present_and_zero_for_nothing(self) -> None:
         """An empty or missing context gives all features, all zero."""
         contexts: list[dict[str, Any] | None] = [None, {}, {"series": {}}]

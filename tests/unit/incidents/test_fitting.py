@@ -22,6 +22,8 @@ MODEL = FaultModel(intercept=0.0, coefficients={"x": 1.0}, threshold=0.5)
 
 
 class TestFaultRecall:
+    """The fitted model catches the faults with a lead-up."""
+
     def test_caught_missed_and_lead(self) -> None:
         """A fault is caught by a high score on its host from horizon-before to its end."""
         truth = [Truth("a", ("h1",), 20 * MIN, 30 * MIN, hard_ms=25 * MIN),
@@ -70,6 +72,8 @@ class FakeStore:
 
 
 class TestStore:
+    """Training data read back from the store."""
+
     def test_truth_from_incidents(self) -> None:
         """Host and rack incidents become fault windows over their hosts."""
         store = FakeStore()

@@ -19,6 +19,8 @@ from .builders import T0, gpu_context, series
 
 
 class TestSeriesKeys:
+    """Series keys of a host context."""
+
     @pytest.mark.parametrize(("key", "name", "labels"), [
         ("cpu.usage", "cpu.usage", {}),
         ("gpu.temperature{gpu=3}", "gpu.temperature", {"gpu": "3"}),
@@ -42,6 +44,8 @@ class TestSeriesKeys:
 
 
 class TestGpuHistory:
+    """A GPU's history before a fault, from its minute windows."""
+
     def test_hot_gpu_has_a_thermal_excursion(self) -> None:
         """Throttling and peaks at 85 °C or more are counted per minute."""
         h = gpu_history(gpu_context("3", hot=True), "3")
@@ -95,6 +99,8 @@ class TestGpuHistory:
 
 
 class TestHints:
+    """Root-cause hints read from the evidence."""
+
     @pytest.mark.parametrize(("cls", "text"), [
         ("gpu_xid_79", "XID 79 (GPU has fallen off the bus)"),
         ("gpu_xid_31", "XID 31 (GPU memory page fault)"),
@@ -130,6 +136,8 @@ class TestHints:
 
 
 class TestWhichGpuFromMetrics:
+    """The GPU of a fault named by its own precursor in the metrics."""
+
     def test_gpu_with_xid(self) -> None:
         """The GPU whose gpu.xid series shows the code; none when two or none do."""
         ctx = {"series": {"gpu.xid{gpu=2}": {"last": 79.0},

@@ -15,6 +15,8 @@ from streams.incidents.model import sigmoid
 
 
 class TestScore:
+    """Scoring a host with the logistic model."""
+
     def test_score_is_the_logistic_of_the_linear_form(self) -> None:
         """P = 1 / (1 + exp(-(b0 + sum b_i x_i)))."""
         m = FaultModel(intercept=-1.5, coefficients={"a": 2.0, "b": -0.5})
@@ -46,6 +48,8 @@ class TestScore:
 
 
 class TestModelFile:
+    """The model file: read, written, and checked."""
+
     def test_round_trip(self, tmp_path: Path) -> None:
         """save() then load() gives the same model."""
         m = FaultModel(intercept=-2.0, coefficients={"a": 1.25}, threshold=0.3,

@@ -22,6 +22,7 @@ from sinks.training import store_events, store_truth
 from streams.incidents.context import FEATURE_SERIES
 from streams.incidents.dataset import Truth
 from streams.incidents.messages import incident_message
+from streams.incidents.state import IncidentState
 
 MIN = 60_000
 # Recent data: the tables' TTL drops old partitions on insert.
@@ -50,9 +51,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
                    "pid": None, "template_id": "t", "template": "xid",
                    "fault_class": "gpu_xid_79", "labels": {"rack": "r1"}}, lim)
     st.insert_rows("logs", [log], LOG_COLUMNS, None)
-    inc = {"id": "inc-000000000001", "scope": "host", "value": "h1", "opened": T0 + 70_000,
-           "suspect": "host h1", "hint": "", "prob": None, "hosts": ["h1"], "alerts": {},
-           "faults": ["gpu_xid_79"], "sev": "critical", "ev": {}}
+    inc = IncidentState.new(id="inc-000000000001", scope="host", value="h1",
+                        opened_ms=T0 + 70_000, last_ms=T0 + 70_000, due_ms=T0 + 70_000,
+                        suspect="host h1", hosts=["h1"], faults=["gpu_xid_79"],
+                        severity="critical")
     st.insert_rows("incidents", [incident_row(incident_message(inc, "open", T0 + 70_000), lim),
                                  incident_row(incident_message(inc, "resolved", T0 + 9 * MIN),
                                               lim)], INCIDENT_COLUMNS, None)
@@ -63,6 +65,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 
 class TestStoreTraining:
+    """Training from the store's metrics, logs and incidents."""
+
     def test_incidents_are_the_truth(self, store: Store) -> None:
         """One incident, from its opening to its last change, over its hosts."""
         assert [Truth(*r) for r in store_truth(store, T0, T0 + 60 * MIN)] == [

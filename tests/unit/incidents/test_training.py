@@ -29,6 +29,8 @@ def synthetic(n: int, seed: int, b0: float = -1.0, b: tuple[float, float] = (2.0
 
 
 class TestTrain:
+    """Fitting a model on labelled snapshots."""
+
     def test_recovers_known_coefficients(self) -> None:
         """With plenty of data and a weak penalty the fitted b's are close to the truth."""
         m = train(synthetic(6000, 1), l2=0.01, tune_threshold=False)
@@ -87,6 +89,8 @@ class TestTrain:
 
 
 class TestEvaluate:
+    """Evaluating a model on held-out snapshots."""
+
     def test_confusion_counts(self) -> None:
         """Precision and recall from hand-countable cases."""
         m = FaultModel(intercept=0.0, coefficients={"x": 1.0}, threshold=0.5)

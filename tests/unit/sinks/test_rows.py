@@ -117,6 +117,15 @@ class TestOtherTables:
         row = _row("incidents", FLEET.incidents[0])
         assert orjson.loads(row["evidence"]) == FLEET.incidents[0]["evidence"]
 
+    def test_incident_suspects_are_json_text(self) -> None:
+        """Ranked suspects are stored as JSON text; incidents without them as empty."""
+        suspects = [{"host": "cart", "score": 0.7, "reason": "own trouble"}]
+        row = _row("incidents", dict(FLEET.incidents[0], suspects=suspects))
+        assert orjson.loads(row["suspects"]) == suspects
+        assert _row("incidents", FLEET.incidents[0])["suspects"] == ""
+        with pytest.raises(RowError):
+            _row("incidents", dict(FLEET.incidents[0], suspects="cart"))
+
     def test_deadletter_row_columns(self) -> None:
         """Dead letters fill every deadletter column, origin 'stream' by default."""
         row = _row("deadletter", FLEET.deadletters[0])

@@ -35,6 +35,8 @@ def xid_scenario(c: Correlator, *, hot: bool, with_alert: bool) -> list[dict[str
 
 
 class TestGpuXid:
+    """An XID becomes one host incident naming the GPU and its history."""
+
     def test_one_incident_with_the_gpu_as_suspect(
             self, make_correlator: Make, check_incident: Callable[[dict[str, Any]], None]
     ) -> None:

@@ -53,6 +53,8 @@ def routed(c: Correlator, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class TestNcclTimeout:
+    """A job's NCCL timeouts point at the rank with the first hard fault."""
+
     def test_job_incident_points_at_the_first_hard_fault(
             self, make_correlator: Make, check_incident: Callable[[dict[str, Any]], None]
     ) -> None:
@@ -142,6 +144,8 @@ class TestNcclTimeout:
 
 
 class TestOtherGroups:
+    """Any configured group label forms group incidents."""
+
     def test_a_configured_switch_label_groups_hosts(self, make_correlator: Make) -> None:
         """Any configured label forms groups: hosts under one leaf switch alerting together."""
         c = make_correlator(group_labels=("switch",))

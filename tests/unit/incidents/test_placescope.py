@@ -1,12 +1,9 @@
-"""Host and rack incidents: grouping, inhibition of per-host duplicates, lifecycle."""
+"""Place (rack) incidents: what makes one, and the host incidents it takes over."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-import orjson
-import pytest
 
 from streams.incidents import Correlator
 
@@ -27,6 +24,8 @@ def run(c: Correlator, events: list[dict[str, Any]], end: int | None = None,
 
 
 class TestRackFailure:
+    """Several hosts of a rack failing together make one rack incident."""
+
     def test_several_hosts_of_a_rack_make_one_rack_incident(
             self, make_correlator: Make, check_incident: Callable[[dict[str, Any]], None]
     ) -> None:
@@ -127,170 +126,9 @@ class TestRackFailure:
         assert out[0]["incident_id"] == out[1]["incident_id"]
 
 
-class TestUpdates:
-    def test_a_burst_of_joins_is_one_update(self, make_correlator: Make) -> None:
-        """Hosts joining one by one within the update interval make one `updated`."""
-        c = make_correlator(update_interval_ms=30_000)
-        events = [silent(f"a{i}", T0 + i * 1_000) for i in range(10)]
-        out = run(c, events, end=T0 + 2 * MIN)
-        assert [m["status"] for m in out] == ["open", "updated"]
-        assert out[0]["hosts"] == ["a0", "a1", "a2"]
-        assert out[1]["hosts"] == [f"a{i}" for i in range(10)]
-        assert out[1]["updated_at"] == "2023-11-14T22:13:52.000Z"  # open + 30 s
-
-    def test_no_interval_means_every_change(self, make_correlator: Make) -> None:
-        """With the interval at zero each join is its own update."""
-        c = make_correlator(update_interval_ms=0)
-        out = run(c, [silent(f"a{i}", T0 + i * 1_000) for i in range(5)])
-        assert [m["status"] for m in out] == ["open", "updated", "updated"]
-
-    def test_resolution_replaces_a_pending_update(self, make_correlator: Make) -> None:
-        """An update still waiting when the incident resolves is not sent after it."""
-        c = make_correlator(update_interval_ms=10 * MIN, window_ms=5 * MIN, grace_ms=0)
-        out = run(c, [fault("a1", T0, "mce"), fault("a1", T0 + MIN, "kernel_panic")],
-                  end=T0 + 60 * MIN)
-        assert [m["status"] for m in out] == ["open", "resolved"]
-        assert out[1]["fault_classes"] == ["kernel_panic", "mce"]
-
-
-class TestLifecycle:
-    def test_host_incident_waits_for_the_grace_period(self, make_correlator: Make) -> None:
-        """Nothing is published before the grace period ends; then exactly one open."""
-        c = make_correlator(grace_ms=45_000)
-        st: dict[str, Any] = {}
-        assert c.on_event(st, alert("a1", T0)) == []
-        assert c.tick(st, T0 + 44_999) == []
-        out = c.tick(st, T0 + 45_000)
-        assert [m["status"] for m in out] == ["open"]
-        assert out[0]["updated_at"] == "2023-11-14T22:14:05.000Z"
-        assert out[0]["opened_at"] == "2023-11-14T22:13:20.000Z"
-        assert c.tick(st, T0 + 50_000) == []
-
-    def test_repeated_alert_is_not_an_update(self, make_correlator: Make) -> None:
-        """Re-sent firing alerts and same-class faults change no member: no message."""
-        c = make_correlator()
-        st: dict[str, Any] = {}
-        run(c, [alert("a1", T0)], end=T0 + MIN, state=st)
-        again = run(c, [alert("a1", T0 + 2 * MIN), alert("a1", T0 + 3 * MIN)], state=st)
-        assert again == []
-
-    def test_new_member_is_one_update(self, make_correlator: Make) -> None:
-        """A new alert on the host changes the members: exactly one `updated`."""
-        c = make_correlator()
-        st: dict[str, Any] = {}
-        run(c, [alert("a1", T0)], end=T0 + MIN, state=st)
-        out = run(c, [alert("a1", T0 + 2 * MIN, rule="mem_high")], state=st)
-        assert [m["status"] for m in out] == ["updated"]
-        assert len(out[0]["alerts"]) == 2
-
-    def test_resolves_after_alerts_resolve_and_a_quiet_window(self,
-                                                              make_correlator: Make) -> None:
-        """Resolution waits for every member alert to resolve and a window without events."""
-        c = make_correlator(window_ms=5 * MIN)
-        st: dict[str, Any] = {}
-        run(c, [alert("a1", T0), alert("a1", T0 + 10_000, rule="mem_high")], state=st)
-        run(c, [alert("a1", T0 + 8 * MIN, status="resolved")], state=st)
-        assert by_status(c.tick(st, T0 + 20 * MIN), "resolved") == []  # mem_high still firing
-        out = run(c, [alert("a1", T0 + 21 * MIN, rule="mem_high", status="resolved")],
-                  state=st)
-        assert [m["status"] for m in out] == ["resolved"]
-        assert out[0]["resolved_at"] == out[0]["updated_at"]
-        assert st["inc"] == {}
-        assert c.tick(st, T0 + 90 * MIN) == []
-
-    def test_fault_only_incident_resolves_a_window_after_the_last_fault(
-            self, make_correlator: Make) -> None:
-        """Faults are moments: the incident resolves a window after the last one."""
-        c = make_correlator(window_ms=5 * MIN)
-        out = run(c, [fault("a1", T0, "kernel_panic"), fault("a1", T0 + MIN, "mce")],
-                  end=T0 + 30 * MIN)
-        assert [m["status"] for m in out] == ["open", "updated", "resolved"]
-        assert out[-1]["resolved_at"] == "2023-11-14T22:19:20.000Z"  # T0 + 1 min + 5 min
-
-    def test_a_new_fault_after_resolution_is_a_new_incident(self,
-                                                            make_correlator: Make) -> None:
-        """Once resolved, the next fault opens an incident with a new id."""
-        c = make_correlator()
-        out = run(c, [fault("a1", T0, "kernel_panic"), fault("a1", T0 + 30 * MIN, "mce")],
-                  end=T0 + 60 * MIN)
-        assert [m["status"] for m in out] == ["open", "resolved", "open", "resolved"]
-        assert out[0]["incident_id"] != out[2]["incident_id"]
-
-    def test_info_alerts_and_corrected_errors_open_nothing(self,
-                                                           make_correlator: Make) -> None:
-        """Info alerts and corrected/minor faults are not incidents."""
-        c = make_correlator()
-        out = run(c, [alert("a1", T0, severity="info"), fault("a2", T0, "pcie_aer_corrected"),
-                      fault("a3", T0, "kernel_panic", severity="info")], end=T0 + 60 * MIN)
-        assert out == []
-
-    def test_lost_resolution_does_not_keep_state_forever(self, make_correlator: Make) -> None:
-        """An alert whose resolution never arrives is closed after max_open_ms."""
-        c = make_correlator(max_open_ms=60 * MIN)
-        st: dict[str, Any] = {}
-        out = run(c, [alert("a1", T0)], end=T0 + 59 * MIN, state=st)
-        assert [m["status"] for m in out] == ["open"]
-        out = c.tick(st, T0 + 61 * MIN)
-        assert [m["status"] for m in out] == ["resolved"]
-        assert st["inc"] == {}
-
-    def test_incident_id_is_stable_and_derived(self, make_correlator: Make) -> None:
-        """Two correlators given the same events publish the same ids."""
-        events = [alert("a1", T0), silent("b1", T0, rack="r2")]
-        a = run(make_correlator(), events, end=T0 + MIN)
-        b = run(make_correlator(), events, end=T0 + MIN)
-        assert [m["incident_id"] for m in a] == [m["incident_id"] for m in b]
-        assert all(m["incident_id"].startswith("inc-") and len(m["incident_id"]) == 16
-                   for m in a)
-        assert len({m["incident_id"] for m in a}) == 2
-
-
-class TestRobustness:
-    @pytest.mark.parametrize("event", [
-        {}, {"kind": "nope", "ts": 1, "host": "a"}, {"kind": "alert", "ts": 1, "host": "a"},
-        {"kind": "fault", "ts": 1, "host": "a", "record": {"fault_class": None}},
-        {"kind": "silent", "ts": "x", "host": "a"}, {"kind": "silent", "ts": 1},
-    ])
-    def test_unusable_events_are_counted_not_raised(self, make_correlator: Make,
-                                                    event: dict[str, Any]) -> None:
-        """A malformed correlation event is ignored and counted."""
-        c = make_correlator()
-        assert c.on_event({}, event) == []
-        assert c.counters.ignored == 1
-
-    def test_state_is_bounded(self, make_correlator: Make) -> None:
-        """Many hosts, alerts and faults never grow the state past its bounds."""
-        c = make_correlator(max_hosts=50, max_alerts=40, max_faults=30, rack_min_hosts=10_000)
-        st: dict[str, Any] = {}
-        for i in range(400):
-            host = f"h{i}"
-            c.on_event(st, fault(host, T0 + i * 100, "mce", rack=f"r{i}"))
-            c.on_event(st, alert(host, T0 + i * 100, severity="info", rack=f"r{i}"))
-            c.on_event(st, alert(host, T0 + i * 100 + 1, status="resolved", rack=f"r{i}"))
-        c.tick(st, T0 + 400 * 100 + 60 * MIN)
-        assert len(st["hosts"]) <= 50
-        assert len(st["alerts"]) <= 40
-        assert len(st["faults"]) <= 30
-        assert st["inc"] == {}
-        assert c.counters.evicted > 0
-
-    def test_state_survives_a_json_round_trip(self, make_correlator: Make) -> None:
-        """Reloading the state from JSON between events changes no output (changelog)."""
-        events = [alert("a1", T0), silent("a2", T0 + 1_000), fault("a3", T0 + 70_000, "mce"),
-                  alert("a1", T0 + 3 * MIN, status="resolved"), silent("b1", T0 + 4 * MIN,
-                                                                        rack="r2")]
-        plain = run(make_correlator(), events, end=T0 + 60 * MIN)
-        c = make_correlator()
-        st: dict[str, Any] = {}
-        reloaded: list[dict[str, Any]] = []
-        for e in events:
-            reloaded += c.on_event(st, e)
-            st = orjson.loads(orjson.dumps(st))
-        reloaded += c.tick(st, T0 + 60 * MIN)
-        assert reloaded == plain
-
-
 class TestWhatMakesARack:
+    """The same kind of trouble, not a coincidence of different ones."""
+
     def test_different_device_faults_are_a_coincidence(self, make_correlator: Make) -> None:
         """A disk error, an ECC error and an XID on three hosts are three host incidents."""
         c = make_correlator()
@@ -347,3 +185,27 @@ class TestWhatMakesARack:
         out = run(c, [alert("a1", T0, rule="FaultRepeated", severity="warning",
                             labels={"fault_class": "nccl_timeout"})], end=T0 + 60 * MIN)
         assert out == []
+
+
+class TestNoRackNoPlace:
+    """Hosts without a rack are in no shared place; a configured label can be one."""
+
+    def test_rackless_hosts_failing_together_stay_apart(self, make_correlator: Make) -> None:
+        """Three pods without a rack (or with the 'unknown' older agents send) silent
+        within a minute: three host incidents, never a rack incident."""
+        c = make_correlator()
+        for rack in ("", "unknown"):
+            events = [silent(h, T0 + i * 1_000, rack=rack) for i, h in enumerate("abc")]
+            out = run(c, events, end=T0 + 60 * MIN)
+            assert {m["scope"] for m in out} == {"host"}
+            assert len(by_status(out, "open")) == 3
+
+    def test_a_configured_place_label_groups_pods_by_node(self, make_correlator: Make) -> None:
+        """place_labels=("node",): three pods of one node failing is a node incident."""
+        c = make_correlator(place_labels=("node",))
+        events = [alert(h, T0 + i * 1_000, rack="", topo={"node": "n7"})
+                  for i, h in enumerate(("p1", "p2", "p3"))]
+        opened = by_status(run(c, events, end=T0 + 60 * MIN), "open")
+        assert [(m["scope"], m["scope_value"], m["suspect"]) for m in opened] == [
+            ("node", "n7", "node n7")]
+        assert "node n7" in opened[0]["root_cause_hint"]
