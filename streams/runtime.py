@@ -20,7 +20,7 @@ from streams.core import dedup
 from streams.core.deadletter import Rejected, deadletter_record
 from streams.core.decode import Limits, decode_log_event, decode_metric_batch
 from streams.core.dedupbook import DedupBook
-from streams.core.logseries import count_line, log_samples, reset_counts
+from streams.core.logseries import LOG_SERIES, count_line, log_samples, reset_counts
 from streams.core.metrics import HostState, MetricsCore, host_context, note_fault
 from streams.core.smoothing import SmoothingParams
 from streams.core.traceids import sample_ids, take_sample
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from streams.incidents.config import CorrelatorConfig
 
 __all__ = ["Outputs", "Runtime"]
+
+DERIVED_SERIES = frozenset(LOG_SERIES)
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +156,12 @@ class Runtime:
             self._dead(out, sample_raw, why, wall_ms, topic=topic, partition=partition,
                        offset=offset, key=key)
         if res.block:
-            out.metric_block = res.block.to_json()
+            # The log series are judged here but not stored: the metrics table holds
+            # what producers sent, one row per sample (the exactly-once books count it
+            # so); their rates are a query over the logs table (docs/queries.md).
+            block = res.block.without(DERIVED_SERIES) if logs else res.block
+            if len(block):
+                out.metric_block = block.to_json()
         out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in res.alerts]
         for a in res.alerts:
             self._correlate(out, "alert", host, batch["ts"], new_state, {"alert": a})

@@ -52,6 +52,19 @@ class MetricBlock:
     def __len__(self) -> int:
         return len(self.value)
 
+    def without(self, names: frozenset[str]) -> MetricBlock:
+        """The block less the rows of the given series (the lists are new; the label
+        dicts stay shared)."""
+        keep = [i for i, n in enumerate(self.name) if n not in names]
+        if len(keep) == len(self.name):
+            return self
+        return MetricBlock(self.host, self.ts, self.seq, self.labels,
+                           [self.name[i] for i in keep],
+                           [self.series_labels[i] for i in keep],
+                           [self.value[i] for i in keep], [self.raw[i] for i in keep],
+                           [self.ewma[i] for i in keep], [self.wma[i] for i in keep],
+                           [self.outlier[i] for i in keep])
+
     def to_json(self) -> bytes:
         """The wire form; "n" comes early so the sink can size batches without parsing."""
         return orjson.dumps({

@@ -9,13 +9,15 @@ host between two of its metric batches and added to the next batch as samples
                               declared level, else what the text says; any log format)
     log.new_templates_per_s   lines that created a template in the miner
 
-the series go through the metric path like any other: smoothed, stored, windowed into
-host contexts, and judged by threshold and anomaly rules against the host's own
+the series go through the metric path like any other: smoothed, windowed into host
+contexts, and judged by threshold and anomaly rules against the host's own
 baseline (deploy/rules/services.yaml). Riding on the metric batch keeps the batch's
 dedup, event time and state handling: no second clock, nothing the worker does
 differently from replay. Lines that arrive after the batch of their interval count
 in the next interval. A host that has never logged gets no log series; one that has
-gets them in every batch (zeros when quiet), so its baseline knows quiet too.
+gets them in every batch (zeros when quiet), so its baseline knows quiet too. They are
+not stored as metric rows (the runtime leaves them out of the block it sends): the
+metrics table holds what producers sent, and the logs table already has every line.
 """
 
 from __future__ import annotations

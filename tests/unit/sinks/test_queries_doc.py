@@ -161,6 +161,24 @@ class TestDocumentedQueries:
         assert sorted(r["fingerprint"] for r in rows) == want
         assert rows[0]["severity"] == "critical"
 
+    def test_error_lines_per_minute(self, loaded: Store, fleet: Fleet) -> None:
+        """Lines and error lines per host and minute, by hand over the sample logs."""
+        rows = run(loaded, "error_lines_per_minute")
+        since = _now_ms() - 24 * HOUR_MS
+        lines: Counter[tuple[str, int]] = Counter()
+        errors: Counter[tuple[str, int]] = Counter()
+        for r in fleet.logs:
+            if r["ts"] < since:
+                continue
+            key = (r["host"], r["ts"] // 60_000 * 60_000)
+            lines[key] += 1
+            if r["severity"] in ("emergency", "alert", "critical", "error"):
+                errors[key] += 1
+        assert errors, "the sample fleet logs no errors: the check would be empty"
+        got = {(r["host"], _ms(r["minute"])): (r["lines"], r["errors"]) for r in rows}
+        assert got == {k: (lines[k], n) for k, n in errors.items()}
+        assert all(r["errors_per_s"] == round(r["errors"] / 60, 3) for r in rows)
+
     def test_deadletter_reasons(self, loaded: Store, fleet: Fleet) -> None:
         """Dead letters are counted per reason and source topic."""
         rows = run(loaded, "deadletter_reasons")
