@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,6 +27,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from common.config import Config
+from common.threadname import name_thread
 from sinks.backup import backup_to_staging
 from sinks.batch import Batch, Batcher
 from sinks.errors import StoreAborted
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 # Set on dead letters the sink publishes after storing them itself, so that its own
 # consumer of the dead-letter topic does not store them a second time.
 STORED_HEADER = "rackwatch-stored"
+# OS thread names, so that per-thread CPU tells the sink's parts from the engine's.
+LOOP_THREAD, WRITER_THREAD = "rw-sink", "rw-sink-writer"
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -76,7 +80,8 @@ class SinkService:
         self.writer = BatchWriter(store, stats=self.stats,
                                   backoff=Backoff(s.retry_initial_s, s.retry_max_s),
                                   limits=Limits(max_field_bytes=s.max_field_bytes))
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rackwatch-sink-writer")
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rackwatch-sink-writer",
+                                       initializer=self._writer_started)
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self._inflight: asyncio.Future[list[WriteResult]] | None = None
@@ -87,6 +92,12 @@ class SinkService:
         self._ready: set[TopicPartition] = set()
         self._held: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
         self._preparing: dict[TopicPartition, asyncio.Task[None]] = {}
+        # OS thread ids of the loop and the writer: what the cost model reads per thread
+        self.threads = {"loop": threading.get_native_id()}
+
+    def _writer_started(self) -> None:
+        name_thread(WRITER_THREAD)
+        self.threads["writer"] = threading.get_native_id()
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -295,7 +306,7 @@ class SinkService:
             self._add(m, now)
 
     def describe(self) -> dict[str, Any]:
-        return {"stats": self.stats.snapshot(), "paused": self._paused,
+        return {"stats": self.stats.snapshot(), "paused": self._paused, "threads": self.threads,
                 "buffered_rows": self.batcher.buffered_rows, "healthy": self.writer.healthy}
 
 
@@ -338,6 +349,8 @@ async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | N
         store = await _open_when_free(cfg, faults, stop)
     elif faults is not None:
         store.faults = faults
+    # named once the engine has started its threads (they inherit the creator's name)
+    name_thread(LOOP_THREAD)
     server: QueryServer | None = None
     try:
         service = SinkService(cfg, store, settings=settings)

@@ -27,7 +27,8 @@ class SinkStats:
     pauses_total: int = 0  # times consumption was paused for back-pressure
     realigned_batches_total: int = 0  # first batches cut at a journaled offset after restart
     discarded_rows_total: int = 0  # rows of revoked partitions left for their new owner
+    store_cpu_s: float = 0.0  # writer-thread CPU inside store calls (client + engine)
     last_error: str = ""
 
-    def snapshot(self) -> dict[str, int | str]:
+    def snapshot(self) -> dict[str, int | float | str]:
         return dataclasses.asdict(self)

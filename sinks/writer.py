@@ -81,9 +81,11 @@ class BatchWriter:
     def _retrying(self, what: str, fn: Callable[[], T]) -> T:
         """Run `fn` until it succeeds; data errors propagate, others are retried."""
         while True:
+            t0 = time.thread_time()
             try:
                 result = fn()
             except Exception as e:
+                self.stats.store_cpu_s += time.thread_time() - t0
                 if classify(e) is ErrorKind.DATA:
                     raise
                 self.healthy = False
@@ -95,6 +97,7 @@ class BatchWriter:
                     raise StoreAborted(f"{what}: stopped while retrying ({e})") from e
                 self.stats.insert_retries_total += 1
                 continue
+            self.stats.store_cpu_s += time.thread_time() - t0
             if not self.healthy:
                 log.info("%s succeeded after retries; store healthy again", what)
             self.healthy = True
