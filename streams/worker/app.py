@@ -23,6 +23,7 @@ import os
 import socket
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -31,7 +32,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from common.config import Config
-from common.selfmetrics import Endpoint, serve
+from common.selfmetrics import serve
 from streams.core.decode import Limits
 from streams.core.smoothing import SmoothingParams
 from streams.rules import RuleSet
@@ -105,9 +106,41 @@ def _faust_app(cfg: Config, app_id: str) -> faust.App:
         broker_client_id=f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
 
 
+@dataclass
+class _Wiring:
+    """What the faust handlers of one worker share."""
+
+    app: faust.App
+    cfg: Config
+    work: Processing
+    runtime: Runtime
+    outbox: Outbox
+    group: FaustGroup
+    stats: WorkerStats
+    names: Topics
+    topics: dict[str, Any]
+
+
 def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
               rules_path: str | None = None) -> faust.App:
     """A faust app wired to the configured topics. One per worker process."""
+    w = _wire(cfg, rules, app_id)
+    _on_rebalance(w)
+    _agents(w)
+    _timers(w)
+    _endpoint(w)
+    if rules_path:
+        reloader = RulesReloader(rules_path, w.runtime)
+
+        @w.app.timer(interval=1.0)
+        async def reload_rules() -> None:
+            reloader.check()
+
+    return w.app
+
+
+def _wire(cfg: Config, rules: RuleSet, app_id: str | None) -> _Wiring:
+    """The app, its topics and tables, and the processing that runs on them."""
     prefix, partitions = cfg.kafka.topic_prefix, cfg.kafka.partitions
     app = _faust_app(cfg, app_id or f"{prefix}worker")
 
@@ -119,14 +152,15 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         return app.Table(name, default=None, partitions=partitions, key_type=bytes,
                          value_type=bytes, use_partitioner=True)
 
-    metrics_topic, logs_topic = topic("metrics", acks=False), topic("logs", acks=False)
-    correlate_topic, ticks_topic = topic("correlate", acks=False), topic("ticks")
+    # Inputs are not acked through faust (see the module docstring); outputs are declared
+    # so that faust creates them like the others.
+    topics = {name: topic(name, acks=name not in ("metrics", "logs", "correlate"))
+              for name in ("metrics", "logs", "correlate", "ticks", "processed.metrics",
+                           "processed.logs", "alerts", "incidents", "deadletter")}
     names = Topics(metrics=prefix + "metrics", logs=prefix + "logs",
                    correlate=prefix + "correlate", rows=prefix + "processed.metrics",
                    log_rows=prefix + "processed.logs", alerts=prefix + "alerts",
                    incidents=prefix + "incidents", deadletter=prefix + "deadletter")
-    for extra in ("processed.metrics", "processed.logs", "alerts", "incidents", "deadletter"):
-        topic(extra)  # declared, so that faust creates them like the others
     # hosts: per-host state; scopes: correlation state per scope key ("rack=r07"; the
     # correlate topic is keyed by it); miners: template-miner state per input partition.
     outbox = Outbox(cfg.bootstrap, f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
@@ -146,81 +180,100 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection
     app.rackwatch_stats = stats  # type: ignore[attr-defined]
     app.rackwatch_processing = work  # type: ignore[attr-defined]
-    take_within_s = max(0.001, cfg.worker.batch_wait_ms / 1000.0)
+    return _Wiring(app, cfg, work, runtime, outbox, group, stats, names, topics)
 
-    @app.on_partitions_revoked.connect
+
+def _on_rebalance(w: _Wiring) -> None:
+    """A batch in flight becomes durable before partitions go; everything partition-bound
+    is forgotten when they move, and the outbox stops last at shutdown."""
+    work = w.work
+
+    @w.app.on_partitions_revoked.connect
     async def _revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        async with work.busy:  # a batch in flight becomes durable before the partitions go
+        async with work.busy:
             await work.commit()
             work.forget()
 
-    @app.on_partitions_assigned.connect
+    @w.app.on_partitions_assigned.connect
     async def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         async with work.busy:
             work.forget()
-            runtime.log_processors.clear()  # rebuilt from the recovered miner state
+            w.runtime.log_processors.clear()  # rebuilt from the recovered miner state
 
-    @app.on_before_shutdown.connect
+    @w.app.on_before_shutdown.connect
     async def _shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         async with work.busy:
             await work.commit()
-            await outbox.stop()
+            await w.outbox.stop()
 
-    @app.agent(metrics_topic)
+
+def _agents(w: _Wiring) -> None:
+    app, work, runtime, t = w.app, w.work, w.runtime, w.topics
+    within = max(0.001, w.cfg.worker.batch_wait_ms / 1000.0)
+
+    @app.agent(t["metrics"])
     async def process_metrics(stream: Any) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=take_within_s):
+        async for events in stream.take_events(TAKE_MAX, within=within):
             await work.run_batch(events, runtime.on_metrics, ticks=True)
 
-    @app.agent(logs_topic)
+    @app.agent(t["logs"])
     async def process_logs(stream: Any) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=take_within_s):
+        async for events in stream.take_events(TAKE_MAX, within=within):
             await work.run_batch(events, runtime.on_log)
 
-    @app.agent(correlate_topic)
+    @app.agent(t["correlate"])
     async def correlate(stream: Any) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=take_within_s):
+        async for events in stream.take_events(TAKE_MAX, within=within):
             await work.run_correlate(events)
 
-    @app.agent(ticks_topic)
+    @app.agent(t["ticks"])
     async def process_ticks(stream: Any) -> None:
         async for event in stream.events():
             async with work.busy:
-                if outbox.closed:
+                if w.outbox.closed:
                     return
                 if event.message.tp in app.assignor.assigned_actives():
                     tick = orjson.loads(event.value)
                     await work.run_tick(event.message.partition, tick.get("now"),
                                         tick.get("scopes_now"))
 
+
+def _timers(w: _Wiring) -> None:
+    """Ticks for quiet partitions, commits for a quiet worker, and the watchdog."""
+    app, work, cfg = w.app, w.work, w.cfg
+
     @app.timer(interval=TICK_INTERVAL_S)
     async def send_ticks() -> None:
         mine = sorted(tp.partition for tp in app.assignor.assigned_actives()
-                      if tp.topic == names.metrics)
+                      if tp.topic == w.names.metrics)
         for partition, value in work.timer_ticks(mine):
-            await ticks_topic.send(key=b"tick", value=value, partition=partition)
+            await w.topics["ticks"].send(key=b"tick", value=value, partition=partition)
 
     @app.timer(interval=COMMIT_INTERVAL_S)
     async def _commit_timer() -> None:
         """Commits for a quiet worker (a busy one commits after its batches)."""
         if not work.busy.locked() and time.monotonic() - work.last_commit >= COMMIT_INTERVAL_S:
             async with work.busy:
-                if not outbox.closed:
+                if not w.outbox.closed:
                     await work.commit()
 
     ends = EndOffsets(cfg.bootstrap)
-    line = StatsLine(stats, runtime, every_s=cfg.worker.stats_interval_s)
+    line = StatsLine(w.stats, w.runtime, every_s=cfg.worker.stats_interval_s)
 
     @app.timer(interval=min(WATCH_INTERVAL_S, cfg.worker.stall_timeout_s / 4))
     async def _watchdog() -> None:
         """Partitions that stopped moving: seek back, then exit for a restart."""
-        if not await work.watch(await ends.get(group.owned())):
+        if not await work.watch(await ends.get(w.group.owned())):
             log.critical("a stalled partition did not recover after a seek; exiting (%d) so "
                          "that the worker is restarted", EXIT_STALLED)
             logging.shutdown()
             os._exit(EXIT_STALLED)
         line.maybe_log(time.monotonic())
 
-    endpoint: list[Endpoint] = []
+
+def _endpoint(w: _Wiring) -> None:
+    """/metrics, /healthz and /readyz on [worker] metrics_host:metrics_port."""
+    group, stats, cfg = w.group, w.stats, w.cfg
 
     def ready() -> tuple[bool, str]:
         owned = group.owned()
@@ -229,21 +282,10 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
         behind = sum(stats.lag.values())
         return behind < READY_LAG, f"{len(owned)} partitions, {behind} messages behind"
 
-    @app.task
+    @w.app.task
     async def _serve_metrics() -> None:
         if not cfg.worker.metrics_port:
             return
-        ep = await serve("worker", CollectorRegistry(), cfg.worker.metrics_host,
-                         cfg.worker.metrics_port, ready=ready,
-                         collectors=[WorkerCollector(stats, runtime, lambda: len(group.owned()))])
-        if ep is not None:
-            endpoint.append(ep)
-
-    if rules_path:
-        reloader = RulesReloader(rules_path, runtime)
-
-        @app.timer(interval=1.0)
-        async def reload_rules() -> None:
-            reloader.check()
-
-    return app
+        await serve("worker", CollectorRegistry(), cfg.worker.metrics_host,
+                    cfg.worker.metrics_port, ready=ready,
+                    collectors=[WorkerCollector(stats, w.runtime, lambda: len(group.owned()))])
