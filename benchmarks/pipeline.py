@@ -637,8 +637,9 @@ def main(argv: list[str] | None = None) -> int:
     hosts, per_host, samples = (40, 25, 100) if args.quick else (60, 50, 100)
     hosts, per_host = args.hosts or hosts, args.intervals or per_host
     results: dict[str, Any] = {}
+    keep = os.environ.get("BENCH_KEEP")  # a directory: keep every run's logs there
     with tempfile.TemporaryDirectory(prefix="rackwatch-bench-") as tmp:
-        e = Env(Path(tmp))
+        e = Env(Path(keep or tmp))
         e.start()
         try:
             msgs = _batches(hosts, per_host, samples, int(time.time() * 1000) - 600_000)

@@ -28,6 +28,7 @@ _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\S+)\.(\w+)\s*\n", re.
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\S+)\.(\w+) TO (\S+)\.(\w+) AS",
                         re.MULTILINE)
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (\S+)\.(\w+) ", re.MULTILINE)
+_DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\S+)\.(\w+)\s*$", re.MULTILINE)
 _ENGINE = re.compile(r"^ENGINE = (\w*MergeTree)\s*$", re.MULTILINE)
 _SHARD = re.compile(r"^-- rackwatch:shard_key (.+)$", re.MULTILINE)
 _NON_REPLICATED = re.compile(r",?\s*non_replicated_deduplication_window = \d+")
@@ -80,6 +81,9 @@ def _statements(mig: Migration, values: dict[str, str], cluster: str,
             out.append(_view(stmt, db, cluster, all_tables))
         elif (alter := _ALTER_TABLE.search(stmt)) and alter.group(2) in _known_tables(values):
             out.extend(_alter(stmt, alter, db, cluster))
+        elif drop := _DROP_VIEW.search(stmt):
+            out.append(f"{stmt[:drop.start()]}DROP VIEW IF EXISTS {db}.{drop.group(2)} "
+                       f"ON CLUSTER '{cluster}'")
         else:
             raise ValueError(f"{mig.version:04d}_{mig.name}: no cluster form for: {stmt[:80]}")
     return out
