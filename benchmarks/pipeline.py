@@ -45,6 +45,7 @@ from common.topics import ensure_topics
 __all__ = ["main"]
 
 PARTITIONS = 6
+IDLE_S = 3.0  # the idle measurement before a timed run
 LATENCY_RULES = """
 groups:
   - name: bench
@@ -95,7 +96,7 @@ class Env:
         home = self.root / f"run{self.n}"
         home.mkdir()
         cfg = [f"[kafka]\npartitions = {PARTITIONS}\n",
-               f"[sink]\nserve_port = {free_port()}\nbatch_interval_s = 0.5\n"]
+               f"[sink]\nserve_port = {free_port()}\n"]
         cfg += [f"[{k}]\n{v}\n" for k, v in toml.items()]
         (home / "rackwatch.toml").write_text("".join(cfg))
         env = {**os.environ, "RACKWATCH_HOME": str(home),
@@ -314,6 +315,9 @@ def end_to_end(e: Env, msgs: list[tuple[bytes, bytes]], samples: int, workers: i
         time.sleep(2.0)  # first ticks, table recovery: let the settling finish
         pids = {"broker": broker_pid, "sink": sink.pid,
                 **{f"worker{i}": p.pid for i, p in enumerate(procs)}}
+        idle0 = CpuSnapshot.take(pids)
+        time.sleep(IDLE_S)  # what each process spends per second with nothing to do
+        idle = CpuSnapshot.take(pids).since(idle0)
         before_status = _ping(port)
         before = CpuSnapshot.take(pids, {"sink": before_status.get("threads", {})})
         asyncio.run(_produce(bootstrap, prefix + "metrics", msgs))
@@ -337,7 +341,11 @@ def end_to_end(e: Env, msgs: list[tuple[bytes, bytes]], samples: int, workers: i
     raw_s = asyncio.run(_raw_consume(bootstrap, prefix + "metrics", len(msgs)))
     raw_cpu = {"plain_consumer": time.process_time() - c0,
                "broker_plain_consumer": process_cpu(broker_pid) - b0}
-    return {"pipeline_sps": samples / dt, "raw_sps": samples / raw_s,
+    idle_rate = {"broker": idle.total["broker"] / IDLE_S, "sink": idle.total["sink"] / IDLE_S,
+                 "worker": sum(v for k, v in idle.total.items() if k.startswith("worker"))
+                 / IDLE_S}
+    return {"pipeline_sps": samples / dt, "raw_sps": samples / raw_s, "seconds": dt,
+            "idle_cpu_per_s": idle_rate,
             "broker_cpu_share": cpu["broker"] / dt, "samples": samples, "inserts": inserts,
             "cpu_s_per_m": per_million({**cpu, **raw_cpu}, samples),
             "sink_threads_s": {**spent.parts.get("sink", {}), "store_cpu_s": store_cpu},
