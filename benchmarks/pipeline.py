@@ -559,9 +559,11 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(q * len(s) + 0.5) - 1))]
 
 
-def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7) -> dict[str, float]:
+def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7,
+            also: tuple[float, ...] = ()) -> dict[str, Any]:
     """R6: first the worker's sustained rate on this very workload (every batch an
-    alert), then latency at 70 % of it, with a worker of its own."""
+    alert), then latency at 70 % of it, with a worker of its own; then, with the same
+    worker, at each further fraction of `also` (`at`: p50/p99 per fraction)."""
     def fresh_worker(name: str) -> tuple[str, Callable[[], subprocess.Popen[bytes]]]:
         """A fresh prefix and state directory; their topic prefix and a worker starter."""
         home, env = e.fresh()
@@ -574,15 +576,22 @@ def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7) -> dict
     sustained = asyncio.run(_capacity(e.broker.bootstrap, prefix, 200, backlog, start))
     prefix, start = fresh_worker("worker")
     worker = start()
+    at: dict[str, dict[str, float]] = {}
     try:
         asyncio.run(_latency(e.broker.bootstrap, prefix, 50, 10.0, 8.0))  # warm-up / join
         rate = fraction * sustained
         lat = asyncio.run(_latency(e.broker.bootstrap, prefix, 200, rate, seconds))
+        for f in also:
+            more = asyncio.run(_latency(e.broker.bootstrap, prefix, 200, f * sustained,
+                                        seconds))
+            at[f"{f:.2f}"] = {"rate_bps": f * sustained, "p50_ms": _pct(more, 0.5),
+                              "p99_ms": _pct(more, 0.99), "alerts": float(len(more))}
     finally:
         _stop(worker)
     rt = asyncio.run(_round_trip(e.broker.bootstrap, prefix + "rt", 300, 200.0))
     return {"rate_bps": rate, "sustained_bps": sustained, "p50_ms": _pct(lat, 0.5),
-            "p99_ms": _pct(lat, 0.99), "rt_p99_ms": _pct(rt, 0.99), "alerts": float(len(lat))}
+            "p99_ms": _pct(lat, 0.99), "rt_p99_ms": _pct(rt, 0.99), "alerts": float(len(lat)),
+            "at": at}
 
 
 async def _wait_output(bootstrap: str, topic: str, target: int) -> None:
@@ -639,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated subset: r1,r2,r6,r7,mem")
     ap.add_argument("--hosts", type=int, help="R1/R7 backlog: hosts (default 60; quick 40)")
     ap.add_argument("--intervals", type=int, help="R1/R7 backlog: batches per host (50; 25)")
+    ap.add_argument("--fractions", default="",
+                    help="R6: further fractions of capacity to measure, e.g. 0.2,0.5,0.9")
     args = ap.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     only = set((args.only or "r1,r2,r6,r7,mem").split(","))
@@ -660,9 +671,10 @@ def main(argv: list[str] | None = None) -> int:
                 results["r2_naive"] = [{"naive_sps": naive(e, msgs, 4000 if args.quick
                                                           else 10_000)} for _ in range(repeats)]
             if "r6" in only:
+                also = tuple(float(f) for f in args.fractions.split(",") if f)
                 results["r6"] = _repeat(lambda: latency(e, 8.0 if args.quick else 12.0,
-                                                        3000 if args.quick else 6000),
-                                        repeats)
+                                                        3000 if args.quick else 6000,
+                                                        also=also), repeats)
             if "r7" in only:
                 results["r7"] = _repeat(lambda: end_to_end(e, msgs, n_samples, workers=2),
                                         repeats)
