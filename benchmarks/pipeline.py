@@ -478,8 +478,8 @@ async def _capacity(bootstrap: str, prefix: str, hosts: int, n: int,
         _stop(proc)
 
 
-async def _latency(bootstrap: str, prefix: str, hosts: int, rate: float, seconds: float
-                   ) -> list[float]:
+async def _latency(bootstrap: str, prefix: str, hosts: int, rate: float, seconds: float,
+                   tag: str = "lat") -> list[float]:
     """Produce alternating values at `rate` batches/s; latency of each alert change."""
     consumer = AIOKafkaConsumer(prefix + "alerts", bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="latest", enable_auto_commit=False)
@@ -509,7 +509,7 @@ async def _latency(bootstrap: str, prefix: str, hosts: int, rate: float, seconds
     while time.monotonic() - t0 < seconds:
         h = i % hosts
         seq[h] = seq.get(h, 0) + 1
-        host = f"lat-{h}"
+        host = f"{tag}-{h}"
         batch = _latency_batch(host, seq[h], int(time.time() * 1000))
         await producer.send(prefix + "metrics", batch, key=host.encode())
         i += 1
@@ -583,7 +583,7 @@ def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7,
         lat = asyncio.run(_latency(e.broker.bootstrap, prefix, 200, rate, seconds))
         for f in also:
             more = asyncio.run(_latency(e.broker.bootstrap, prefix, 200, f * sustained,
-                                        seconds))
+                                        seconds, tag=f"lat{f:.2f}"))
             at[f"{f:.2f}"] = {"rate_bps": f * sustained, "p50_ms": _pct(more, 0.5),
                               "p99_ms": _pct(more, 0.99), "alerts": float(len(more))}
     finally:
