@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from benchmarks.costs import CpuSnapshot, per_million, process_cpu, sink_parts
 from common.broker import LocalBroker, free_port
 from common.config import BrokerConfig, load_config
 from common.topics import ensure_topics
@@ -43,6 +45,7 @@ from common.topics import ensure_topics
 __all__ = ["main"]
 
 PARTITIONS = 6
+IDLE_S = 3.0  # the idle measurement before a timed run
 LATENCY_RULES = """
 groups:
   - name: bench
@@ -93,7 +96,7 @@ class Env:
         home = self.root / f"run{self.n}"
         home.mkdir()
         cfg = [f"[kafka]\npartitions = {PARTITIONS}\n",
-               f"[sink]\nserve_port = {free_port()}\nbatch_interval_s = 0.5\n"]
+               f"[sink]\nserve_port = {free_port()}\n"]
         cfg += [f"[{k}]\n{v}\n" for k, v in toml.items()]
         (home / "rackwatch.toml").write_text("".join(cfg))
         env = {**os.environ, "RACKWATCH_HOME": str(home),
@@ -251,27 +254,117 @@ async def _time_pipeline(bootstrap: str, prefix: str, sink_group: str,
         return time.perf_counter() - t_first, _proc_cpu(broker_pid) - cpu0
 
 
+def _ping(port: int) -> dict[str, Any]:
+    """The sink's /ping status (its counters and the ids of its threads)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=10) as r:
+        status: dict[str, Any] = orjson.loads(r.read()).get("status", {})
+        return status
+
+
+async def _wait_groups(bootstrap: str, members: dict[str, int], timeout_s: float = 120) -> None:
+    """Until each consumer group is Stable with (at least) its number of members."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ok = True
+            for group, n in members.items():
+                try:
+                    g = (await admin.describe_consumer_groups([group]))[0].groups[0]
+                except Exception:
+                    ok = False
+                    break
+                if g[2] != "Stable" or len(g[5]) < n:
+                    ok = False
+                    break
+            if ok:
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"consumer groups not stable within {timeout_s}s: {members}")
+    finally:
+        await admin.close()
+
+
+def _sink_port(home: Path, env: dict[str, str]) -> int:
+    return load_config(home / "rackwatch.toml", env=env).sink.serve_port
+
+
 def end_to_end(e: Env, msgs: list[tuple[bytes, bytes]], samples: int, workers: int = 1,
-               timeout_s: float = 300) -> dict[str, float]:
-    """Pre-produce, then time the pipeline from its first output to the last stored row."""
+               timeout_s: float = 300) -> dict[str, Any]:
+    """The sink and the workers started and settled first (groups stable), then the
+    backlog produced at full speed; timed from the first processed message to the last
+    stored row. CPU is counted per process (and per part of the sink) from just before
+    the backlog to the end, and the same messages are then read by a plain consumer
+    (the broker's CPU counted for both)."""
     home, env = e.fresh()
     prefix = env["RACKWATCH_TOPIC_PREFIX"]
     bootstrap = e.broker.bootstrap
-    asyncio.run(_produce(bootstrap, prefix + "metrics", msgs))
-    raw_s = asyncio.run(_raw_consume(bootstrap, prefix + "metrics", len(msgs)))
+    broker_pid = e.broker.status().pid or 0
+    asyncio.run(ensure_topics(load_config(home / "rackwatch.toml", env=env), ("scratch",)))
+    b0 = process_cpu(broker_pid)
+    asyncio.run(_produce(bootstrap, prefix + "scratch", msgs))
+    broker_input = process_cpu(broker_pid) - b0
     sink = _start(env, home, "sink", "sink")
     procs = [_start(env, home, f"worker{i}", "worker") for i in range(workers)]
-    broker_pid = e.broker.status().pid or 0
+    port = _sink_port(home, env)
     try:
-        dt, broker_cpu = asyncio.run(_time_pipeline(bootstrap, prefix, _sink_group(env), procs,
-                                                    home, broker_pid, timeout_s))
+        asyncio.run(_wait_groups(bootstrap, {_sink_group(env): 1, prefix + "worker": workers}))
+        time.sleep(2.0)  # first ticks, table recovery: let the settling finish
+        pids = {"broker": broker_pid, "sink": sink.pid,
+                **{f"worker{i}": p.pid for i, p in enumerate(procs)}}
+        idle0 = CpuSnapshot.take(pids)
+        time.sleep(IDLE_S)  # what each process spends per second with nothing to do
+        idle = CpuSnapshot.take(pids).since(idle0)
+        before_status = _ping(port)
+        before = CpuSnapshot.take(pids, {"sink": before_status.get("threads", {})})
+        asyncio.run(_produce(bootstrap, prefix + "metrics", msgs))
+        dt, _ = asyncio.run(_time_pipeline(bootstrap, prefix, _sink_group(env), procs,
+                                           home, broker_pid, timeout_s))
+        after_status = _ping(port)
+        spent = CpuSnapshot.take(pids, {"sink": after_status.get("threads", {})}).since(before)
     finally:
         _stop(*procs, sink)
     stored = _count_rows(env, "SELECT count() FROM metrics")
     if stored < samples:
         raise RuntimeError(f"only {stored} of {samples} rows stored within {timeout_s}s")
-    return {"pipeline_sps": samples / dt, "raw_sps": samples / raw_s,
-            "broker_cpu_share": broker_cpu / dt}
+    store_cpu = (after_status.get("stats", {}).get("store_cpu_s", 0.0)
+                 - before_status.get("stats", {}).get("store_cpu_s", 0.0))
+    cpu = {"broker": spent.total["broker"] - broker_input, "broker_input": broker_input,
+           "worker": sum(v for k, v in spent.total.items() if k.startswith("worker")),
+           "sink": spent.total["sink"], **sink_parts(spent, "sink", store_cpu)}
+    inserts = (after_status.get("stats", {}).get("inserts_total", 0)
+               - before_status.get("stats", {}).get("inserts_total", 0))
+    b0, c0 = process_cpu(broker_pid), time.process_time()
+    raw_s = asyncio.run(_raw_consume(bootstrap, prefix + "metrics", len(msgs)))
+    raw_cpu = {"plain_consumer": time.process_time() - c0,
+               "broker_plain_consumer": process_cpu(broker_pid) - b0}
+    idle_rate = {"broker": idle.total["broker"] / IDLE_S, "sink": idle.total["sink"] / IDLE_S,
+                 "worker": sum(v for k, v in idle.total.items() if k.startswith("worker"))
+                 / IDLE_S}
+    return {"pipeline_sps": samples / dt, "raw_sps": samples / raw_s, "seconds": dt,
+            "idle_cpu_per_s": idle_rate,
+            "broker_cpu_share": cpu["broker"] / dt, "samples": samples, "inserts": inserts,
+            "cpu_s_per_m": per_million({**cpu, **raw_cpu}, samples),
+            "sink_threads_s": {**spent.parts.get("sink", {}), "store_cpu_s": store_cpu},
+            "worker_cpu_s_per_m": per_million(
+                {k: v for k, v in spent.total.items() if k.startswith("worker")}, samples)}
+
+
+def baseline_insert(e: Env, msgs: list[tuple[bytes, bytes]], samples: int) -> dict[str, Any]:
+    """The plain columnar insert of the same samples (benchmarks.baseline_insert)."""
+    path = e.root / "baseline-messages.jsonl"
+    path.write_bytes(b"\n".join(v for _, v in msgs))
+    res = subprocess.run([sys.executable, "-m", "benchmarks.baseline_insert", str(path)],
+                         capture_output=True, text=True, check=True, timeout=600)
+    out: dict[str, Any] = orjson.loads(res.stdout.strip().splitlines()[-1])
+    rows = out["rows"]
+    return {"rows": rows, "plain_cpu_s_per_m": out["plain"]["cpu_s"] * 1e6 / rows,
+            "plain_rows_per_s": rows / out["plain"]["wall_s"],
+            "rollups_cpu_s_per_m": out["with_rollups"]["cpu_s"] * 1e6 / rows,
+            "rollups_rows_per_s": rows / out["with_rollups"]["wall_s"]}
 
 
 NAIVE = '''
@@ -385,8 +478,8 @@ async def _capacity(bootstrap: str, prefix: str, hosts: int, n: int,
         _stop(proc)
 
 
-async def _latency(bootstrap: str, prefix: str, hosts: int, rate: float, seconds: float
-                   ) -> list[float]:
+async def _latency(bootstrap: str, prefix: str, hosts: int, rate: float, seconds: float,
+                   tag: str = "lat") -> list[float]:
     """Produce alternating values at `rate` batches/s; latency of each alert change."""
     consumer = AIOKafkaConsumer(prefix + "alerts", bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="latest", enable_auto_commit=False)
@@ -416,7 +509,7 @@ async def _latency(bootstrap: str, prefix: str, hosts: int, rate: float, seconds
     while time.monotonic() - t0 < seconds:
         h = i % hosts
         seq[h] = seq.get(h, 0) + 1
-        host = f"lat-{h}"
+        host = f"{tag}-{h}"
         batch = _latency_batch(host, seq[h], int(time.time() * 1000))
         await producer.send(prefix + "metrics", batch, key=host.encode())
         i += 1
@@ -466,9 +559,11 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(q * len(s) + 0.5) - 1))]
 
 
-def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7) -> dict[str, float]:
+def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7,
+            also: tuple[float, ...] = ()) -> dict[str, Any]:
     """R6: first the worker's sustained rate on this very workload (every batch an
-    alert), then latency at 70 % of it, with a worker of its own."""
+    alert), then latency at 70 % of it, with a worker of its own; then, with the same
+    worker, at each further fraction of `also` (`at`: p50/p99 per fraction)."""
     def fresh_worker(name: str) -> tuple[str, Callable[[], subprocess.Popen[bytes]]]:
         """A fresh prefix and state directory; their topic prefix and a worker starter."""
         home, env = e.fresh()
@@ -481,15 +576,22 @@ def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7) -> dict
     sustained = asyncio.run(_capacity(e.broker.bootstrap, prefix, 200, backlog, start))
     prefix, start = fresh_worker("worker")
     worker = start()
+    at: dict[str, dict[str, float]] = {}
     try:
         asyncio.run(_latency(e.broker.bootstrap, prefix, 50, 10.0, 8.0))  # warm-up / join
         rate = fraction * sustained
         lat = asyncio.run(_latency(e.broker.bootstrap, prefix, 200, rate, seconds))
+        for f in also:
+            more = asyncio.run(_latency(e.broker.bootstrap, prefix, 200, f * sustained,
+                                        seconds, tag=f"lat{f:.2f}"))
+            at[f"{f:.2f}"] = {"rate_bps": f * sustained, "p50_ms": _pct(more, 0.5),
+                              "p99_ms": _pct(more, 0.99), "alerts": float(len(more))}
     finally:
         _stop(worker)
     rt = asyncio.run(_round_trip(e.broker.bootstrap, prefix + "rt", 300, 200.0))
     return {"rate_bps": rate, "sustained_bps": sustained, "p50_ms": _pct(lat, 0.5),
-            "p99_ms": _pct(lat, 0.99), "rt_p99_ms": _pct(rt, 0.99), "alerts": float(len(lat))}
+            "p99_ms": _pct(lat, 0.99), "rt_p99_ms": _pct(rt, 0.99), "alerts": float(len(lat)),
+            "at": at}
 
 
 async def _wait_output(bootstrap: str, topic: str, target: int) -> None:
@@ -526,7 +628,7 @@ def memory(e: Env, hosts: int, series: int, per_host: int) -> dict[str, float]:
     return {"hosts": hosts, "series": series, "rss_mib": rss_kb / 1024}
 
 
-def _repeat(fn: Callable[[], dict[str, float]], n: int) -> list[dict[str, float]]:
+def _repeat(fn: Callable[[], dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return [fn() for _ in range(n)]
 
 
@@ -544,26 +646,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--only", help="comma-separated subset: r1,r2,r6,r7,mem")
+    ap.add_argument("--hosts", type=int, help="R1/R7 backlog: hosts (default 60; quick 40)")
+    ap.add_argument("--intervals", type=int, help="R1/R7 backlog: batches per host (50; 25)")
+    ap.add_argument("--fractions", default="",
+                    help="R6: further fractions of capacity to measure, e.g. 0.2,0.5,0.9")
     args = ap.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     only = set((args.only or "r1,r2,r6,r7,mem").split(","))
     hosts, per_host, samples = (40, 25, 100) if args.quick else (60, 50, 100)
+    hosts, per_host = args.hosts or hosts, args.intervals or per_host
     results: dict[str, Any] = {}
+    keep = os.environ.get("BENCH_KEEP")  # a directory: keep every run's logs there
     with tempfile.TemporaryDirectory(prefix="rackwatch-bench-") as tmp:
-        e = Env(Path(tmp))
+        e = Env(Path(keep or tmp))
         e.start()
         try:
             msgs = _batches(hosts, per_host, samples, int(time.time() * 1000) - 600_000)
             n_samples = sum(len(orjson.loads(v)["samples"]) for _, v in msgs)
             if {"r1", "r2", "r7"} & only:
                 results["r1"] = _repeat(lambda: end_to_end(e, msgs, n_samples), repeats)
+                results["insert_baseline"] = _repeat(
+                    lambda: baseline_insert(e, msgs, n_samples), repeats)
             if "r2" in only:
                 results["r2_naive"] = [{"naive_sps": naive(e, msgs, 4000 if args.quick
                                                           else 10_000)} for _ in range(repeats)]
             if "r6" in only:
+                also = tuple(float(f) for f in args.fractions.split(",") if f)
                 results["r6"] = _repeat(lambda: latency(e, 8.0 if args.quick else 12.0,
-                                                        3000 if args.quick else 6000),
-                                        repeats)
+                                                        3000 if args.quick else 6000,
+                                                        also=also), repeats)
             if "r7" in only:
                 results["r7"] = _repeat(lambda: end_to_end(e, msgs, n_samples, workers=2),
                                         repeats)

@@ -224,10 +224,11 @@ class SinkConfig:
     """`rackwatch sink`: batching, exactly-once inserts, the embedded store's query port."""
 
     group_id: str = key("", "consumer group; empty: <topic prefix>sink")
-    batch_rows: int = key(5000, "a batch is written once it holds this many rows...", min=1)
-    batch_interval_s: float = key(1.0, "...or is this old", above=0)
-    max_batch_rows: int = key(100_000, "batches grow up to this while the store is busy",
-                              min=1)
+    batch_rows: int = key(50_000, "a round (one insert per table across all partitions) is "
+                          "written once the sink holds this many rows...", min=1)
+    batch_interval_s: float = key(1.0, "...or its oldest row has waited this long", above=0)
+    max_batch_rows: int = key(100_000, "one partition's batch is cut at this size (a round "
+                              "may hold several)", min=1)
     max_pending_rows: int = key(200_000, "rows held before the sink stops reading (back "
                                 "pressure)", min=1)
     serve_host: str = key("127.0.0.1", "embedded store: address of the read-only query "

@@ -1,14 +1,16 @@
-"""Batches keyed by (topic, partition): plain data, no I/O, the clock passed in.
+"""Batches keyed by (topic, partition), taken in rounds: plain data, no I/O, the clock
+passed in.
 
-A batch covers a contiguous range of offsets of one partition, which names it: its
-deduplication token is f"{topic}:{partition}:{first}-{last}". It holds the decoded
-records (turned into columns by sinks.columns when written). A batch is taken when the
-writer is free and it holds `batch_rows` records or is `batch_interval_s` old; while
-the writer is busy, batches keep growing (up to `max_batch_rows`), so under load each
-insert carries more rows and the per-insert cost is paid less often. Right after a
-restart the journal of the previous run says where its unacknowledged batches ended:
-those are cut at exactly the same offsets, so a retry carries the same token as the
-insert that may already be in the store, and ClickHouse drops it as a duplicate.
+A batch covers a contiguous range of offsets of one partition, which names it
+(f"{topic}:{partition}:{first}-{last}"). It holds the decoded records, or for a table
+with an ingest table the raw messages (turned into columns by sinks.columns when
+written). The writer stores a *round* of batches at once, one insert per table across
+all partitions (sinks.rounds), since what an insert costs is mostly fixed. A round is
+taken when the writer is free and the sink holds `batch_rows` records, or its oldest
+record has waited `batch_interval_s`; then every partition's open batch goes with it.
+While the writer is busy, batches keep growing (each up to `max_batch_rows`), so under
+load each insert carries more rows. How a crashed round is written again, exactly, is
+sinks.recovery: the batcher only ever cuts new batches.
 """
 
 from __future__ import annotations
@@ -86,7 +88,6 @@ class Batch:
     rejected: list[Reject] = field(default_factory=list)  # undecodable messages
     messages: int = 0
     size: int = 0  # records held (estimated for raw messages): what limits count
-    forced_last: int | None = None  # cut exactly here (journal of a previous run)
 
     @property
     def token(self) -> str:
@@ -102,7 +103,6 @@ class Batch:
 class _Partition:
     open: Batch | None = None
     sealed: deque[Batch] = field(default_factory=deque)
-    forced: deque[tuple[int, int]] = field(default_factory=deque)
 
 
 class Batcher:
@@ -110,51 +110,30 @@ class Batcher:
 
     def __init__(self, specs: Mapping[str, TableSpec], *, batch_rows: int,
                  batch_interval_s: float, max_batch_rows: int | None = None,
-                 max_message_bytes: int = 8 * 1024 * 1024,
-                 forced_timeout_s: float = 60.0) -> None:
+                 max_message_bytes: int = 8 * 1024 * 1024) -> None:
         self.specs = dict(specs)  # keyed by full topic name
         self.batch_rows = batch_rows
         self.batch_interval_s = batch_interval_s
-        self.max_batch_rows = max(batch_rows, max_batch_rows or 20 * batch_rows)
+        self.max_batch_rows = max_batch_rows or 20 * batch_rows
         self.max_message_bytes = max_message_bytes
-        self.forced_timeout_s = forced_timeout_s
         self._parts: dict[TP, _Partition] = {}
         self.pending_rows = 0  # records in sealed batches not yet taken
         self.rejected = 0
 
     # --- input ------------------------------------------------------------------------
 
-    def align(self, topic: str, partition: int, ranges: list[tuple[int, int]]) -> None:
-        """Cut the next batches of this partition at these (first, last) offset ranges."""
-        part = self._parts.setdefault((topic, partition), _Partition())
-        part.forced = deque(sorted(ranges))
-
     def add(self, topic: str, partition: int, offset: int, key: bytes | None,
             value: bytes | None, now: float, *, skip: bool = False) -> None:
         """Add one message; `skip` only advances the offset (nothing to store)."""
-        spec = self.specs[topic]
         part = self._parts.setdefault((topic, partition), _Partition())
         batch = part.open
-        if batch is not None and batch.forced_last is not None and offset > batch.forced_last:
-            log.warning("%s: offset %d missing, cutting the journaled batch early", batch.token,
-                        batch.forced_last)
-            self._seal(part)
-            batch = None
         if batch is None:
-            batch = Batch(topic, partition, spec, offset, offset, now)
-            while part.forced and part.forced[0][1] < offset:
-                part.forced.popleft()  # journaled ranges we are already past
-            if part.forced and part.forced[0][0] <= offset:
-                batch.forced_last = part.forced.popleft()[1]
-            part.open = batch
+            batch = part.open = Batch(topic, partition, self.specs[topic], offset, offset, now)
         batch.last_offset = offset
         batch.messages += 1
         if not skip:
             self._decode(batch, offset, key, value)
-        if batch.forced_last is not None:
-            if offset >= batch.forced_last:
-                self._seal(part)
-        elif batch.size >= self.max_batch_rows:
+        if batch.size >= self.max_batch_rows:
             self._seal(part)
 
     def _decode(self, batch: Batch, offset: int, key: bytes | None, value: bytes | None) -> None:
@@ -213,22 +192,16 @@ class Batcher:
         return self.pending_rows + self.open_rows
 
     def due(self, now: float) -> list[Batch]:
-        """Take the batches to write now (call it when the writer is free): sealed ones,
-        and open ones that are big enough or old enough."""
-        out: list[Batch] = []
-        for part in self._parts.values():
-            b = part.open
-            if b is not None:
-                age = now - b.opened_at
-                if b.forced_last is None:
-                    if age >= self.batch_interval_s or b.size >= self.batch_rows:
-                        self._seal(part)
-                elif age >= self.forced_timeout_s:
-                    log.warning("%s: journaled end %d not reached in %.0fs; cutting here",
-                                b.token, b.forced_last, age)
-                    self._seal(part)
-            out.extend(self._take(part))
-        return out
+        """The next round (call it when the writer is free): every batch, open or
+        sealed, once the sink holds `batch_rows` records or the oldest batch is
+        `batch_interval_s` old; else nothing yet."""
+        oldest = min((b.opened_at for p in self._parts.values()
+                      for b in (*p.sealed, *([p.open] if p.open else []))), default=None)
+        if oldest is None:
+            return []
+        if now - oldest < self.batch_interval_s and self.buffered_rows < self.batch_rows:
+            return []
+        return self.drain()
 
     def drain(self) -> list[Batch]:
         """Take everything (a graceful stop)."""

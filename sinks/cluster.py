@@ -27,7 +27,9 @@ __all__ = ["cluster_ddl", "main"]
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\S+)\.(\w+)\s*\n", re.MULTILINE)
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\S+)\.(\w+) TO (\S+)\.(\w+) AS",
                         re.MULTILINE)
-_ALTER_TABLE = re.compile(r"^ALTER TABLE (\S+)\.(\w+) ", re.MULTILINE)
+_ALTER_TABLE = re.compile(r"^ALTER TABLE (\S+)\.(\w+)\s", re.MULTILINE)
+_MODIFY_ORDER = re.compile(r",\s*MODIFY ORDER BY \([^;]*?\)\s*$", re.DOTALL)
+_DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\S+)\.(\w+)\s*$", re.MULTILINE)
 _ENGINE = re.compile(r"^ENGINE = (\w*MergeTree)\s*$", re.MULTILINE)
 _SHARD = re.compile(r"^-- rackwatch:shard_key (.+)$", re.MULTILINE)
 _NON_REPLICATED = re.compile(r",?\s*non_replicated_deduplication_window = \d+")
@@ -80,6 +82,9 @@ def _statements(mig: Migration, values: dict[str, str], cluster: str,
             out.append(_view(stmt, db, cluster, all_tables))
         elif (alter := _ALTER_TABLE.search(stmt)) and alter.group(2) in _known_tables(values):
             out.extend(_alter(stmt, alter, db, cluster))
+        elif drop := _DROP_VIEW.search(stmt):
+            out.append(f"{stmt[:drop.start()]}DROP VIEW IF EXISTS {db}.{drop.group(2)} "
+                       f"ON CLUSTER '{cluster}'")
         else:
             raise ValueError(f"{mig.version:04d}_{mig.name}: no cluster form for: {stmt[:80]}")
     return out
@@ -89,9 +94,10 @@ def _alter(stmt: str, m: re.Match[str], db: str, cluster: str) -> list[str]:
     """An additive ALTER of table T: on every shard's T_local, then on the Distributed T
     (which must list a column for inserts through it to carry it)."""
     name = m.group(2)
+    # the Distributed table has no sorting key: it only needs the columns
+    front = _MODIFY_ORDER.sub("", stmt[m.start():])
     return [stmt.replace(m.group(0), f"ALTER TABLE {db}.{name}_local ON CLUSTER '{cluster}' ", 1),
-            stmt[m.start():].replace(m.group(0), f"ALTER TABLE {db}.{name} ON CLUSTER "
-                                     f"'{cluster}' ", 1)]
+            front.replace(m.group(0), f"ALTER TABLE {db}.{name} ON CLUSTER '{cluster}' ", 1)]
 
 
 def _known_tables(values: dict[str, str]) -> set[str]:

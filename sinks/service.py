@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,10 +31,12 @@ from prometheus_client import CollectorRegistry
 from common.config import Config
 from common.kafka import consumer, kafka_client, producer
 from common.selfmetrics import Endpoint, serve
+from common.threadname import name_thread
 from sinks.backup import backup_into
 from sinks.backupstatus import BackupStatusCollector, default_status_path
 from sinks.batch import Batch, Batcher
 from sinks.errors import StoreAborted
+from sinks.recovery import read_members, rebuild
 from sinks.retry import Backoff
 from sinks.rows import Limits, table_specs
 from sinks.selfmetrics import SinkCollector, SinkMetrics, State, readiness
@@ -49,6 +53,8 @@ log = logging.getLogger(__name__)
 # Set on dead letters the sink publishes after storing them itself, so that its own
 # consumer of the dead-letter topic does not store them a second time.
 STORED_HEADER = "rackwatch-stored"
+# OS thread names, so that per-thread CPU tells the sink's parts from the engine's.
+LOOP_THREAD, WRITER_THREAD = "rw-sink", "rw-sink-writer"
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -83,7 +89,8 @@ class SinkService:
         self.writer = BatchWriter(store, stats=self.stats,
                                   backoff=Backoff(s.retry_initial_s, s.retry_max_s),
                                   limits=Limits(max_field_bytes=s.max_field_bytes))
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rackwatch-sink-writer")
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rackwatch-sink-writer",
+                                       initializer=self._writer_started)
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self._inflight: asyncio.Future[list[WriteResult]] | None = None
@@ -94,6 +101,15 @@ class SinkService:
         self._ready: set[TopicPartition] = set()
         self._held: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
         self._preparing: dict[TopicPartition, asyncio.Task[None]] = {}
+        # offset ranges of a partition stored by recovered rounds (skipped when read)
+        self._stored: dict[TopicPartition, list[tuple[int, int]]] = {}
+        self._recovering: dict[str, asyncio.Task[list[WriteResult]]] = {}
+        # OS thread ids of the loop and the writer: what the cost model reads per thread
+        self.threads = {"loop": threading.get_native_id()}
+
+    def _writer_started(self) -> None:
+        name_thread(WRITER_THREAD)
+        self.threads["writer"] = threading.get_native_id()
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -137,11 +153,18 @@ class SinkService:
         if tp not in self._ready:
             self._held.setdefault(tp, []).append(m)
             return
+        stored = self._stored.get(tp)
+        if stored and m.offset <= stored[-1][1] and any(a <= m.offset <= b for a, b in stored):
+            return  # in a round recovered from the journal: stored already
         self.stats.messages_total += 1
         self.metrics.add(self.metrics.messages, m.topic)
-        skip = m.topic == self.deadletter_topic and any(
+        self.batcher.add(m.topic, m.partition, m.offset, m.key, m.value, now,
+                         skip=self._skip(m))
+
+    def _skip(self, m: ConsumerRecord[bytes, bytes]) -> bool:
+        """Nothing to store: a dead letter this sink (or another) stored and published."""
+        return m.topic == self.deadletter_topic and any(
             k == STORED_HEADER for k, _ in (m.headers or ()))
-        self.batcher.add(m.topic, m.partition, m.offset, m.key, m.value, now, skip=skip)
 
     def _apply_backpressure(self) -> None:
         assert self.consumer is not None
@@ -185,7 +208,7 @@ class SinkService:
             self.metrics.batch_rows.observe(b.size)
         self._inflight = loop.run_in_executor(self.pool, self.writer.write_all, batches)
 
-    async def _acknowledge(self, results: list[WriteResult]) -> None:
+    async def _acknowledge(self, results: list[WriteResult], *, commit: bool = True) -> None:
         """Publish dead letters, then commit: nothing is acknowledged before it is stored."""
         assert self.consumer is not None and self.producer is not None
         self._observe(results)
@@ -205,6 +228,8 @@ class SinkService:
                 self.stats.dead_letters_produced_total += 1
             except KafkaError as e:
                 log.warning("could not publish a dead letter: %s", e)
+        if not commit:
+            return
         assigned = self.consumer.assignment()
         offsets: dict[TopicPartition, int] = {}
         for r in results:
@@ -271,6 +296,7 @@ class SinkService:
         for tp in revoked:
             self._ready.discard(tp)
             self._held.pop(tp, None)
+            self._stored.pop(tp, None)
             task = self._preparing.pop(tp, None)
             if task is not None:
                 task.cancel()
@@ -282,37 +308,44 @@ class SinkService:
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         # Nothing slow here: the journal is read by one task per partition, and the
-        # partition stays paused until its task has aligned the batcher.
+        # partition stays paused until its task has written its journaled rounds again.
+        self._recovering = {t: task for t, task in self._recovering.items() if not task.done()}
         for tp in assigned:
             if tp not in self._ready and tp not in self._preparing:
                 self._preparing[tp] = asyncio.create_task(self._prepare(tp))
 
     async def _prepare(self, tp: TopicPartition) -> None:
-        """Read the journal of `tp` (retrying while the store fails), align, go."""
+        """Write the journaled rounds of `tp` again (retrying while the store or Kafka
+        fails), move past them, go."""
         assert self.consumer is not None
-        loop = asyncio.get_running_loop()
         backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
         while True:
             try:
                 start = await self.consumer.committed(tp)
                 if start is None:
                     start = (await self.consumer.beginning_offsets([tp]))[tp]
-                ranges = await loop.run_in_executor(
-                    None, self.writer.journaled, tp.topic, tp.partition, start)
+                ranges = await self._recover(tp, start)
                 break
             except asyncio.CancelledError:
                 raise
+            except StoreAborted:
+                return  # stopping
             except Exception as e:
                 delay = backoff.next()
-                log.warning("%s:%d: journal not readable (%s); retrying in %.2fs",
-                            tp.topic, tp.partition, e, delay)
+                log.warning("%s:%d: journaled rounds not recoverable yet (%s); retrying in "
+                            "%.2fs", tp.topic, tp.partition, e, delay)
                 await asyncio.sleep(delay)
         self.metrics.committed[(tp.topic, tp.partition)] = start
         if ranges:
-            self.batcher.align(tp.topic, tp.partition, ranges)
-            self.stats.realigned_batches_total += len(ranges)
-            log.info("%s:%d resumes at %d; re-cutting %d journaled batch(es)",
-                     tp.topic, tp.partition, start, len(ranges))
+            self._stored[tp] = ranges
+            if ranges[0][0] == start and all(b[0] == a[1] + 1
+                                             for a, b in itertools.pairwise(ranges)):
+                resume = ranges[-1][1] + 1  # stored up to here without a gap: skip ahead
+                self.consumer.seek(tp, resume)
+                with contextlib.suppress(CommitFailedError, IllegalStateError, KafkaError):
+                    await self.consumer.commit({tp: resume})
+            log.info("%s:%d: %d journaled batch(es) from offset %d written again",
+                     tp.topic, tp.partition, len(ranges), start)
         self._preparing.pop(tp, None)
         self._ready.add(tp)
         now = time.monotonic()
@@ -333,8 +366,45 @@ class SinkService:
                      healthy=self.writer.healthy, assigned=len(assigned),
                      ready_partitions=len(self._ready & set(assigned)))
 
+    async def _recover(self, tp: TopicPartition, start: int) -> list[tuple[int, int]]:
+        """Every round journaled for `tp` from `start` written again; the offset ranges
+        of `tp` they stored, in order."""
+        loop = asyncio.get_running_loop()
+        entries = await loop.run_in_executor(None, self.writer.journaled, tp.topic,
+                                             tp.partition, start)
+        ranges: list[tuple[int, int]] = []
+        for token in dict.fromkeys(t for _, _, t in entries):
+            task = self._recovering.get(token)
+            if task is None or (task.done() and task.exception() is not None):
+                task = asyncio.create_task(self._rewrite(token))
+                self._recovering[token] = task
+            results = await asyncio.shield(task)
+            mine = [r for r in results if (r.topic, r.partition) == (tp.topic, tp.partition)]
+            ranges.extend((r.first_offset, r.next_offset - 1) for r in mine)
+            await self._acknowledge(mine, commit=False)
+        return sorted(ranges)
+
+    async def _rewrite(self, token: str) -> list[WriteResult]:
+        """One journaled round, read back from Kafka and written with its token."""
+        loop = asyncio.get_running_loop()
+        members = await loop.run_in_executor(None, self.writer.members, token)
+        members = [m for m in members if m.topic in self.specs]
+        messages = await read_members(self.cfg, members,
+                                      max_fetch_bytes=max(1 << 20,
+                                                          self.settings.max_message_bytes))
+        s = self.settings
+        fresh = Batcher(self.specs, batch_rows=s.batch_rows, batch_interval_s=s.batch_interval_s,
+                        max_batch_rows=2**62, max_message_bytes=s.max_message_bytes)
+        batches = rebuild(members, messages, fresh, self._skip)
+        results = await loop.run_in_executor(
+            self.pool, lambda: self.writer.write_all(batches, token=token, journal=False))
+        self.stats.recovered_rounds_total += 1
+        self.stats.realigned_batches_total += len(batches)
+        log.info("round %s (%d batches) written again from the journal", token, len(batches))
+        return results
+
     def describe(self) -> dict[str, Any]:
-        return {"stats": self.stats.snapshot(), "paused": self._paused,
+        return {"stats": self.stats.snapshot(), "paused": self._paused, "threads": self.threads,
                 "buffered_rows": self.batcher.buffered_rows, "healthy": self.writer.healthy}
 
 
@@ -377,6 +447,8 @@ async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | N
         store = await _open_when_free(cfg, faults, stop)
     elif faults is not None:
         store.faults = faults
+    # named once the engine has started its threads (they inherit the creator's name)
+    name_thread(LOOP_THREAD)
     server: QueryServer | None = None
     endpoint: Endpoint | None = None
     try:

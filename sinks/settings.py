@@ -54,8 +54,7 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class SinkSettings(SinkConfig):
-    """[sink] as the sink runs it: the group resolved, batches never smaller than
-    batch_rows."""
+    """[sink] as the sink runs it: the group resolved."""
 
     group_id: str = "rackwatch-sink"
 
@@ -65,5 +64,4 @@ class SinkSettings(SinkConfig):
         values = {f.name: getattr(s, f.name) for f in fields(SinkConfig)}
         # One group per topic prefix, so pipelines sharing a cluster stay apart.
         values["group_id"] = s.group_id or cfg.kafka.topic_prefix + "sink"
-        values["max_batch_rows"] = max(s.batch_rows, s.max_batch_rows)
         return cls(**values)

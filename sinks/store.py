@@ -174,9 +174,14 @@ class Store:
                 settings["distributed_foreground_insert"] = 1
             if self.faults is not None:
                 self.faults.check("before", table, columns)
-            self.client.insert(f"{self.database}.{table}", columns, column_names=list(names),
-                               column_type_names=types, column_oriented=True,
-                               settings=settings)
+            context = self.client.create_insert_context(
+                f"{self.database}.{table}", list(names), column_type_names=types,
+                column_oriented=True, data=columns, settings=settings)
+            # One block, so one part per target table and one pass through each view:
+            # the client would cut ~2 MiB blocks, each paying those fixed costs again
+            # (a round of 400 metric blocks: 2.6 -> 1.5 us per stored row on chDB).
+            context.block_row_count = len(columns[0])
+            self.client.data_insert(context)
             if self.faults is not None:
                 self.faults.check("after", table)
         return len(columns[0])

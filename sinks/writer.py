@@ -1,18 +1,22 @@
 """Write rounds of batches to the store; retry what can succeed, set aside what cannot.
 
 Runs in the sink's writer thread (the client is synchronous), which also turns the
-batches into columns (sinks.columns). The order of a round is fixed:
-1. journal the offset ranges of its batches in `sink_batches`, in one insert (so a
-   restart cuts them the same way);
-2. insert each batch with its token (a repeat is dropped by ClickHouse): metrics as
-   message rows, metric blocks into `metric_blocks_ingest` and arrays of rows into
-   `metrics_ingest` (each with a token of its own), whose views parse, store or
-   dead-letter each record; the other tables as rows converted in Python;
+batches into columns (sinks.columns). A round is every batch the sink took at once,
+across partitions and topics, and its order is fixed:
+1. journal the offset ranges of its batches in `sink_batches`, in one insert, each
+   with the round's token (sinks.rounds), so that whoever owns any of these partitions
+   after a crash can write the very same round again (sinks.recovery);
+2. one insert per table for the whole round, the first with the round's token and the
+   others with the token and the table's name (a repeat is dropped by ClickHouse, in
+   the table and in every view it feeds): metric blocks into `metric_blocks_ingest` and
+   arrays of rows into `metrics_ingest`, whose views parse, store or dead-letter each
+   record; the other tables as rows converted in Python;
 3. insert what Python rejected into `deadletter`, with a token of its own;
-4. read back the dead letters of the round's metrics batches (one query), to publish.
-Only when a batch got through may the caller commit its offsets. Transient errors are
-retried with backoff until they pass or the sink stops; data errors split the batch in
-halves until the offending rows are isolated and dead-lettered.
+4. read back the dead letters the store's views wrote for the round (one query), to
+   count and publish.
+Only when the round got through may the caller commit its offsets. Transient errors are
+retried with backoff until they pass or the sink stops; data errors split a table's
+rows in halves until the offending rows are isolated and dead-lettered.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from schemas.events import DeadLetter
-from sinks.batch import Batch, make_dead_letter
-from sinks.columns import Columns, to_columns
+from sinks.batch import Batch, Reject, make_dead_letter
+from sinks.columns import Columns, round_columns
 from sinks.errors import ErrorKind, StoreAborted, classify
 from sinks.retry import Backoff
+from sinks.rounds import Member, ordered, round_token, table_token
 from sinks.rows import DEADLETTER_COLUMNS, Limits, deadletter_row
 from sinks.stats import SinkStats
 from sinks.store import Store
@@ -57,6 +62,7 @@ class WriteResult:
     next_offset: int
     rows: int
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    first_offset: int = -1
 
 
 class BatchWriter:
@@ -81,9 +87,11 @@ class BatchWriter:
     def _retrying(self, what: str, fn: Callable[[], T]) -> T:
         """Run `fn` until it succeeds; data errors propagate, others are retried."""
         while True:
+            t0 = time.thread_time()
             try:
                 result = fn()
             except Exception as e:
+                self.stats.store_cpu_s += time.thread_time() - t0
                 if classify(e) is ErrorKind.DATA:
                     raise
                 self.healthy = False
@@ -95,6 +103,7 @@ class BatchWriter:
                     raise StoreAborted(f"{what}: stopped while retrying ({e})") from e
                 self.stats.insert_retries_total += 1
                 continue
+            self.stats.store_cpu_s += time.thread_time() - t0
             if not self.healthy:
                 log.info("%s succeeded after retries; store healthy again", what)
             self.healthy = True
@@ -105,58 +114,64 @@ class BatchWriter:
     # --- writing ----------------------------------------------------------------------
 
     def write(self, batch: Batch) -> WriteResult:
-        """Store one batch (see the module docstring for the order)."""
+        """Store one batch as a round of its own."""
         return self.write_all([batch])[0]
 
-    def write_all(self, batches: list[Batch]) -> list[WriteResult]:
-        """Journal the batches (one insert), write them in order, then fetch what the
-        store dead-lettered by itself (one query). Stops at the first batch that cannot
-        be written (raises), so results only ever cover stored batches."""
+    def write_all(self, batches: list[Batch], *, token: str | None = None,
+                  journal: bool = True) -> list[WriteResult]:
+        """Store a round: journal it (unless it is a journaled round written again, with
+        its `token`), insert it table by table, then fetch what the store dead-lettered
+        by itself. Raises if it cannot be written, so results only ever cover a stored
+        round; they come in the round's order (sinks.rounds.ordered)."""
         if self.stop.is_set():
             raise StoreAborted("sink stopping")
-        self._journal(batches)
-        results = [self._write(b) for b in batches]
-        routed = [b for b in batches if b.spec.ingest is not None and b.records]
+        batches = ordered(batches)
+        if not batches:
+            return []
+        token = token or round_token(batches)
+        if journal:
+            self._journal(batches, token)
+        rejected_at = utc_now_rfc3339(self.wall_clock())
+        groups = round_columns(batches, self.limits)
+        dead: list[list[DeadLetter]] = [[self._dead(b, r, rejected_at) for r in b.rejected]
+                                        for b in batches]
+        for cols in groups:
+            for bi, r in cols.rejected:
+                dead[bi].append(self._dead(batches[bi], r, rejected_at))
+        for i, cols in enumerate(groups):
+            self._insert_range(batches, cols, 0, len(cols), table_token(token, i, cols.table),
+                               dead, rejected_at)
+        python_dead = [d for ds in dead for d in ds]
+        if python_dead:
+            rows = [deadletter_row(d, self._dl_limits, origin="sink") for d in python_dead]
+            self._retrying(f"dead letters of {token}", lambda: self.store.insert_rows(
+                "deadletter", rows, DEADLETTER_COLUMNS, f"{token}:dead"))
+        results = [WriteResult(b.topic, b.partition, b.next_offset,
+                               len(b.records) - (len(dead[i]) - len(b.rejected)), dead[i],
+                               b.first_offset)
+                   for i, b in enumerate(batches)]
+        routed = [i for i, b in enumerate(batches) if b.spec.ingest is not None and b.records]
         if routed:
-            # the store routed bad records itself; fetch them to publish on the topic
-            stored = self._retrying("read stored dead letters",
-                                    lambda: self._stored_dead_letters(routed))
-            for batch, result in zip(batches, results, strict=True):
-                if batch.spec.ingest is None:
-                    continue
-                # all of this batch's dead letters, whoever wrote them (views or _write)
-                mine = stored.get((batch.topic, batch.partition, batch.first_offset), [])
-                result.rows = max(0, result.rows - len(mine))
-                result.dead_letters = mine
+            # the store's views routed bad records themselves: fetch every dead letter of
+            # these batches (theirs and Python's) to count and publish
+            stored = self._retrying("read stored dead letters", lambda: self._stored_dead_letters(
+                [batches[i] for i in routed]))
+            for i in routed:
+                b = batches[i]
+                mine = stored.get((b.topic, b.partition, b.first_offset), [])
+                self.stats.store_dead_letters_total += max(0, len(mine) - len(dead[i]))
+                results[i].rows = max(0, b.size - len(mine))  # records, as estimated
+                results[i].dead_letters = mine
+        self.stats.batches_total += len(batches)
+        self.stats.rounds_total += 1
         self.stats.rows_inserted_total += sum(r.rows for r in results)
         self.stats.dead_letters_total += sum(len(r.dead_letters) for r in results)
         return results
 
-    def _write(self, batch: Batch) -> WriteResult:
-        if self.stop.is_set():
-            raise StoreAborted(f"{batch.token}: sink stopping")
-        rejected_at = utc_now_rfc3339(self.wall_clock())
-        groups = to_columns(batch, self.limits)
-        dead: list[DeadLetter] = [
-            make_dead_letter(reason_code=r.error.code, reason=r.error.reason, topic=batch.topic,
-                             partition=batch.partition, offset=r.offset, key=r.key, raw=r.raw,
-                             rejected_at=rejected_at)
-            for cols in groups for r in cols.rejected]
-        written = 0
-        for i, cols in enumerate(groups):
-            # a token per ingest table: the first keeps the batch's own
-            token = batch.token if i == 0 else f"{batch.token}@{cols.table}"
-            written += self._insert_range(batch, cols, 0, len(cols), token, dead, rejected_at)
-        messages = sum(len(cols) for cols in groups)
-        if batch.spec.ingest is not None and messages:
-            # message rows went in; the records they hold is what counts (an estimate)
-            written = round(batch.size * written / messages)
-        if dead:
-            rows = [deadletter_row(d, self._dl_limits, origin="sink") for d in dead]
-            self._retrying(f"dead letters of {batch.token}", lambda: self.store.insert_rows(
-                "deadletter", rows, DEADLETTER_COLUMNS, f"{batch.token}:dead"))
-        self.stats.batches_total += 1
-        return WriteResult(batch.topic, batch.partition, batch.next_offset, written, dead)
+    def _dead(self, batch: Batch, r: Reject, rejected_at: str) -> DeadLetter:
+        return make_dead_letter(reason_code=r.error.code, reason=r.error.reason,
+                                topic=batch.topic, partition=batch.partition, offset=r.offset,
+                                key=r.key, raw=r.raw, rejected_at=rejected_at)
 
     def _stored_dead_letters(self, batches: list[Batch]
                              ) -> dict[tuple[str, int, int], list[DeadLetter]]:
@@ -189,20 +204,23 @@ class BatchWriter:
             out.setdefault((tp[0], tp[1], first), []).append(d)
         return out
 
-    def _journal(self, batches: list[Batch]) -> None:
-        """One row per batch in sink_batches, before any of them is inserted."""
-        if not self.journal or not batches:
+    def _journal(self, batches: list[Batch], token: str) -> None:
+        """One row per batch in sink_batches, each with the round's token, before any of
+        the round is inserted."""
+        if not self.journal:
             return
         ms = int(self.wall_clock() * 1000)
-        rows = [(b.topic, b.partition, b.first_offset, b.last_offset, b.size, b.token,
-                 ms) for b in batches]
-        # no token: a repeated journal row says the same thing and is harmless
-        self._retrying(f"journal {batches[0].token} (+{len(batches) - 1})",
+        rows = [(b.topic, b.partition, b.first_offset, b.last_offset, b.size, token, ms)
+                for b in batches]
+        # no dedup token: a repeated journal row says the same thing and is harmless
+        self._retrying(f"journal {token} ({len(batches)} batches)",
                        lambda: self.store.insert_rows("sink_batches", rows, JOURNAL_COLUMNS,
                                                       None))
 
-    def _insert_range(self, batch: Batch, cols: Columns, lo: int, hi: int, token: str,
-                      dead: list[DeadLetter], rejected_at: str) -> int:
+    def _insert_range(self, batches: list[Batch], cols: Columns, lo: int, hi: int,
+                      token: str, dead: list[list[DeadLetter]], rejected_at: str) -> int:
+        """Insert rows [lo, hi) of `cols`; on a data error, each half with a token of its
+        own, down to the single rows the store refuses (dead-lettered under their batch)."""
         if lo >= hi:
             return 0
         table = cols.table
@@ -215,35 +233,44 @@ class BatchWriter:
         except Exception as e:
             self.stats.data_errors_total += 1
             if hi - lo == 1:
-                dead.append(make_dead_letter(
+                bi = cols.origin[lo]
+                batch = batches[bi]
+                dead[bi].append(make_dead_letter(
                     reason_code="rejected_by_store", reason=str(e)[:2000], topic=batch.topic,
                     partition=batch.partition, offset=cols.offsets[lo], key=cols.keys[lo],
-                    raw=cols.raw(lo),
-                    rejected_at=rejected_at))
-                log.warning("%s: row %d refused by the store: %s", batch.token, lo, e)
+                    raw=cols.raw(lo), rejected_at=rejected_at))
+                log.warning("%s: row %d refused by the store: %s", token, lo, e)
                 return 0
             mid = (lo + hi) // 2
             base = token.partition("#")[0]
-            return (self._insert_range(batch, cols, lo, mid, f"{base}#{lo}-{mid}", dead,
+            return (self._insert_range(batches, cols, lo, mid, f"{base}#{lo}-{mid}", dead,
                                        rejected_at)
-                    + self._insert_range(batch, cols, mid, hi, f"{base}#{mid}-{hi}", dead,
+                    + self._insert_range(batches, cols, mid, hi, f"{base}#{mid}-{hi}", dead,
                                          rejected_at))
 
     # --- the journal ------------------------------------------------------------------
 
-    def journaled(self, topic: str, partition: int, start: int) -> list[tuple[int, int]]:
-        """Offset ranges journaled at or after `start`: how the last run cut the batches
-        it may have stored without committing them. (Offsets may have gaps, e.g. for
-        transaction markers, so ranges are not required to touch.) Not retried here:
-        the caller decides, since it may run beside a writer that is retrying."""
+    def journaled(self, topic: str, partition: int, start: int) -> list[tuple[int, int, str]]:
+        """(first, last, round token) of the batches journaled at or after `start`: how
+        the last run cut the batches it may have stored without committing them.
+        (Offsets may have gaps, e.g. for transaction markers, so ranges are not required
+        to touch.) Not retried here: the caller decides, since it may run beside a
+        writer that is retrying."""
         rows = self.store.rows(
-            "SELECT first_offset, max(last_offset) FROM sink_batches "
+            "SELECT first_offset, max(last_offset), argMax(token, last_offset) FROM sink_batches "
             "WHERE topic = {t:String} AND partition = {p:Int32} AND first_offset >= {o:Int64} "
-            "GROUP BY first_offset ORDER BY first_offset LIMIT 100",
+            "GROUP BY first_offset ORDER BY first_offset LIMIT 10000",
             {"t": topic, "p": partition, "o": start})
-        chain: list[tuple[int, int]] = []
-        for first, last in rows:
+        chain: list[tuple[int, int, str]] = []
+        for first, last, token in rows:
             if chain and int(first) <= chain[-1][1]:
                 continue  # overlaps the range before it: not a cut of the same run
-            chain.append((int(first), int(last)))
+            chain.append((int(first), int(last), str(token)))
         return chain
+
+    def members(self, token: str) -> list[Member]:
+        """Every batch journaled under a round's token (all partitions and topics)."""
+        rows = self.store.rows(
+            "SELECT DISTINCT topic, partition, first_offset, last_offset FROM sink_batches "
+            "WHERE token = {t:String} ORDER BY topic, partition, first_offset", {"t": token})
+        return [Member(str(t), int(p), int(a), int(b)) for t, p, a, b in rows]

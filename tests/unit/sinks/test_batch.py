@@ -1,4 +1,4 @@
-"""Batches per (topic, partition): sizing, tokens, journal alignment, rejects."""
+"""Batches per (topic, partition), taken in rounds: sizing, names, rejects."""
 
 from __future__ import annotations
 
@@ -21,16 +21,19 @@ def _batcher(rows: int = 25, interval: float = 1.0, max_rows: int | None = None)
                    max_batch_rows=max_rows)
 
 
-class TestSizing:
-    def test_due_once_big_enough(self) -> None:
-        """A batch is taken as soon as it holds batch_rows rows, whatever its age."""
+class TestRounds:
+    """When a round is taken, and what it holds."""
+
+    def test_due_once_the_sink_holds_enough(self) -> None:
+        """A round is taken as soon as the sink holds batch_rows rows, across partitions,
+        whatever their age."""
         b = _batcher(rows=25)
-        for off in range(2):
-            b.add(M, 0, off, b"k", MSG, now=0.0)
+        b.add(M, 0, 0, b"k", MSG, now=0.0)
+        b.add(M, 1, 0, b"k", MSG, now=0.0)
         assert b.due(now=0.0) == []
-        b.add(M, 0, 2, b"k", MSG, now=0.0)
+        b.add(M, 2, 0, b"k", MSG, now=0.0)
         due = b.due(now=0.0)
-        assert [(x.first_offset, x.last_offset, x.size) for x in due] == [(0, 2, 30)]
+        assert sorted((x.partition, x.size) for x in due) == [(0, 10), (1, 10), (2, 10)]
 
     def test_grows_while_not_taken(self) -> None:
         """Between two takes a batch keeps growing past batch_rows (the writer was busy),
@@ -42,23 +45,27 @@ class TestSizing:
         assert len(due) == 1 and due[0].size == 200
 
     def test_hard_cap_seals_on_add(self) -> None:
-        """max_batch_rows bounds a batch even if nobody takes it."""
+        """max_batch_rows bounds one partition's batch even if nobody takes it; the round
+        holds all of them."""
         b = _batcher(rows=10, max_rows=30)
         for off in range(7):
             b.add(M, 0, off, b"k", MSG, now=0.0)
         assert [(x.first_offset, x.last_offset) for x in b.due(now=0.0)] == [(0, 2), (3, 5),
                                                                             (6, 6)]
 
-    def test_due_when_old_enough(self) -> None:
-        """A small batch becomes due batch_interval_s after it opened, not before."""
+    def test_due_when_the_oldest_is_old_enough(self) -> None:
+        """A small round becomes due batch_interval_s after its oldest batch opened, and
+        takes the younger batches of other partitions with it."""
         b = _batcher(rows=1000, interval=1.0)
         b.add(M, 0, 5, b"k", MSG, now=10.0)
+        b.add(M, 1, 8, b"k", MSG, now=10.8)
         assert b.due(now=10.9) == []
         due = b.due(now=11.0)
-        assert len(due) == 1 and due[0].token == f"{M}:0:5-5"
+        assert sorted(x.token for x in due) == [f"{M}:0:5-5", f"{M}:1:8-8"]
+        assert b.due(now=20.0) == []
 
     def test_partitions_batch_separately(self) -> None:
-        """Each (topic, partition) has its own batch and token."""
+        """Each (topic, partition) has its own batch and name."""
         b = _batcher(rows=10)
         b.add(M, 0, 7, b"k", MSG, now=0.0)
         b.add(M, 3, 7, b"k", MSG, now=0.0)
@@ -71,14 +78,15 @@ class TestSizing:
         assert b.due(0.0)[0].next_offset == 42
 
     def test_buffered_rows_counts_open_and_sealed(self) -> None:
-        """Back-pressure sees every buffered row until the batch is taken."""
-        b = _batcher(rows=15, max_rows=20)
+        """Back-pressure sees every buffered row until the round is taken."""
+        b = _batcher(rows=100, max_rows=20)
         for off in range(3):
             b.add(M, 0, off, b"k", MSG, now=0.0)  # 20 sealed by the cap, 10 open
         assert b.buffered_rows == 30
-        b.due(0.0)
-        assert b.buffered_rows == 10
-        b.drain()
+        assert b.due(0.0) == []
+        b.add(M, 1, 0, b"k", MSG, now=5.0)
+        assert b.buffered_rows == 40
+        assert len(b.due(5.0)) == 3
         assert b.buffered_rows == 0
 
 
@@ -87,52 +95,6 @@ class TestEstimate:
     def test_counts_records_of_an_array(self, n: int) -> None:
         """The record estimate of a compact JSON array is exact for ordinary records."""
         assert estimate_records(orjson.dumps(FLEET.metrics[:n])) == n
-
-
-class TestAlignment:
-    def test_journaled_range_is_cut_exactly(self) -> None:
-        """After a restart the first batch ends at the journaled offset, even when size
-        would have cut it elsewhere, so its token matches the old insert."""
-        b = _batcher(rows=15, max_rows=15)
-        b.align(M, 0, [(100, 104)])
-        for off in range(100, 108):
-            b.add(M, 0, off, b"k", MSG, now=0.0)
-        due = b.due(0.0)
-        assert due[0].token == f"{M}:0:100-104"
-        assert due[0].size == 50 and due[0].forced_last == 104
-
-    def test_journaled_batch_is_not_cut_by_time(self) -> None:
-        """A journaled batch waits for its last offset instead of the interval."""
-        b = _batcher(rows=1000, interval=1.0)
-        b.align(M, 0, [(0, 3)])
-        b.add(M, 0, 0, b"k", MSG, now=0.0)
-        assert b.due(now=5.0) == []
-        for off in (1, 2, 3):
-            b.add(M, 0, off, b"k", MSG, now=5.0)
-        assert b.due(now=5.0)[0].token == f"{M}:0:0-3"
-
-    def test_gap_at_the_journaled_end_cuts_early(self) -> None:
-        """If the journaled last offset never comes (a gap), the next offset closes it."""
-        b = _batcher(rows=1000)
-        b.align(M, 0, [(0, 3)])
-        b.add(M, 0, 0, b"k", MSG, now=0.0)
-        b.add(M, 0, 5, b"k", MSG, now=0.0)
-        assert b.due(0.0)[0].token == f"{M}:0:0-0"
-
-    def test_chain_of_ranges(self) -> None:
-        """Several journaled ranges are re-cut in order."""
-        b = _batcher(rows=1000)
-        b.align(M, 0, [(0, 1), (2, 4)])
-        for off in range(6):
-            b.add(M, 0, off, b"k", MSG, now=0.0)
-        assert [x.token for x in b.due(0.0)][:2] == [f"{M}:0:0-1", f"{M}:0:2-4"]
-
-    def test_ranges_already_passed_are_ignored(self) -> None:
-        """Journaled ranges behind the resume offset do not affect the cut."""
-        b = _batcher(rows=10)
-        b.align(M, 0, [(0, 9)])
-        b.add(M, 0, 20, b"k", MSG, now=0.0)
-        assert b.due(0.0)[0].token == f"{M}:0:20-20"
 
 
 class TestRawPath:
@@ -170,8 +132,9 @@ class TestDecodedPath:
         batch = b.drain()[0]
         cols = to_columns(batch, Limits())[0]
         assert len(cols) == 1 and cols.offsets == [1] and cols.table == "logs"
-        assert [(r.offset, r.error.code) for r in cols.rejected] == [
-            (0, "bad_json"), (1, "bad_type"), (1, "bad_type")]
+        assert [(r.offset, r.error.code) for r in batch.rejected] == [(0, "bad_json")]
+        assert [(bi, r.offset, r.error.code) for bi, r in cols.rejected] == [
+            (0, 1, "bad_type"), (0, 1, "bad_type")]
         assert batch.token == f"{L}:0:0-1"
 
     def test_missing_field_is_named(self) -> None:
@@ -180,7 +143,7 @@ class TestDecodedPath:
         rec = dict(FLEET.logs[0])
         del rec["message"]
         b.add(L, 0, 0, None, orjson.dumps([rec]), now=0.0)
-        assert to_columns(b.drain()[0], Limits())[0].rejected[0].error.code == "missing_field"
+        assert to_columns(b.drain()[0], Limits())[0].rejected[0][1].error.code == "missing_field"
 
     def test_skip_advances_offsets_only(self) -> None:
         """A skipped message (already stored) extends the batch without rows."""

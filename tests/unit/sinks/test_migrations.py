@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from types import MappingProxyType
 
@@ -35,7 +36,8 @@ class TestApply:
         applied = apply_migrations(base_store, settings)
         assert applied == [m.version for m in load_migrations()]
         names = {n for n, _ in _tables(base_store, settings.database)}
-        assert set(TABLES) | {"metrics_1m_mv", "metrics_1h_mv", "schema_migrations"} <= names
+        views = {"metrics_1m_series_mv", "metrics_1h_series_mv", "metric_blocks_parse_mv"}
+        assert set(TABLES) | views | {"schema_migrations"} <= names
 
     def test_second_run_is_a_no_op(self, base_store: Store, fresh_cfg: Config) -> None:
         """Applying again changes nothing and records nothing twice."""
@@ -52,11 +54,11 @@ class TestApply:
         settings = _settings(fresh_cfg)
         apply_migrations(base_store, settings)
         base_store.command(f"DELETE FROM {settings.database}.schema_migrations "
-                           "WHERE version = 2")
-        base_store.command(f"DROP VIEW {settings.database}.metrics_1h_mv")
-        assert apply_migrations(base_store, settings) == [2]
+                           "WHERE version = 13")
+        base_store.command(f"DROP VIEW {settings.database}.metrics_1h_series_mv")
+        assert apply_migrations(base_store, settings) == [13]
         assert base_store.scalar("SELECT count() FROM system.tables WHERE database = {d:String} "
-                                 "AND name = 'metrics_1h_mv'", {"d": settings.database}) == 1
+                                 "AND name = 'metrics_1h_series_mv'", {"d": settings.database}) == 1
 
     def test_edited_applied_file_is_refused(self, base_store: Store, fresh_cfg: Config) -> None:
         """A changed checksum of an applied version stops the start with a clear error."""
@@ -75,6 +77,41 @@ class TestApply:
         apply_migrations(base_store, settings, [*migs, extra])
         with pytest.raises(MigrationError, match="does not know"):
             apply_migrations(base_store, settings, migs)
+
+
+class TestSeriesRollupsUpgrade:
+    """0013 upgrades a store in place: old rollup rows kept, new ones per series."""
+
+    def test_a_store_at_version_12_is_upgraded_in_place(self, base_store: Store,
+                                                        fresh_cfg: Config) -> None:
+        settings = _settings(fresh_cfg)
+        db = settings.database
+        before = [m for m in load_migrations() if m.version <= 12]
+        assert apply_migrations(base_store, settings, before)[-1] == 12
+        base = (int(time.time()) // 3600 - 3) * 3_600_000  # an hour, within every retention
+        rows = [("h1", base + i * 10_000, "gpu.temp", {"rack": "r1", "gpu": str(g)}, "r1",
+                 50.0 + g, 50.0 + g, 0.0, 0.0, False, i) for i in range(6) for g in (0, 1)]
+        cols = [list(c) for c in zip(*rows, strict=True)]
+        names = ("host", "ts", "name", "labels", "rack", "value", "raw", "ewma", "wma",
+                 "outlier", "seq")
+        store = Store(base_store.client, base_store.dsn, settings)  # the fresh database
+        store.insert_columns("metrics", cols, names, "old")
+        old = base_store.rows(f"SELECT count(), sum(samples) FROM {db}.metrics_1m")
+        assert [tuple(r) for r in old] == [(1, 12)]  # the two GPUs merged, as before
+        assert apply_migrations(base_store, settings) == [13]
+        later = [(h, ts + 3_600_000, *rest) for h, ts, *rest in rows]
+        store.insert_columns("metrics", [list(c) for c in zip(*later, strict=True)], names,
+                             "new")
+        store.insert_columns("metrics", [list(c) for c in zip(*later, strict=True)], names,
+                             "new")  # a retried insert: counted once
+        for table in ("metrics_1m", "metrics_1h"):
+            got = sorted((tuple(sorted(lab.items())), int(n), lo, hi) for lab, n, lo, hi in
+                         base_store.rows(f"SELECT labels, sum(samples), min(min_value), "
+                                         f"max(max_value) FROM {db}.{table} "
+                                         "GROUP BY labels, toStartOfHour(ts)"))
+            assert got == [((), 12, 50.0, 51.0),
+                           ((("gpu", "0"), ("rack", "r1")), 6, 50.0, 50.0),
+                           ((("gpu", "1"), ("rack", "r1")), 6, 51.0, 51.0)], table
 
 
 class TestRetention:

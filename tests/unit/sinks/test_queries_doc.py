@@ -86,6 +86,24 @@ class TestDocumentedQueries:
         for row in rows:
             assert row["samples"] == counts[row["host"]]
 
+    def test_gpu_temperature_per_gpu_rollup(self, loaded: Store, fleet: Fleet) -> None:
+        """Each GPU of the faulty host has its own rows: max, mean and count per GPU and
+        ten minutes equal those of its own samples, by hand."""
+        rows = run(loaded, "gpu_temperature_per_gpu_rollup")
+        since = (_now_ms() // 60_000 * 60_000) - 2 * HOUR_MS
+        want: dict[tuple[str, int], list[float]] = defaultdict(list)
+        for r in fleet.metrics:
+            if (r["host"] == FAULTY_HOST and r["name"] == "gpu.temperature"
+                    and r["ts"] // 60_000 * 60_000 >= since):
+                want[(r["labels"]["gpu"], r["ts"] // 600_000 * 600_000)].append(r["value"])
+        got = {(r["gpu"], _ms(r["t"])): r for r in rows}
+        assert set(got) == set(want)
+        assert len({gpu for gpu, _ in got}) == 2
+        for key, values in want.items():
+            assert got[key]["n"] == len(values)
+            assert got[key]["max_temp"] == pytest.approx(round(max(values), 2), abs=0.006)
+            assert got[key]["avg_temp"] == pytest.approx(statistics.fmean(values), abs=0.006)
+
     def test_rack_cpu_10m(self, loaded: Store, fleet: Fleet) -> None:
         """Per rack and ten-minute bucket, mean and max equal the hand computation."""
         rows = run(loaded, "rack_cpu_10m")

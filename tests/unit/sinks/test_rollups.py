@@ -1,4 +1,5 @@
-"""metrics_1m / metrics_1h against a hand computation over the same samples."""
+"""metrics_1m / metrics_1h against a hand computation over the same samples, one row per
+series (host, name and every label) and bucket."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sinks.store import Store
 from sinks.writer import BatchWriter
 from tests.support.samples import Fleet
 
-Key = tuple[str, str, str, int]  # host, name, rack, bucket start (epoch s)
+Key = tuple[str, str, tuple[tuple[str, str], ...], int]  # host, name, labels, bucket (epoch s)
 Stats = tuple[int, float, float, float, list[float]]  # count, min, max, mean, quantiles
 
 
@@ -29,32 +30,37 @@ def _by_hand(fleet: Fleet, bucket_s: int) -> dict[Key, list[float]]:
     groups: dict[Key, list[float]] = defaultdict(list)
     for r in fleet.metrics:
         start = r["ts"] // 1000 // bucket_s * bucket_s
-        groups[(r["host"], r["name"], r["labels"]["rack"], start)].append(r["value"])
+        groups[(r["host"], r["name"], tuple(sorted(r["labels"].items())), start)].append(
+            r["value"])
     return groups
 
 
 def _from_store(store: Store, table: str) -> dict[Key, Stats]:
     rows = store.rows(
-        f"SELECT host, name, rack, ts, sum(samples), min(min_value), max(max_value), "
+        f"SELECT host, name, labels, ts, sum(samples), min(min_value), max(max_value), "
         f"sum(sum_value) / sum(samples), "
         f"quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(quantiles) "
-        f"FROM {table} GROUP BY host, name, rack, ts")
+        f"FROM {table} GROUP BY host, name, labels, ts")
     out = {}
-    for host, name, rack, ts, n, lo, hi, avg, qs in rows:
+    for host, name, labels, ts, n, lo, hi, avg, qs in rows:
         epoch = int(ts.replace(tzinfo=UTC).timestamp()) if isinstance(ts, datetime) else int(ts)
-        out[(host, name, rack, epoch)] = (int(n), lo, hi, avg, list(qs))
+        out[(host, name, tuple(sorted(labels.items())), epoch)] = (int(n), lo, hi, avg,
+                                                                   list(qs))
     return out
 
 
 class TestRollups:
     def test_minute_and_hour_rollups_match_hand_computation(self, store: Store,
                                                            fleet: Fleet) -> None:
-        """Count, min, max and mean per host/metric/rack/bucket are exact in both rollups."""
+        """Count, min, max and mean per series (host, metric, labels) and bucket are exact
+        in both rollups; the fleet's GPUs are series of their own."""
         _load(store, fleet)
         for table, bucket in (("metrics_1m", 60), ("metrics_1h", 3600)):
             want = _by_hand(fleet, bucket)
             got = _from_store(store, table)
             assert set(got) == set(want), table
+            gpus = {dict(k[2]).get("gpu") for k in got if k[1].startswith("gpu.")}
+            assert len(gpus - {None}) >= 2, table  # the GPUs of a host did not merge
             for key, values in want.items():
                 n, lo, hi, avg, _ = got[key]
                 assert n == len(values)

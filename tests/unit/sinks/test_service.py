@@ -7,9 +7,11 @@ import dataclasses
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from common.config import Config, KafkaConfig
+from sinks.rounds import Member
 from sinks.service import STORED_HEADER, SinkService
 from sinks.settings import SinkSettings
 from sinks.store import Store
@@ -26,6 +28,7 @@ class FakeConsumer:
         self.paused: set[TopicPartition] = set()
         self.commits: list[dict[TopicPartition, int]] = []
         self.committed_offsets: dict[TopicPartition, int | None] = {}
+        self.sought: list[tuple[TopicPartition, int]] = []
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.assigned)
@@ -38,6 +41,9 @@ class FakeConsumer:
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(dict(offsets))
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.sought.append((tp, offset))
 
     async def committed(self, tp: TopicPartition) -> int | None:
         return self.committed_offsets.get(tp)
@@ -108,11 +114,27 @@ class TestBackPressure:
 
 
 class TestReadiness:
-    def test_early_records_are_held_then_cut_as_journaled(self, store: Store) -> None:
-        """Records that arrive before the journal is read wait, then go into a batch cut
-        at the journaled range."""
+    """A partition is consumed once its journaled rounds are written again."""
+
+    def test_journaled_round_is_written_again_and_its_offsets_skipped(
+            self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Records that arrive before the journal is read wait; the journaled round
+        (here offsets 0-1 of TP0 and 0-0 of TP1) is read back and written with its
+        token; then TP0 resumes after it, its held copies of 0-1 dropped."""
         svc = _service(store, {TP0}, batch_rows=1000)
-        svc.writer.journaled = lambda topic, partition, start: [(0, 1)]  # type: ignore[method-assign]
+        members = [Member(M, 0, 0, 1), Member(M, 1, 0, 0)]
+        svc.writer.journaled = lambda topic, partition, start: [  # type: ignore[method-assign]
+            (0, 1, "round:2:abc")]
+        svc.writer.members = lambda token: members  # type: ignore[method-assign]
+        read: list[list[Member]] = []
+
+        async def read_members(bootstrap: str, wanted: list[Member], **kw: Any
+                               ) -> dict[Member, list[ConsumerRecord[bytes, bytes]]]:
+            read.append(list(wanted))
+            return {m: [_record(M, m.partition, off, MSG) for off in range(m.first, m.last + 1)]
+                    for m in wanted}
+
+        monkeypatch.setattr("sinks.service.read_members", read_members)
         for off in range(3):
             svc._add(_record(M, 0, off, MSG), 0.0)
         assert svc.batcher.buffered_rows == 0 and svc.stats.messages_total == 0
@@ -121,9 +143,14 @@ class TestReadiness:
             await svc._prepare(TP0)
 
         asyncio.run(prepare())
-        assert TP0 in svc._ready and svc.stats.realigned_batches_total == 1
-        assert [b.token for b in svc.batcher.due(0.0)] == [f"{M}:0:0-1"]
-        assert svc.stats.messages_total == 3
+        assert read == [members]
+        assert TP0 in svc._ready and svc.stats.recovered_rounds_total == 1
+        assert svc.stats.realigned_batches_total == 2
+        assert store.scalar("SELECT token FROM sink_batches") is None  # not journaled again
+        consumer: FakeConsumer = svc.consumer  # type: ignore[assignment]
+        assert consumer.sought == [(TP0, 2)] and consumer.commits == [{TP0: 2}]
+        assert [b.token for b in svc.batcher.drain()] == [f"{M}:0:2-2"]
+        assert svc.stats.messages_total == 1
 
     def test_own_dead_letters_are_skipped(self, store: Store) -> None:
         """Dead letters this sink published (header set) are not stored again."""

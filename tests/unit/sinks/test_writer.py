@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import orjson
 import pytest
@@ -10,7 +11,9 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from sinks.batch import Batch, Batcher
 from sinks.errors import StoreAborted
+from sinks.recovery import rebuild
 from sinks.retry import Backoff
+from sinks.rounds import Member, round_token
 from sinks.rows import table_specs
 from sinks.stats import SinkStats
 from sinks.store import Store
@@ -177,13 +180,16 @@ class TestStopAndHealth:
 
 
 class TestJournal:
+    """The journal: every batch's range, under its round's token, before any insert."""
+
     def test_batches_are_journaled_before_insert(self, store: Store, fleet: Fleet) -> None:
-        """Each written batch leaves its offset range in sink_batches."""
+        """Each written batch leaves its offset range and its round's token."""
         batches = _batches(fleet)
         _writer(store).write_all(batches)
-        got = store.rows("SELECT first_offset, last_offset, rows FROM sink_batches "
+        got = store.rows("SELECT first_offset, last_offset, rows, token FROM sink_batches "
                          "ORDER BY first_offset")
-        assert got == [(b.first_offset, b.last_offset, b.size) for b in batches]
+        token = round_token(batches)
+        assert got == [(b.first_offset, b.last_offset, b.size, token) for b in batches]
 
     def test_journaled_returns_the_ranges_from_the_resume_point(self, store: Store,
                                                                fleet: Fleet) -> None:
@@ -192,7 +198,8 @@ class TestJournal:
         w = _writer(store)
         w.write_all(batches)
         start = batches[1].first_offset
-        assert w.journaled(M, 0, start) == [(b.first_offset, b.last_offset)
+        token = round_token(batches)
+        assert w.journaled(M, 0, start) == [(b.first_offset, b.last_offset, token)
                                            for b in batches[1:]]
         assert w.journaled(M, 5, 0) == []
 
@@ -211,4 +218,110 @@ class TestJournal:
         timer.cancel()
         assert store.scalar("SELECT count() FROM metrics") == 0
         assert w.journaled(M, 0, batch.first_offset) == [(batch.first_offset,
-                                                          batch.last_offset)]
+                                                          batch.last_offset, batch.token)]
+
+    def test_members_name_every_partition_of_a_round(self, store: Store, fleet: Fleet) -> None:
+        """A round's token leads to all its batches, whichever partition asks."""
+        batches = _spread(fleet, partitions=3)
+        w = _writer(store)
+        w.write_all(batches)
+        token = w.journaled(M, 2, 0)[0][2]
+        assert w.members(token) == sorted(Member(b.topic, b.partition, b.first_offset,
+                                                 b.last_offset) for b in batches)
+
+
+class TestRounds:
+    """A round across partitions: one insert per table, repeated exactly after a crash."""
+
+    def test_one_insert_per_table_for_the_whole_round(self, store: Store,
+                                                      fleet: Fleet) -> None:
+        """Batches of three partitions and two topics cost one insert per table."""
+        batches = _spread(fleet, partitions=3)
+        b = Batcher(table_specs(), batch_rows=1000, batch_interval_s=1.0)
+        b.add(L, 1, 0, b"h", orjson.dumps(fleet.logs[:5]), now=0.0)
+        counter = _Counting()
+        store.faults = counter
+        w = _writer(store)
+        results = w.write_all(batches + b.drain())
+        assert counter.tables == ["sink_batches", "logs", "metrics_ingest"]
+        assert w.stats.rounds_total == 1 and w.stats.batches_total == len(batches) + 1
+        assert [(r.topic, r.partition) for r in results] == sorted(
+            (x.topic, x.partition) for x in [*batches, *[_logs_batch(fleet)]])
+        assert _counts(store)[0] == len(fleet.metrics)
+        assert store.scalar("SELECT count() FROM logs") == 5
+
+    def test_a_round_written_again_from_its_messages_adds_nothing(self, store: Store,
+                                                                  fleet: Fleet) -> None:
+        """A round that landed without an answer, rebuilt from the same messages by
+        another sink (one batch per journaled range) and written with the journaled
+        token, adds no row to any table."""
+        messages = _messages(fleet, partitions=3)
+        first = Batcher(table_specs(), batch_rows=10**6, batch_interval_s=1.0)
+        for p, off, value in messages:
+            first.add(M, p, off, b"h", value, now=0.0)
+        faults = InsertFaults()
+        faults.fail(when="after", table="metrics_ingest", times=10**6)
+        store.faults = faults
+        w = _writer(store)
+        timer = threading.Timer(0.3, w.stop.set)
+        timer.start()
+        with pytest.raises(StoreAborted):
+            w.write_all(first.drain())
+        timer.cancel()
+        n = len(fleet.metrics)
+        assert _counts(store) == (n, n, n)
+        store.faults = None
+        again = _writer(store)
+        token = again.journaled(M, 1, 0)[0][2]
+        members = again.members(token)
+        by_member = {m: [_Record(M, m.partition, off, b"h", v) for p, off, v in messages
+                         if p == m.partition] for m in members}
+        fresh = Batcher(table_specs(), batch_rows=1, batch_interval_s=1.0, max_batch_rows=2**62)
+        batches = rebuild(members, by_member, fresh, lambda r: False)
+        assert sorted(b.token for b in batches) == sorted(m.token for m in members)
+        again.write_all(batches, token=token, journal=False)
+        assert _counts(store) == (n, n, n)
+        assert store.scalar("SELECT count() FROM sink_batches") == len(members)
+
+
+@dataclass
+class _Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class _Counting:
+    """An insert hook that only records which table each insert went to."""
+
+    def __init__(self) -> None:
+        self.tables: list[str] = []
+
+    def check(self, when: str, table: str, columns: object = None) -> None:
+        if when == "before":
+            self.tables.append(table)
+
+
+def _messages(fleet: Fleet, partitions: int, per_msg: int = 50
+              ) -> list[tuple[int, int, bytes]]:
+    out = []
+    for k, i in enumerate(range(0, len(fleet.metrics), per_msg)):
+        out.append((k % partitions, k // partitions,
+                    orjson.dumps(fleet.metrics[i:i + per_msg])))
+    return out
+
+
+def _spread(fleet: Fleet, partitions: int) -> list[Batch]:
+    b = Batcher(table_specs(), batch_rows=10**6, batch_interval_s=1.0)
+    for p, off, value in _messages(fleet, partitions):
+        b.add(M, p, off, b"h", value, now=0.0)
+    return b.drain()
+
+
+def _logs_batch(fleet: Fleet) -> Batch:
+    b = Batcher(table_specs(), batch_rows=1000, batch_interval_s=1.0)
+    b.add(L, 1, 0, b"h", orjson.dumps(fleet.logs[:5]), now=0.0)
+    return b.drain()[0]
