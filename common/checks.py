@@ -96,4 +96,6 @@ def _forwarder(cfg: Config) -> list[str]:
 def config_problems(cfg: Config, where: str = "<defaults>") -> list[str]:
     """Every whole-configuration problem, each naming its key (empty: none); `where`
     says what the configuration was read from."""
-    return [f"{where}: {p}" for p in (_kafka(cfg) + _clickhouse(cfg) + _forwarder(cfg))]
+    found = _kafka(cfg) + _clickhouse(cfg) + _forwarder(cfg)
+    found += _file("routing", "file", cfg.routing.file)
+    return [f"{where}: {p}" for p in found]

@@ -24,7 +24,8 @@ from typing import Any
 from common.dsn import mask_dsn
 
 __all__ = ["AgentConfig", "BrokerConfig", "ClickHouseConfig", "Config", "ConfigError",
-           "ConsoleConfig", "ForwarderConfig", "KafkaConfig", "ScrapeTargetConfig",
+           "ConsoleConfig", "ForwarderConfig", "IdentityConfig", "KafkaConfig",
+           "RoutingConfig", "ScrapeTargetConfig",
            "SinkConfig", "WorkerConfig", "effective", "find_home", "key", "load_config",
            "mask_dsn", "parse_settings", "read_secret", "sections"]
 
@@ -318,6 +319,24 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True)
+class RoutingConfig:
+    """Who owns an alert: the routing tree (docs/rules.md, "Routing")."""
+
+    file: str = key("", "routing tree (YAML, Alertmanager-like routes giving every alert an "
+                    "assignee and a priority); empty: the tree shipped with rackwatch "
+                    "(everything to ops, priority by severity)")
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Who is acting: `rackwatch ack`, `silence`, `resolve`, `reopen`, `assign`."""
+
+    user: str = key("", "the name handling actions are recorded under when --by is not "
+                    "given; empty and no --by: the action is refused (no anonymous "
+                    "actions)")
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path = Path(".rackwatch")
     broker: BrokerConfig = field(default_factory=BrokerConfig)
@@ -328,6 +347,8 @@ class Config:
     sink: SinkConfig = field(default_factory=SinkConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
 
     @property
     def bootstrap(self) -> str:

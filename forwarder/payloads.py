@@ -40,7 +40,9 @@ def label_name(name: str) -> str:
 
 
 def labels_of(alert: Mapping[str, Any]) -> dict[str, str]:
-    """The alert's labels (topology, series, rule), with alertname, severity and host."""
+    """The alert's labels (topology, series, rule), with alertname, severity and host, and
+    the owner and priority routing gave it (`assignee`, `priority`), so what routes from
+    Alertmanager can route on them."""
     labels = {label_name(str(k)): str(v) for k, v in (alert.get("labels") or {}).items()
               if v is not None}
     labels["alertname"] = str(alert.get("rule") or labels.get("alertname") or "rackwatch")
@@ -48,6 +50,9 @@ def labels_of(alert: Mapping[str, Any]) -> dict[str, str]:
         labels["severity"] = str(alert["severity"])
     if alert.get("host"):
         labels["host"] = str(alert["host"])
+    for key in ("assignee", "priority"):
+        if alert.get(key):
+            labels[key] = str(alert[key])
     return labels
 
 

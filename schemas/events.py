@@ -114,6 +114,8 @@ class Alert(TypedDict):
     starts_at: str  # RFC 3339
     ends_at: str | None
     updated_at: str  # RFC 3339: the event time of this change
+    assignee: NotRequired[str]  # owner (team or person) from the routing tree
+    priority: NotRequired[str]  # P1 (most urgent) .. P5, from the routing tree
     # (no incident_id: see the $comment in schemas/json/alert.v1.schema.json)
 
 

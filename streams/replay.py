@@ -22,6 +22,7 @@ from schemas.ids import LOGS
 from streams.core.block import block_rows
 from streams.core.metrics import HostState
 from streams.core.smoothing import SmoothingParams
+from streams.handling.routing import RoutingTree
 from streams.incidents.config import CorrelatorConfig
 from streams.rules import RuleSet
 from streams.runtime import Outputs, Runtime
@@ -72,13 +73,15 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
                  emit: set[str] = frozenset({"alerts"}),  # type: ignore[assignment]
                  stats: ReplayStats | None = None,
                  smoothing: SmoothingParams | None = None,
-                 correlator: CorrelatorConfig | None = None) -> Iterator[bytes]:
+                 correlator: CorrelatorConfig | None = None,
+                 routing: RoutingTree | None = None) -> Iterator[bytes]:
     """Process raw JSON lines; yield the output lines (serialised JSON, no newline).
     `stats`, when given, is filled in as the lines are read; `smoothing` is the worker's
     (`[worker] ewma_tau_s`, `wma_window`), so replay judges as the live worker does;
-    `correlator` the worker's correlator settings (default: CorrelatorConfig())."""
+    `correlator` the worker's correlator settings (default: CorrelatorConfig());
+    `routing` the worker's routing tree (default: the shipped one)."""
     runtime = Runtime(rules, smoothing=smoothing, check_wall_clock=False,
-                      correlator=correlator)
+                      correlator=correlator, routing=routing)
     states: dict[str, HostState] = {}
     scopes: dict[bytes, dict[str, Any]] = {}  # correlation state per scope key, as live
     last_tick: int | None = None
@@ -151,12 +154,13 @@ def _event_ts(out: Outputs, states: dict[str, HostState]) -> int | None:
 
 
 def replay(path: str | Path, rules: RuleSet, emit: set[str], out: IO[bytes],
-           smoothing: SmoothingParams | None = None) -> ReplayStats:
+           smoothing: SmoothingParams | None = None,
+           routing: RoutingTree | None = None) -> ReplayStats:
     """Replay a file (or "-" for stdin) and write the output lines."""
     stats = ReplayStats()
     src: Any = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
     try:
-        for line in replay_lines(src, rules, emit, stats, smoothing):
+        for line in replay_lines(src, rules, emit, stats, smoothing, routing=routing):
             out.write(line + b"\n")
             if b'"rackwatch.alert/v1"' in line[:40]:
                 stats.alerts += 1

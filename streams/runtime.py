@@ -9,7 +9,7 @@ returns the messages to publish. Keeping this out of the faust module is what ma
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from streams.core.traceids import sample_ids, take_sample
 from streams.rules import RuleEngine, RuleSet
 
 if TYPE_CHECKING:
+    from streams.handling.routing import RoutingTree
     from streams.incidents.config import CorrelatorConfig
 
 __all__ = ["Outputs", "Runtime"]
@@ -73,8 +74,15 @@ class Runtime:
 
     def __init__(self, rules: RuleSet, *, smoothing: SmoothingParams | None = None,
                  limits: Limits | None = None, check_wall_clock: bool = True,
-                 correlator: CorrelatorConfig | None = None) -> None:
+                 correlator: CorrelatorConfig | None = None,
+                 routing: RoutingTree | None = None) -> None:
         self.engine = RuleEngine(rules)
+        # Every alert leaves with its owner and priority (streams.handling.routing): a
+        # pure function of its labels, so replay assigns as the worker does. None: the
+        # tree shipped with rackwatch.
+        from streams.handling.routing import default_routing
+
+        self.routing = routing if routing is not None else default_routing()
         self.metrics = MetricsCore(self.engine, smoothing)
         self.limits = limits or Limits()
         self.check_wall_clock = check_wall_clock
@@ -105,6 +113,12 @@ class Runtime:
             event["context"] = host_context(st, ts)
         for key in routes_for(event, self.correlator.config):
             out.correlate.append((key.encode(), orjson.dumps(route_event(event, key))))
+
+    def _alerts(self, out: Outputs, found: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The alerts routed (assignee, priority) and serialised into `out`."""
+        alerts = [self.routing.assign(a) for a in found]
+        out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in alerts]
+        return alerts
 
     def replace_rules(self, rules: RuleSet) -> None:
         self.engine.replace_rules(rules)
@@ -162,8 +176,7 @@ class Runtime:
             block = res.block.without(DERIVED_SERIES) if logs else res.block
             if len(block):
                 out.metric_block = block.to_json()
-        out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in res.alerts]
-        for a in res.alerts:
+        for a in self._alerts(out, res.alerts):
             self._correlate(out, "alert", host, batch["ts"], new_state, {"alert": a})
         return out
 
@@ -220,19 +233,17 @@ class Runtime:
         alerts = self.engine.evaluate_logs(st.rules, host, st.topology or ev.get("labels") or {},
                                            [record], record["ts"])
         out.state = st  # log rules keep window counts in the state: always persist
-        out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in alerts]
+        routed = self._alerts(out, alerts)
         if fault:
             self._correlate(out, "fault", host, record["ts"], st, {"record": record})
-        for a in alerts:
+        for a in routed:
             self._correlate(out, "alert", host, record["ts"], st, {"alert": a})
         return out
 
     def on_tick(self, state: HostState, host: str, now_ms: int) -> Outputs:
         """Time-driven work for one host; the state dict is updated in place."""
         out = Outputs(host=host)
-        alerts = self.metrics.tick(state, host, now_ms)
-        out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in alerts]
-        for a in alerts:
+        for a in self._alerts(out, self.metrics.tick(state, host, now_ms)):
             self._correlate(out, "alert", host, now_ms, state, {"alert": a})
         return out
 

@@ -24,7 +24,16 @@ def _toml_value(v: object) -> str:
 
 def _check(args: argparse.Namespace, cfg: Config) -> int:
     """The configuration loaded (problems would have exited with 2 before this runs);
-    printed as TOML with secrets masked."""
+    printed as TOML with secrets masked. The routing tree it names is checked too: a
+    bad tree exits 2 with every problem listed."""
+    from streams.handling import routing_of
+    from streams.rules.model import RuleError
+
+    try:
+        routing_of(cfg)
+    except RuleError as e:
+        print(e, file=sys.stderr)
+        return 2
     for section, values in effective(cfg).items():
         if section:
             print(f"\n[{section}]")

@@ -35,9 +35,11 @@ def faust_worker(app: Any, loglevel: str, stdout: IO[str] | None = None) -> Any:
 
 def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
     from common.topics import ensure_topics
+    from streams.handling import routing_of
     from streams.worker import build_app
 
     rules, rules_path = _load_rules(args.rules, cfg)
+    routing_of(cfg)  # a bad routing tree stops the worker here, with every problem named
     asyncio.run(ensure_topics(cfg))
     app = build_app(cfg, rules, rules_path=rules_path)
     worker = faust_worker(app, args.loglevel)
@@ -48,6 +50,7 @@ def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
 
 def _replay(args: argparse.Namespace, cfg: Config) -> int:
     from streams.core.smoothing import SmoothingParams
+    from streams.handling import routing_of
     from streams.replay import EMITTABLE, replay
 
     emit = {e.strip() for e in args.emit.split(",") if e.strip()}
@@ -58,11 +61,12 @@ def _replay(args: argparse.Namespace, cfg: Config) -> int:
         return 2
     rules, _ = _load_rules(args.rules, cfg)
     smoothing = SmoothingParams.of(cfg.worker.ewma_tau_s, cfg.worker.wma_window)
+    routing = routing_of(cfg)
     if args.output and args.output != "-":
         with open(args.output, "wb") as out:
-            stats = replay(args.events, rules, emit, out, smoothing)
+            stats = replay(args.events, rules, emit, out, smoothing, routing)
     else:
-        stats = replay(args.events, rules, emit, sys.stdout.buffer, smoothing)
+        stats = replay(args.events, rules, emit, sys.stdout.buffer, smoothing, routing)
     print(stats.describe(), file=sys.stderr)
     return 0
 

@@ -69,6 +69,16 @@ class TestAlertmanager:
         labels = labels_of({"rule": "R", "severity": "info", "host": None, "labels": {}})
         assert labels == {"alertname": "R", "severity": "info"}
 
+    def test_owner_and_priority_are_labels(self) -> None:
+        """Routing's assignee and priority travel on as labels; alerts without them
+        (older producers) have none."""
+        routed = alertmanager_alert(alert(assignee="gpu-oncall", priority="P1"), NOW,
+                                    240_000, GEN)
+        assert routed["labels"]["assignee"] == "gpu-oncall"
+        assert routed["labels"]["priority"] == "P1"
+        plain = alertmanager_alert(alert(), NOW, 240_000, GEN)
+        assert "assignee" not in plain["labels"] and "priority" not in plain["labels"]
+
 
 class TestWebhook:
     """Alertmanager's webhook payload, version 4."""
