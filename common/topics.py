@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Short names; the configured prefix goes in front. Keyed topics keep per-key order.
 TOPICS = ("metrics", "logs", "ticks", "processed.metrics", "processed.logs", "alerts",
-          "incidents", "deadletter", "correlate")
+          "incidents", "deadletter", "correlate", "actions")
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str],

@@ -56,6 +56,9 @@ def decode_alert(raw: bytes | None) -> tuple[dict[str, Any] | None, str]:
         return None, "not_an_alert"
     if not value.get("fingerprint") or not value.get("starts_at"):
         return None, "missing_field"
+    until = value.get("silenced_until")
+    if isinstance(until, str) and until > str(value.get("updated_at") or ""):
+        return None, "silenced"  # stored, not forwarded (rackwatch silence)
     return value, ""
 
 

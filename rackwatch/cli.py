@@ -21,7 +21,7 @@ _PLUGINS = ("rackwatch.commands.broker", "rackwatch.commands.producers",
             "rackwatch.commands.streams", "rackwatch.commands.rules",
             "rackwatch.commands.incidents", "rackwatch.commands.store", "rackwatch.demo",
             "rackwatch.commands.score", "rackwatch.commands.config", "console.cli",
-            "rackwatch.commands.forward")
+            "rackwatch.commands.forward", "rackwatch.commands.handling")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal, NotRequired, TypedDict
 
 __all__ = [
+    "Action",
     "Alert",
     "DeadLetter",
     "Incident",
@@ -116,7 +117,34 @@ class Alert(TypedDict):
     updated_at: str  # RFC 3339: the event time of this change
     assignee: NotRequired[str]  # owner (team or person) from the routing tree
     priority: NotRequired[str]  # P1 (most urgent) .. P5, from the routing tree
+    silenced_until: NotRequired[str]  # RFC 3339: a silence holds it; not forwarded
     # (no incident_id: see the $comment in schemas/json/alert.v1.schema.json)
+
+
+ActionKind = Literal["assigned", "acknowledged", "escalated", "silenced", "resolved",
+                     "reopened"]
+
+
+class Action(TypedDict):
+    """`rackwatch.action/v1`: one step in handling an alert. Key: fingerprint (a silence,
+    which matches many alerts: "silence:" + its id)."""
+
+    schema: str
+    action_id: str  # unique; a re-sent action has the same id (the store keeps one)
+    action: ActionKind
+    fingerprint: str | None  # the alert it concerns (null for a silence)
+    by: str  # who: a person (--by, [identity] user) or "rackwatch" (routing, escalation)
+    at: str  # RFC 3339: when it was done (event time for rackwatch's own actions)
+    note: str
+    assignee: NotRequired[str]  # assigned, escalated: the owner
+    priority: NotRequired[str]  # assigned, escalated
+    starts_at: NotRequired[str]  # the alert episode it belongs to, where known
+    rule: NotRequired[str]
+    host: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]  # assigned: the alert's labels (rack, model ...)
+    matchers: NotRequired[list[str]]  # silenced: which alerts (`label op "value"`)
+    until: NotRequired[str]  # silenced: RFC 3339 end of the silence
+    level: NotRequired[int]  # escalated: 1 for the first escalation of an episode, ...
 
 
 class Suspect(TypedDict):

@@ -5,6 +5,7 @@ LOGS = "rackwatch.logs/v1"
 ALERT = "rackwatch.alert/v1"
 INCIDENT = "rackwatch.incident/v1"
 DEADLETTER = "rackwatch.deadletter/v1"
+ACTION = "rackwatch.action/v1"
 METRIC_ROW = "rackwatch.metric_row/v1"
 LOG_RECORD = "rackwatch.log_record/v1"
 # Internal (worker -> sink on processed.metrics): one batch's metric rows as columns.
@@ -22,6 +23,6 @@ def message_headers(schema: str) -> list[tuple[str, bytes]]:
     return [(HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON.encode()), (HEADER_SCHEMA, schema.encode())]
 
 
-__all__ = ["ALERT", "CONTENT_TYPE_JSON", "DEADLETTER", "HEADER_CONTENT_TYPE", "HEADER_SCHEMA",
-           "INCIDENT", "LOGS", "LOG_RECORD", "METRICS", "METRIC_BLOCK", "METRIC_ROW",
-           "message_headers"]
+__all__ = ["ACTION", "ALERT", "CONTENT_TYPE_JSON", "DEADLETTER", "HEADER_CONTENT_TYPE",
+           "HEADER_SCHEMA", "INCIDENT", "LOGS", "LOG_RECORD", "METRICS", "METRIC_BLOCK",
+           "METRIC_ROW", "message_headers"]

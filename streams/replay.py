@@ -1,7 +1,9 @@
 """`rackwatch replay`: the processing core over a JSON-lines file, event time as the clock.
 
-Lines are exactly what the topics carry (metric batches and log records), processed
-in file order. Time-driven rule work runs whenever event time has advanced by the
+Lines are exactly what the topics carry (metric batches and log records, and the
+actions of rackwatch.actions: acknowledgements and silences apply from where they
+stand in the file, as a worker applies them when it reads them), processed in file
+order. Time-driven rule work runs whenever event time has advanced by the
 worker's tick interval, and once more at the end, as a live worker's timer would.
 Output: the alert state changes exactly as they would go to the alerts topic and, as
 asked, the processed records that would go to ClickHouse, one JSON object per line.
@@ -18,7 +20,7 @@ from typing import IO, Any
 
 import orjson
 
-from schemas.ids import LOGS
+from schemas.ids import ACTION, LOGS
 from streams.core.block import block_rows
 from streams.core.metrics import HostState
 from streams.core.smoothing import SmoothingParams
@@ -31,7 +33,7 @@ __all__ = ["EMITTABLE", "ReplayStats", "replay", "replay_lines"]
 
 log = logging.getLogger(__name__)
 
-EMITTABLE = ("alerts", "metrics", "logs", "deadletter", "incidents")
+EMITTABLE = ("alerts", "metrics", "logs", "deadletter", "incidents", "actions")
 TICK_MS = 1000
 
 
@@ -103,6 +105,9 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
         if "alerts" in emit:
             for _, a in out.alerts:
                 yield a
+        if "actions" in emit:
+            for _, act in out.actions:
+                yield act
         for key, event in out.correlate:
             incidents = runtime.on_correlate(scopes.setdefault(key, {}), event)
             if "incidents" in emit:
@@ -123,6 +128,9 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
         if stats is not None:
             stats.lines += 1
         schema = _schema_of(raw)
+        if schema == ACTION:  # people's actions, into the book as a worker reads them
+            runtime.on_action(raw)
+            continue
         if schema == LOGS:
             out = runtime.on_log(raw, state_of, wall_ms=clock, offset=lineno)
         else:  # metrics, and anything unknown (the metric decoder rejects it precisely)

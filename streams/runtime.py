@@ -23,6 +23,7 @@ from streams.core.dedupbook import DedupBook
 from streams.core.logseries import LOG_SERIES, count_line, log_samples, reset_counts
 from streams.core.metrics import HostState, MetricsCore, host_context, note_fault
 from streams.core.smoothing import SmoothingParams
+from streams.core.timefmt import ms_to_rfc3339, rfc3339_to_ms
 from streams.core.traceids import sample_ids, take_sample
 from streams.rules import RuleEngine, RuleSet
 
@@ -46,6 +47,7 @@ class Outputs:
     alerts: list[tuple[bytes, bytes]] = field(default_factory=list)  # (fingerprint, alert)
     deadletters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     correlate: list[tuple[bytes, bytes]] = field(default_factory=list)  # (route key, event)
+    actions: list[tuple[bytes, bytes]] = field(default_factory=list)  # (fingerprint, action)
     state: HostState | None = None  # new host state to store (None: unchanged)
     host: str | None = None
 
@@ -80,9 +82,13 @@ class Runtime:
         # Every alert leaves with its owner and priority (streams.handling.routing): a
         # pure function of its labels, so replay assigns as the worker does. None: the
         # tree shipped with rackwatch.
+        from streams.handling.book import ActionBook
         from streams.handling.routing import default_routing
 
         self.routing = routing if routing is not None else default_routing()
+        # People's actions (acknowledged, silenced ...), from the whole actions topic (the
+        # worker) or the input's action lines (replay): streams.handling.book.
+        self.book = ActionBook()
         self.metrics = MetricsCore(self.engine, smoothing)
         self.limits = limits or Limits()
         self.check_wall_clock = check_wall_clock
@@ -114,11 +120,34 @@ class Runtime:
         for key in routes_for(event, self.correlator.config):
             out.correlate.append((key.encode(), orjson.dumps(route_event(event, key))))
 
-    def _alerts(self, out: Outputs, found: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """The alerts routed (assignee, priority) and serialised into `out`."""
-        alerts = [self.routing.assign(a) for a in found]
-        out.alerts = [(a["fingerprint"].encode(), orjson.dumps(a)) for a in alerts]
+    def _alerts(self, out: Outputs, found: Iterable[Mapping[str, Any]],
+                st: HostState) -> list[dict[str, Any]]:
+        """The alerts routed (assignee, priority), marked when a silence holds them,
+        serialised into `out` with rackwatch's own actions (assigned, resolved); their
+        escalation clocks kept in the host's state."""
+        from streams.handling.actions import for_alert
+        from streams.handling.book import track
+        from streams.handling.routing import match_labels
+
+        alerts = []
+        for found_alert in found:
+            routed = self.routing.route(found_alert)
+            a = {**found_alert, "assignee": routed.assignee, "priority": routed.priority}
+            until = self.book.silenced_until(match_labels(a), rfc3339_to_ms(a["updated_at"]))
+            if until is not None:
+                a["silenced_until"] = ms_to_rfc3339(until)
+            track(st.handling, a, routed)
+            alerts.append(a)
+            fp = a["fingerprint"].encode()
+            out.alerts.append((fp, orjson.dumps(a)))
+            action = for_alert(a)
+            if action is not None:
+                out.actions.append((fp, orjson.dumps(action)))
         return alerts
+
+    def on_action(self, raw: bytes) -> bool:
+        """One message from the actions topic (or replay's input) into the book."""
+        return self.book.apply(raw)
 
     def replace_rules(self, rules: RuleSet) -> None:
         self.engine.replace_rules(rules)
@@ -176,7 +205,7 @@ class Runtime:
             block = res.block.without(DERIVED_SERIES) if logs else res.block
             if len(block):
                 out.metric_block = block.to_json()
-        for a in self._alerts(out, res.alerts):
+        for a in self._alerts(out, res.alerts, new_state):
             self._correlate(out, "alert", host, batch["ts"], new_state, {"alert": a})
         return out
 
@@ -233,7 +262,7 @@ class Runtime:
         alerts = self.engine.evaluate_logs(st.rules, host, st.topology or ev.get("labels") or {},
                                            [record], record["ts"])
         out.state = st  # log rules keep window counts in the state: always persist
-        routed = self._alerts(out, alerts)
+        routed = self._alerts(out, alerts, st)
         if fault:
             self._correlate(out, "fault", host, record["ts"], st, {"record": record})
         for a in routed:
@@ -243,8 +272,13 @@ class Runtime:
     def on_tick(self, state: HostState, host: str, now_ms: int) -> Outputs:
         """Time-driven work for one host; the state dict is updated in place."""
         out = Outputs(host=host)
-        for a in self._alerts(out, self.metrics.tick(state, host, now_ms)):
+        from streams.handling.book import escalate
+
+        for a in self._alerts(out, self.metrics.tick(state, host, now_ms), state):
             self._correlate(out, "alert", host, now_ms, state, {"alert": a})
+        if state.handling:
+            out.actions += [(a["fingerprint"].encode(), orjson.dumps(a))
+                            for a in escalate(state.handling, self.book, now_ms)]
         return out
 
     def on_correlate(self, state: dict[str, Any], raw: bytes) -> list[tuple[bytes, bytes]]:

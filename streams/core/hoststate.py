@@ -16,6 +16,8 @@ before this record existed is read as it is:
          streams.core.logseries; absent until the host logs)
     "tr" trace_sample ([[id hash, ms], ...] sampled since the last metric batch,
          streams.core.traceids; absent when there are none)
+    "h" handling (the escalation clock of each firing alert, streams.handling.book;
+         absent when none fires)
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class HostState:
     job: dict[str, str] | None = None
     log_counts: list[int] | None = None
     trace_sample: list[list[object]] | None = None
+    handling: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The changelog form: short keys, absent parts left out."""
@@ -69,6 +72,8 @@ class HostState:
             out["lc"] = self.log_counts
         if self.trace_sample:
             out["tr"] = self.trace_sample
+        if self.handling:
+            out["h"] = self.handling
         return out
 
     def dumps(self) -> bytes:
@@ -81,7 +86,8 @@ class HostState:
                    series=SeriesColumns.from_json(d.get("s")), rules=d.get("r") or {},
                    event_ms=d.get("t"), topology=d.get("l") or {}, windows=d.get("w"),
                    windows_due_ms=d.get("wc"), faults=d.get("f") or {}, job=d.get("job"),
-                   log_counts=d.get("lc"), trace_sample=d.get("tr"))
+                   log_counts=d.get("lc"), trace_sample=d.get("tr"),
+                   handling=d.get("h") or {})
 
     @classmethod
     def loads(cls, raw: bytes) -> HostState:

@@ -143,6 +143,7 @@ def build_app(cfg: Config, rules: RuleSet, *, app_id: str | None = None,
     _on_rebalance(w)
     _agents(w)
     _timers(w)
+    _actions(w)
     _endpoint(w)
     if rules_path:
         reloader = RulesReloader(rules_path, w.runtime)
@@ -172,11 +173,12 @@ def _wire(cfg: Config, rules: RuleSet, app_id: str | None) -> _Wiring:
     # so that faust creates them like the others.
     topics = {name: topic(name, acks=name not in ("metrics", "logs", "correlate"))
               for name in ("metrics", "logs", "correlate", "ticks", "processed.metrics",
-                           "processed.logs", "alerts", "incidents", "deadletter")}
+                           "processed.logs", "alerts", "incidents", "deadletter", "actions")}
     names = Topics(metrics=prefix + "metrics", logs=prefix + "logs",
                    correlate=prefix + "correlate", rows=prefix + "processed.metrics",
                    log_rows=prefix + "processed.logs", alerts=prefix + "alerts",
-                   incidents=prefix + "incidents", deadletter=prefix + "deadletter")
+                   incidents=prefix + "incidents", deadletter=prefix + "deadletter",
+                   actions=prefix + "actions")
     # hosts: per-host state; scopes: correlation state per scope key ("rack=r07"; the
     # correlate topic is keyed by it); miners: template-miner state per input partition.
     outbox = Outbox(kafka, f"rackwatch-worker-{socket.gethostname()}-{os.getpid()}")
@@ -285,6 +287,46 @@ def _timers(w: _Wiring) -> None:
             logging.shutdown()
             os._exit(EXIT_STALLED)
         line.maybe_log(time.monotonic())
+
+
+def _actions(w: _Wiring) -> None:
+    """Every worker reads the whole actions topic, from its start, without a group: alerts
+    live on the host's partition, actions name them by fingerprint and a silence matches
+    alerts on any host (streams.handling.book). The topic is small: people's actions and
+    a few of rackwatch's own per alert episode."""
+
+    @w.app.task
+    async def _read_actions() -> None:
+        import asyncio
+
+        while not w.outbox.closed:
+            try:
+                await _follow_actions(w)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # read again from the start (the book drops repeats)
+                log.error("reading the actions topic failed, again in 5 s: %r", e)
+                await asyncio.sleep(5.0)
+
+
+async def _follow_actions(w: _Wiring) -> None:
+    from common.kafka import consumer
+
+    reader = consumer(w.kafka, w.names.actions, group_id=None, enable_auto_commit=False,
+                      auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        while not w.outbox.closed:
+            batches = await reader.getmany(timeout_ms=500, max_records=1000)
+            if not batches:
+                continue
+            async with w.work.busy:  # between two batches, never inside one
+                for messages in batches.values():
+                    for m in messages:
+                        if m.value:
+                            w.runtime.on_action(m.value)
+    finally:
+        await reader.stop()
 
 
 def _endpoint(w: _Wiring) -> None:

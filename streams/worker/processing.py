@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import orjson
 
 from common.kafka import KafkaClient
-from schemas.ids import ALERT, INCIDENT, message_headers
+from schemas.ids import ACTION, ALERT, INCIDENT, message_headers
 from streams.core.metrics import HostState
 from streams.runtime import Outputs, Runtime
 from streams.worker.offsets import (
@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 COMMIT_INTERVAL_S = 1.0
 # Every alert and incident message says what it is in its headers (schemas.ids).
 ALERT_HEADERS = message_headers(ALERT)
+ACTION_HEADERS = message_headers(ACTION)
 INCIDENT_HEADERS = message_headers(INCIDENT)
 
 
@@ -86,6 +87,7 @@ class Topics:
     alerts: str
     incidents: str
     deadletter: str
+    actions: str = "rackwatch.actions"
 
     def output_of(self, topic: str) -> str | None:
         """Where the processed records of an input topic go (co-partitioned with it)."""
@@ -195,6 +197,8 @@ class Processing:
             self._count_transition(alert)
         for key, value in out.correlate:
             await send(t.correlate, key, value)
+        for key, value in out.actions:
+            await send(t.actions, key, value, headers=ACTION_HEADERS)
 
     def _count_transition(self, alert: bytes) -> None:
         a = orjson.loads(alert)
@@ -227,6 +231,10 @@ class Processing:
         for o in ordered:
             for key, value in o.correlate:
                 await send(t.correlate, key, value)
+            # rackwatch's own handling actions: identical when sent again (same
+            # action_id), so the store keeps one (streams.handling.actions)
+            for key, value in o.actions:
+                await send(t.actions, key, value, headers=ACTION_HEADERS)
         if out.host is not None and landed is None:
             headers = [(SOURCE_HEADER, str(offset).encode())]
             if digests:
@@ -334,9 +342,9 @@ class Processing:
             closes = st.windows_due_ms
             out = self.runtime.on_tick(st, key.decode(), now)
             self.stats.host_ticks += 1
-            if out.alerts or st.windows_due_ms != closes:
+            if out.alerts or out.actions or st.windows_due_ms != closes:
                 dirty[key] = st
-            if out.alerts:
+            if out.alerts or out.actions:
                 outs.append(out)
         return outs
 

@@ -117,6 +117,18 @@ class TestDecode:
         """Anything else is skipped with its reason (and counted by the service)."""
         assert decode_alert(raw) == (None, why)
 
+    def test_silenced_alerts_are_not_forwarded(self) -> None:
+        """A change a silence held when it was made is skipped; one made after the
+        silence ended (or without one) is forwarded."""
+        import orjson
+
+        held = alert(updated_at="2026-12-04T10:00:00.000Z",
+                     silenced_until="2026-12-04T12:00:00.000Z")
+        assert decode_alert(orjson.dumps(held)) == (None, "silenced")
+        after = {**held, "silenced_until": "2026-12-04T09:59:59.999Z"}
+        assert decode_alert(orjson.dumps(after))[0] is not None
+        assert decode_alert(orjson.dumps(alert()))[0] is not None
+
 
 class TestTargets:
     """Targets from the configuration: names without secrets, stable groups."""

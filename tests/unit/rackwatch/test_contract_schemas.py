@@ -30,7 +30,8 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     assert main(["simulate", "--hosts", "8", "--interval", "10", "--duration", "3600",
                  "--seed", "3", "--faults", "all", "--start-ms", "1790000000000",
                  "--output", str(events)]) == 0
-    assert main(["replay", str(events), "--emit", "alerts,incidents", "-o", str(out)]) == 0
+    assert main(["replay", str(events), "--emit", "alerts,incidents,actions", "-o",
+                 str(out)]) == 0
     return [orjson.loads(line) for line in out.read_bytes().splitlines() if line.strip()]
 
 
@@ -51,6 +52,26 @@ class TestEmitted:
             vi.validate(i)
         linked = {fp for i in incidents for fp in i["alerts"]}
         assert linked & {a["fingerprint"] for a in alerts}, "incidents name their alerts"
+
+    def test_actions_validate(self, emitted: list[dict[str, Any]]) -> None:
+        """rackwatch's own actions (assigned, escalated, resolved), and a person's, valid;
+        every firing alert has an owner and a priority."""
+        actions = [m for m in emitted if m["schema"] == "rackwatch.action/v1"]
+        assert {a["action"] for a in actions} >= {"assigned", "resolved"}
+        va = validator("action.v1.schema.json")
+        for a in actions:
+            va.validate(a)
+        for a in emitted:
+            if a["schema"] == "rackwatch.alert/v1":
+                assert a["assignee"] and a["priority"]
+        from streams.handling.actions import make_action
+
+        va.validate(make_action("silenced", None, "alice", 1_790_000_000_000,
+                                matchers=['rack="r1"'], until="2026-09-21T10:05:00.000Z"))
+        with pytest.raises(jsonschema.ValidationError):
+            va.validate(make_action("silenced", None, "alice", 1_790_000_000_000))
+        with pytest.raises(jsonschema.ValidationError):
+            va.validate({**actions[0], "by": ""})
 
 
 class TestRefused:
