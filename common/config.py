@@ -123,6 +123,8 @@ class ClickHouseConfig:
     ttl_days_incidents: int = key(365, "days of incident messages kept", min=1)
     ttl_days_deadletter: int = key(30, "days of dead letters kept", min=1)
     ttl_days_sink_batches: int = key(7, "days of the sink's insert journal kept", min=1)
+    ttl_days_alert_actions: int = key(730, "days of the alert handling record kept "
+                                      "(alert_actions: assigned, acknowledged, ...)", min=1)
     dedup_window: int = key(10_000, "insert blocks each table remembers for deduplication "
                             "(one insert per second per partition covers hours of retries)",
                             min=1)

@@ -250,6 +250,35 @@ def incident_row(r: Mapping[str, Any], lim: Limits) -> Row:
     )
 
 
+ACTION_COLUMNS = ("action_id", "action", "fingerprint", "by", "at", "note", "assignee",
+                  "priority", "starts_at", "rule", "host", "rack", "labels", "matchers", "until",
+                  "level")
+_ACTIONS = frozenset({"assigned", "acknowledged", "escalated", "silenced", "resolved",
+                      "reopened"})
+
+
+def action_row(r: Mapping[str, Any], lim: Limits) -> Row:
+    """One handling action (rackwatch.action/v1) as a row of alert_actions; a silence
+    names no alert (empty fingerprint)."""
+    m = lim.max_field_bytes
+    _check_schema(r, ids.ACTION)
+    action = _str(r, "action", m)
+    if action not in _ACTIONS:
+        raise _bad("bad_value", f"action {action[:32]!r} is not a handling action")
+    by = _str(r, "by", m)
+    if not by.strip():
+        raise _bad("bad_value", "an action without a name (by)")
+    labels = _labels(r, "labels", m) if r.get("labels") is not None else {}
+    level = r.get("level")
+    return (
+        _str(r, "action_id", m), action, _opt_str(r, "fingerprint", m), by, _time(r, "at"),
+        _opt_str(r, "note", m), _opt_str(r, "assignee", m), _opt_str(r, "priority", m),
+        _opt_time(r, "starts_at"), _opt_str(r, "rule", m), _opt_str(r, "host", m),
+        labels.get("rack", ""), labels, _str_list(r, "matchers"), _opt_time(r, "until"),
+        _uint(r, "level", 65_535) if level is not None else 0,
+    )
+
+
 DEADLETTER_COLUMNS = ("rejected_at", "reason_code", "reason", "source_topic", "source_partition",
                       "source_offset", "key", "raw", "raw_encoding", "origin")
 
@@ -305,6 +334,7 @@ def table_specs() -> dict[str, TableSpec]:
         TableSpec("alerts", "alerts", ALERT_COLUMNS, alert_row, False),
         TableSpec("incidents", "incidents", INCIDENT_COLUMNS, incident_row, False),
         TableSpec("deadletter", "deadletter", DEADLETTER_COLUMNS, deadletter_row, False),
+        TableSpec("actions", "alert_actions", ACTION_COLUMNS, action_row, False),
     ]
     return {s.topic: s for s in specs}
 

@@ -22,7 +22,7 @@ __all__ = [
 
 # Contract table names, in the order the migrations create them.
 TABLES = ("metrics", "metrics_1m", "metrics_1h", "logs", "alerts", "incidents", "deadletter",
-          "sink_batches")
+          "sink_batches", "alert_actions")
 
 # Days of history each table keeps (whole parts are dropped past it): [clickhouse] ttl_days_*.
 DEFAULT_RETENTION_DAYS: MappingProxyType[str, int] = MappingProxyType(

@@ -741,6 +741,45 @@ SELECT
 FROM rackwatch.metrics_local
 GROUP BY host, name, rack, labels, ts;
 
+-- 0014_alert_actions.sql
+-- The handling record of alerts (rackwatch.action/v1 on rackwatch.actions): assigned
+-- (routing named an owner when the alert fired), acknowledged, escalated (not
+-- acknowledged within the route's ack_timeout), silenced, resolved (by hand, or by
+-- rackwatch when the condition cleared), reopened; who, when, and a note.
+-- rackwatch's own actions may be stored more than once (re-sent with the alert, or
+-- after a worker restart), always with the same action_id: count them once, e.g.
+--   SELECT ... FROM alert_actions ... LIMIT 1 BY action_id
+-- (merges also fold them: ReplacingMergeTree on action_id). docs/queries.md: MTTA, MTTR.
+-- rackwatch:shard_key cityHash64(action_id)
+CREATE TABLE IF NOT EXISTS rackwatch.alert_actions_local ON CLUSTER 'rackwatch'
+(
+    action_id    String                               CODEC(ZSTD(1)),
+    action       LowCardinality(String),
+    fingerprint  String                               CODEC(ZSTD(1)),
+    by           LowCardinality(String),
+    at           DateTime64(3, 'UTC')                 CODEC(Delta(8), ZSTD(1)),
+    note         String                               CODEC(ZSTD(3)),
+    assignee     LowCardinality(String),
+    priority     LowCardinality(String),
+    starts_at    Nullable(DateTime64(3, 'UTC')),
+    rule         LowCardinality(String),
+    host         LowCardinality(String),
+    rack         LowCardinality(String),
+    labels       Map(LowCardinality(String), String)  CODEC(ZSTD(1)),
+    matchers     Array(String)                        CODEC(ZSTD(1)),
+    until        Nullable(DateTime64(3, 'UTC')),
+    level        UInt16,
+    INDEX idx_fingerprint fingerprint TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(at)
+ORDER BY (fingerprint, action_id)
+TTL toDateTime(at) + toIntervalDay(730)
+SETTINGS ttl_only_drop_parts = 1;
+CREATE TABLE IF NOT EXISTS rackwatch.alert_actions ON CLUSTER 'rackwatch'
+AS rackwatch.alert_actions_local
+ENGINE = Distributed('rackwatch', 'rackwatch', 'alert_actions_local', cityHash64(action_id));
+
 -- Record the versions, so the sink's migrator finds the schema current.
 INSERT INTO rackwatch.schema_migrations (version, name, checksum, applied_at) VALUES
     (1, 'metrics', 'aa73588ddd8e314906a59e33e122f1ee8e640531ebabea0d7450ac1e65309aba', now64(3)),
@@ -755,4 +794,5 @@ INSERT INTO rackwatch.schema_migrations (version, name, checksum, applied_at) VA
     (10, 'logs_fault_source', '1570692a9e7a701ebe514cefe01291dfb48a4acde961bddb0d91ac7a9f414cf1', now64(3)),
     (11, 'incidents_suspects', '6c9a3fecbe461240f55d3dc77fe52f8b1b3a2ac2a0fcce305a1da35864c24aee', now64(3)),
     (12, 'metric_blocks_parse_once', '28532d024b6ee2ebf4ab36505b4cd8adcdf75789a9aff4b5a74f3d30f49c0cef', now64(3)),
-    (13, 'series_rollups', '1e05869f992f12c3607c529e2d68310c8fe1ddcc2dfab4c5fcc630f8c47268b6', now64(3));
+    (13, 'series_rollups', '1e05869f992f12c3607c529e2d68310c8fe1ddcc2dfab4c5fcc630f8c47268b6', now64(3)),
+    (14, 'alert_actions', '3046ae69303817b3636cd303472a0a45c99046a1c152614f90aada53746a9e20', now64(3));

@@ -98,7 +98,8 @@ class TestSeriesRollupsUpgrade:
         store.insert_columns("metrics", cols, names, "old")
         old = base_store.rows(f"SELECT count(), sum(samples) FROM {db}.metrics_1m")
         assert [tuple(r) for r in old] == [(1, 12)]  # the two GPUs merged, as before
-        assert apply_migrations(base_store, settings) == [13]
+        upto13 = [m for m in load_migrations() if m.version <= 13]
+        assert apply_migrations(base_store, settings, upto13) == [13]
         later = [(h, ts + 3_600_000, *rest) for h, ts, *rest in rows]
         store.insert_columns("metrics", [list(c) for c in zip(*later, strict=True)], names,
                              "new")

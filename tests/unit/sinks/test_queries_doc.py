@@ -54,6 +54,113 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+# ---------------------------------------------------------------- the handling record
+RULE_OF = {"CpuHot": "ops", "GpuXid": "gpu-oncall", "ServingLatencyHigh": "ml-serving"}
+
+
+class Episode:
+    """One firing episode of an alert, and what was done about it (times in ms)."""
+
+    def __init__(self, fp: str, rule: str, rack: str, host: str, started: int) -> None:
+        self.fp, self.rule, self.rack, self.host, self.started = fp, rule, rack, host, started
+        self.assignee = RULE_OF[rule]
+        self.acks: list[int] = []
+        self.resolves: list[tuple[int, str]] = []  # (at, by)
+        self.escalations: list[int] = []
+
+    @property
+    def first_ack(self) -> int | None:
+        return min(self.acks) if self.acks else None
+
+    @property
+    def first_resolve(self) -> int | None:
+        return min(at for at, _ in self.resolves) if self.resolves else None
+
+
+def handling_record(now_ms: int, seed: int = 17) -> tuple[list[Episode], list[dict[str, Any]]]:
+    """Episodes of 12 alerts over the last six days, and their actions as the topic has
+    them: people's acknowledgements and resolutions name only the fingerprint, some
+    alerts fire again, rackwatch's own actions come twice now and then (re-sends), and an
+    episode from before the window must not count."""
+    import random
+
+    from streams.core.timefmt import ms_to_rfc3339
+    from streams.handling.actions import make_action
+
+    rnd = random.Random(seed)
+    episodes: list[Episode] = []
+    actions: list[dict[str, Any]] = []
+    rules, racks = sorted(RULE_OF), ["r01", "r02", "r07"]
+
+    def own(kind: str, e: Episode, at: int, **kw: Any) -> None:
+        a = make_action(kind, e.fp, "rackwatch", at, "", ident=(e.started, kind, at),
+                        starts_at=ms_to_rfc3339(e.started), rule=e.rule, host=e.host, **kw)
+        actions.extend([a, a] if rnd.random() < 0.3 else [a])
+
+    for i in range(12):
+        fp = f"{i:016x}"
+        rule, rack = rules[i % 3], racks[(i // 3) % 3]
+        host = f"{rack}-h{i:02d}"
+        t = now_ms - 6 * 86_400_000 + rnd.randrange(0, 3_600_000)
+        for n in range(rnd.randint(1, 4)):
+            e = Episode(fp, rule, rack, host, t - t % 1000)
+            episodes.append(e)
+            own("assigned", e, e.started, assignee=e.assignee, priority="P2",
+                labels={"rack": rack, "alertname": rule})
+            last = n == 3 or rnd.random() < 0.25
+            if rnd.random() < 0.6:
+                e.acks.append(e.started + rnd.randrange(30, 3_600) * 1000)
+                if rnd.random() < 0.3:
+                    e.acks.append(e.acks[0] + 600_000)
+            for k in range(rnd.randint(0, 2)):
+                e.escalations.append(e.started + (k + 1) * 900_000)
+                own("escalated", e, e.escalations[-1], level=k + 1, assignee=e.assignee)
+            end = max([e.started + 60_000, *e.acks, *e.escalations])
+            if not last or rnd.random() < 0.5:
+                if rnd.random() < 0.5:
+                    e.resolves.append((end + rnd.randrange(60, 7_200) * 1000, "alice"))
+                e.resolves.append((end + rnd.randrange(7_200, 9_000) * 1000, "rackwatch"))
+            for at in e.acks:
+                actions.append(make_action("acknowledged", fp, "bob", at, "on it"))
+            for at, by in e.resolves:
+                if by == "rackwatch":
+                    own("resolved", e, at)
+                else:
+                    actions.append(make_action("resolved", fp, by, at, "fixed"))
+            if last or not e.resolves:
+                break
+            t = max(at for at, _ in e.resolves) + rnd.randrange(600, 40_000) * 1000
+    old = Episode("ffffffffffffffff", "CpuHot", "r01", "r01-h99", now_ms - 9 * 86_400_000)
+    own("assigned", old, old.started, assignee="ops", priority="P2", labels={"rack": "r01"})
+    actions.append(make_action("acknowledged", old.fp, "bob", old.started + 5_000))
+    return episodes, actions
+
+
+_STORES: dict[int, Store] = {}
+
+
+def _store_of(episodes: list[Episode]) -> Store:
+    return _STORES[id(episodes)]
+
+
+@pytest.fixture(scope="module")
+def handled(loaded: Store) -> list[Episode]:
+    """The sample store with a handling record in alert_actions (some rows twice)."""
+    from sinks.rows import ACTION_COLUMNS, Limits, action_row
+
+    episodes, actions = handling_record(_now_ms())
+    lim = Limits()
+    for i in range(0, len(actions), 25):
+        rows = [action_row(a, lim) for a in actions[i:i + 25]]
+        loaded.insert_rows("alert_actions", rows, ACTION_COLUMNS, f"handling-{i}")
+    _STORES[id(episodes)] = loaded
+    return episodes
+
+
+def _mean_min(values: list[float]) -> float | None:
+    return round(sum(values) / len(values) / 60, 2) if values else None
+
+
 class TestDocumentedQueries:
     def test_every_documented_query_has_a_check_here(self) -> None:
         """A query added to the docs without a check in this file fails this test."""
@@ -203,6 +310,55 @@ class TestDocumentedQueries:
         want = Counter((d["reason_code"], d["source_topic"]) for d in fleet.deadletters)
         assert {(r["reason_code"], r["source_topic"]): r["rejected"] for r in rows} == want
         assert {r["origin"] for r in rows} == {"stream"}
+
+    def test_mtta_mttr(self, handled: list[Episode]) -> None:
+        """Episodes, acknowledgements and mean times by owner, rule and rack, as counted
+        by hand from the record (re-sent rows once; the old episode left out)."""
+        loaded = _store_of(handled)
+        rows = run(loaded, "mtta_mttr")
+        got = {(r["by"], r["value"]): r for r in rows}
+        for dim in ("assignee", "rule", "rack"):
+            groups: dict[str, list[Episode]] = defaultdict(list)
+            for e in handled:
+                groups[getattr(e, dim)].append(e)
+            for value, eps in groups.items():
+                row = got.pop((dim, value))
+                acks = [(e.first_ack - e.started) / 1000 for e in eps if e.first_ack]
+                res = [(e.first_resolve - e.started) / 1000 for e in eps if e.first_resolve]
+                assert row["episodes"] == len(eps), (dim, value)
+                assert row["acknowledged"] == len(acks) and row["resolved"] == len(res)
+                for key, want in (("mtta_min", _mean_min(acks)), ("mttr_min", _mean_min(res))):
+                    if want is None:
+                        assert row[key] != row[key] or row[key] == 0  # nan: none to average
+                    else:
+                        assert row[key] == pytest.approx(want, abs=0.011), (dim, value, key)
+        assert not got, f"groups nobody has: {sorted(got)}"
+
+    def test_noisiest_rules(self, handled: list[Episode]) -> None:
+        """Episodes, alerts, escalations and the acknowledged share per rule."""
+        rows = run(_store_of(handled), "noisiest_rules")
+        for row in rows:
+            eps = [e for e in handled if e.rule == row["rule"]]
+            fps = {e.fp for e in eps}
+            acked = {e.fp for e in eps if e.acks}
+            assert row["episodes"] == len(eps)
+            assert row["alerts"] == len(fps)
+            assert row["escalations"] == sum(len(e.escalations) for e in eps)
+            assert row["acked_share"] == pytest.approx(round(len(acked) / len(fps), 2))
+        assert {r["rule"] for r in rows} == {e.rule for e in handled}
+        assert [r["episodes"] for r in rows] == sorted((r["episodes"] for r in rows),
+                                                       reverse=True)
+
+    def test_never_acknowledged(self, handled: list[Episode]) -> None:
+        """Exactly the episodes without an acknowledgement, with their end and escalations."""
+        rows = run(_store_of(handled), "never_acknowledged")
+        want = {(e.fp, e.started): e for e in handled if not e.acks}
+        assert len(rows) == len(want)
+        for row in rows:
+            e = want[(row["fingerprint"], _ms(row["started"]))]
+            assert row["assignee"] == e.assignee and row["escalations"] == len(e.escalations)
+            end = e.first_resolve
+            assert (None if row["resolved_at"] is None else _ms(row["resolved_at"])) == end
 
 
 class TestShortWindows:

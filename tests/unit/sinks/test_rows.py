@@ -126,6 +126,26 @@ class TestOtherTables:
         with pytest.raises(RowError):
             _row("incidents", dict(FLEET.incidents[0], suspects="cart"))
 
+    def test_action_rows(self) -> None:
+        """Handling actions: the alert's rack from its labels, a silence's matchers and end;
+        an anonymous or unknown action is refused."""
+        from streams.handling.actions import make_action
+
+        assigned = make_action("assigned", "0123456789abcdef", "rackwatch", 1_790_000_000_000,
+                               assignee="ops", priority="P2", labels={"rack": "r07"},
+                               starts_at="2026-09-21T14:13:20.000Z", rule="R", host="h")
+        row = _row("actions", assigned)
+        assert (row["rack"], row["assignee"], row["level"]) == ("r07", "ops", 0)
+        assert row["at"] == 1_790_000_000_000 and row["starts_at"] == 1_790_000_000_000
+        silence = make_action("silenced", None, "bob", 1_790_000_000_000,
+                              matchers=['rack="r1"'], until="2026-09-21T15:00:00.000Z")
+        row = _row("actions", silence)
+        assert row["fingerprint"] == "" and row["matchers"] == ['rack="r1"']
+        assert row["until"] == rfc3339_ms("2026-09-21T15:00:00.000Z")
+        for bad in ({**assigned, "by": " "}, {**assigned, "action": "poked"}):
+            with pytest.raises(RowError):
+                _row("actions", bad)
+
     def test_deadletter_row_columns(self) -> None:
         """Dead letters fill every deadletter column, origin 'stream' by default."""
         row = _row("deadletter", FLEET.deadletters[0])
