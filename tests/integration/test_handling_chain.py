@@ -57,7 +57,7 @@ def batches(t0: int, seconds: range, slow: range) -> list[tuple[bytes, bytes]]:
 def documented(qid: str) -> str:
     text = (REPO / "docs" / "queries.md").read_text()
     found = dict(re.findall(r"<!-- query: (\w+) -->\s*```sql\n(.*?)```", text, re.DOTALL))
-    return found[qid]
+    return str(found[qid])
 
 
 def actions_sql(fp: str) -> str:
