@@ -40,13 +40,14 @@ from sinks.backupset import (
 )
 from sinks.backupstatus import Attempt, default_status_path, write_status
 from sinks.backuptarget import DirTarget, Target, TargetError, open_target, sql_string
+from sinks.configbundle import RestoredConfig, bundle, restore_bundle
 from sinks.migrations import apply_migrations
 from sinks.remote import find_sink
 from sinks.settings import TABLES
 from sinks.store import Store, is_embedded, open_store
 
 __all__ = ["MANIFEST", "BackupError", "BackupInfo", "SeriesResult", "backup", "backup_into",
-           "backup_series", "backup_with_status", "restore", "table_counts"]
+           "backup_series", "backup_with_status", "restore", "restore_config", "table_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,15 @@ def _now_rfc3339(now_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_s))
 
 
+def _configuration(cfg: Config) -> dict[str, Any]:
+    """The configuration in effect and the files it names (sinks.configbundle), read
+    before the store is: a backup that cannot carry them is not made."""
+    try:
+        return bundle(cfg)
+    except ValueError as e:
+        raise BackupError(f"the configuration cannot be saved: {e}") from e
+
+
 def backup(cfg: Config, dest: str) -> BackupInfo:
     """A one-off full backup to DEST (a new folder; or a ClickHouse destination)."""
     if not is_embedded(cfg.clickhouse_dsn):
@@ -116,6 +126,7 @@ def backup(cfg: Config, dest: str) -> BackupInfo:
                               "understands, e.g. \"Disk('backups', 'rackwatch-1')\" (or use "
                               "--into FOLDER --disk backups, or --into s3://...)")
         return BackupInfo(mask_dsn(dest), _run(cfg, dest, None)["tables"])
+    saved = _configuration(cfg)
     target = Path(dest).resolve()
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} exists and is not empty")
@@ -127,6 +138,7 @@ def backup(cfg: Config, dest: str) -> BackupInfo:
     doc = build_manifest(name=target.name, kind="full", base=None, database=cfg.clickhouse.database,
                          created_at=_now_rfc3339(now), tables=done["tables"],
                          schema_versions=done["schema_versions"], chain=[target.name])
+    doc["configuration"] = saved
     DirTarget(target.parent).write_manifest(target.name, doc)
     return BackupInfo(str(target), done["tables"])
 
@@ -137,6 +149,7 @@ def backup_series(cfg: Config, target: Target, *, keep: int, full_every: int,
     if keep < 1 or full_every < 1:
         raise BackupError("--keep and --full-every must be at least 1")
     now = time.time() if now_s is None else now_s
+    saved = _configuration(cfg)
     entries = target.entries()
     kind, base = plan_next(entries, full_every)
     name = backup_name(now, kind, (e.name for e in entries))
@@ -152,6 +165,7 @@ def backup_series(cfg: Config, target: Target, *, keep: int, full_every: int,
     doc = build_manifest(name=name, kind=kind, base=base, database=cfg.clickhouse.database,
                          created_at=_now_rfc3339(now), tables=done["tables"],
                          schema_versions=done["schema_versions"], chain=chain)
+    doc["configuration"] = saved
     target.write_manifest(name, doc)
     entry = parse_manifest(doc, name)
     doomed = to_delete([*entries, entry], keep)
@@ -187,6 +201,7 @@ class _Source:
     where: str  # for people
     entry: Entry | None = None  # its manifest, when it has one
     database: str | None = None  # the database it holds, by the manifest
+    configuration: Any = None  # the configuration saved with it (sinks.configbundle)
 
 
 def _source(cfg: Config, src: str, disk: str, s3_endpoint: str) -> _Source:
@@ -214,7 +229,18 @@ def _source(cfg: Config, src: str, disk: str, s3_endpoint: str) -> _Source:
         raise BackupError(str(e)) from e
     db = doc.get("database")
     return _Source(target.destination(name), f"{target.location.rstrip('/')}/{name}", entry,
-                   db if isinstance(db, str) else None)
+                   db if isinstance(db, str) else None, doc.get("configuration"))
+
+
+def restore_config(cfg: Config, src: str, *, force: bool = False, disk: str = "",
+                   s3_endpoint: str = "") -> RestoredConfig:
+    """Put the configuration saved with the backup at SRC into the home (`cfg.home`): the
+    files it named under config/, rackwatch.toml pointing at them."""
+    try:
+        source = _source(cfg, src, disk, s3_endpoint)
+        return restore_bundle(source.configuration, cfg.home, force=force)
+    except (TargetError, ValueError) as e:
+        raise BackupError(str(e)) from e
 
 
 def restore(cfg: Config, src: str, *, force: bool = False, disk: str = "",

@@ -103,17 +103,26 @@ def _backup(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _restore(args: argparse.Namespace, cfg: Config) -> int:
-    from sinks.backup import BackupError, restore
+    from sinks.backup import BackupError, restore, restore_config
     from sinks.store import EmbeddedEngineMissing
 
     try:
-        info = restore(cfg, args.src, force=args.force, disk=args.disk,
-                       s3_endpoint=args.s3_endpoint)
+        if not args.config_only:
+            info = restore(cfg, args.src, force=args.force, disk=args.disk,
+                           s3_endpoint=args.s3_endpoint)
+            total = sum(info.tables.values())
+            print(f"restored {total} rows in {len(info.tables)} tables from {info.location}")
+        if args.config or args.config_only:
+            done = restore_config(cfg, args.src, force=args.force, disk=args.disk,
+                                  s3_endpoint=args.s3_endpoint)
+            print(f"restored the configuration to {done.config_file}"
+                  + "".join(f", {f}" for f in done.files))
+            if done.secrets_left_out:
+                print("secrets are not kept in backups; set again: "
+                      + ", ".join(done.secrets_left_out), file=sys.stderr)
     except (BackupError, EmbeddedEngineMissing) as e:
         print(f"restore failed: {e}", file=sys.stderr)
         return 1
-    total = sum(info.tables.values())
-    print(f"restored {total} rows in {len(info.tables)} tables from {info.location}")
     return 0
 
 
@@ -161,6 +170,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("src", help="a backup written by `rackwatch backup`: a folder, "
                                "s3://BUCKET/PREFIX/NAME, or a ClickHouse destination (server)")
     r.add_argument("--force", action="store_true",
-                   help="replace the database even if it holds data")
+                   help="replace the database even if it holds data (and, with --config, "
+                        "the home's rackwatch.toml and config/ files)")
+    r.add_argument("--config", action="store_true",
+                   help="also put back the configuration saved with the backup: "
+                        "$RACKWATCH_HOME/rackwatch.toml and the rule and routing files it "
+                        "names (under $RACKWATCH_HOME/config/); secrets are not saved")
+    r.add_argument("--config-only", action="store_true",
+                   help="put back the configuration only, not the store")
     _target_flags(r)
     r.set_defaults(func=_restore)
