@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import re
@@ -43,8 +44,10 @@ DEMO_FAULTS: tuple[tuple[str, dict[str, str], str], ...] = (
     ("gpu_xid_48", {}, "@35s:2m"),
     ("nccl_timeout", {"timeout": "30s"}, "@40s:2m"),
     ("rack_power", {}, "@70s:60s"),
+    ("gpu_throttle", {}, "@5s:50s"),  # a serving replica slows: assigned to its team
 )
 DEMO_SEED = 7
+DEMO_ROUTES = Path(__file__).with_name("demo_routes.yaml")  # unless [routing] file is set
 
 
 def demo_faults(hosts: int) -> str:
@@ -60,7 +63,11 @@ def demo_faults(hosts: int) -> str:
     topo = build_topology(SimOptions(hosts=hosts, seed=DEMO_SEED))
     targets: dict[str, dict[str, str]] = {}
     if len(topo.racks) >= 2:
-        last = sorted(topo.racks)[-1]
+        # the rack that loses power: the last one without serving replicas, so the
+        # replica that slows down is judged on its own, not folded into the rack's dark
+        quiet = [r for r in sorted(topo.racks)
+                 if not any(topo.host(h).labels.get("rack") == r for h in topo.serving)]
+        last = (quiet or sorted(topo.racks))[-1]
         jobs = sorted((j for j in topo.jobs.values() if len(j.hosts) >= 2
                        and all(topo.host(h).labels.get("rack") != last for h in j.hosts)),
                       key=lambda j: j.job_id)
@@ -68,11 +75,15 @@ def demo_faults(hosts: int) -> str:
         free = [h for h in topo.hosts if h.labels.get("rack") != last and h.name not in busy]
         gpu = [h.name for h in free if h.labels.get("role") == "gpu"]
         spare = [h.name for h in free if h.name not in gpu[:4]]
+        serving = [h for h in sorted(topo.serving) if h not in busy and h not in gpu[:4]
+                   and h not in spare[:1] and topo.host(h).labels.get("rack") != last]
         if jobs and len(gpu) >= 4 and spare:
             targets = {"gpu_thermal_xid": {"host": gpu[0]}, "gpu_xid_48": {"host": gpu[1]},
                        "slow_disk": {"host": gpu[2]}, "host_silent": {"host": gpu[3]},
                        "cpu_saturation": {"host": spare[0]},
                        "nccl_timeout": {"job": jobs[0].job_id}, "rack_power": {"rack": last}}
+            if serving:
+                targets["gpu_throttle"] = {"host": serving[0]}
     parts = []
     for kind, options, when in DEMO_FAULTS:
         keys = {**targets.get(kind, {}), **options}
@@ -181,10 +192,11 @@ class Seen:
 
 async def _follow(cfg: Config, stop: asyncio.Event, seen: Seen) -> None:
     from common.kafka import consumer as kafka_consumer
-    from rackwatch.follow import format_alert, format_incident
+    from rackwatch.follow import format_action, format_alert, format_incident
 
     alerts, incidents = cfg.topic("alerts"), cfg.topic("incidents")
-    consumer = kafka_consumer(cfg, alerts, incidents, group_id=None,
+    actions, told = cfg.topic("actions"), set()
+    consumer = kafka_consumer(cfg, alerts, incidents, actions, group_id=None,
                               auto_offset_reset="latest", enable_auto_commit=False)
     try:
         await consumer.start()
@@ -196,6 +208,10 @@ async def _follow(cfg: Config, stop: asyncio.Event, seen: Seen) -> None:
                     if m.topic == alerts:
                         seen.alerts.append(value)
                         print("  " + format_alert(m.value), flush=True)
+                    elif m.topic == actions:  # who owns it; re-sends are told once
+                        if value.get("action_id") not in told:
+                            told.add(value.get("action_id"))
+                            print("  " + format_action(value), flush=True)
                     else:
                         seen.incidents.append(value)
                         print("  " + format_incident(value), flush=True)
@@ -234,10 +250,12 @@ def run_demo(cfg: Config, duration: float, hosts: int, faults: str) -> int:
             print(f"  Kafka {cfg.broker.version} (KRaft) on {bootstrap}")
         asyncio.run(ensure_topics(cfg))
         rules = demo_rules(cfg.home)
+        routes = cfg.routing.file or str(DEMO_ROUTES)
         stop_console = _console(cfg, metrics_port, rules)
         roles.start("sink", "sink")
         roles.start("worker", "--set", f"worker.ewma_tau_s={DEMO_TAU_S}",
                     "--set", f"worker.metrics_port={metrics_port}",
+                    "--set", f"routing.file={json.dumps(routes)}",
                     "worker", "--rules", str(rules))
         roles.start("agent", "agent", "--interval", "2", "--label", "rack=local",
                     "--label", "role=demo", "--host", agent_host)

@@ -10,7 +10,7 @@ import orjson
 from common.config import Config
 from common.kafka import consumer as kafka_consumer
 
-__all__ = ["follow_alerts", "format_alert", "format_incident"]
+__all__ = ["follow_alerts", "format_action", "format_alert", "format_incident"]
 
 
 def format_alert(raw: bytes) -> str:
@@ -20,8 +20,32 @@ def format_alert(raw: bytes) -> str:
     summary = (a.get("annotations") or {}).get("summary") or ""
     value = a.get("value")
     val = f" value={value:.4g}" if isinstance(value, int | float) else ""
+    owner = f"  -> {a['assignee']} {a.get('priority') or ''}".rstrip() if a.get("assignee") \
+        else ""
+    quiet = "  [silenced]" if (a.get("silenced_until") or "") > (a.get("updated_at") or "") \
+        else ""
     return (f"{a.get('updated_at', '')}  {mark} {a.get('severity', ''):8} {a.get('rule', '')}"
-            f"  host={a.get('host')}{val}  {summary}")
+            f"  host={a.get('host')}{val}{owner}{quiet}  {summary}")
+
+
+def format_action(raw: bytes | dict[str, Any]) -> str:
+    """One handling action (rackwatch.action/v1) as a terminal line."""
+    m = orjson.loads(raw) if isinstance(raw, bytes) else raw
+    kind = str(m.get("action", "")).upper()
+    labels = m.get("labels") or {}
+    about = f"{m.get('rule') or ''} on {m.get('host')}" if m.get("rule") else \
+        str(m.get("fingerprint") or " ".join(m.get("matchers") or ()))
+    where = ", ".join(f"{k} {labels[k]}" for k in ("model", "rack") if labels.get(k))
+    where = f" ({where})" if where else ""
+    if m.get("action") in ("assigned", "escalated"):
+        level = f" (level {m['level']})" if m.get("level") else ""
+        what = f"to {m.get('assignee')}, {m.get('priority') or '-'}{level}"
+    elif m.get("action") == "silenced":
+        what = f"until {m.get('until')}"
+    else:
+        what = f"by {m.get('by')}"
+    note = f"  {m['note']}" if m.get("note") else ""
+    return f"{m.get('at', '')}  {kind:<8} {about}{where} {what}{note}"
 
 
 def format_incident(raw: bytes | dict[str, Any]) -> str:

@@ -74,3 +74,30 @@ class TestCommands:
                                   capsys: pytest.CaptureFixture[str]) -> None:
         assert main([*argv, "--by", "alice", "-o", str(tmp_path / "a.jsonl")]) == 2
         assert why in capsys.readouterr().err
+
+
+class TestTerminalLines:
+    """What `rackwatch alerts` and the demo print about owners and actions."""
+
+    def test_alert_line_names_its_owner(self) -> None:
+        from rackwatch.follow import format_alert
+
+        a = {"status": "firing", "severity": "warning", "rule": "ServingLatencyHigh",
+             "host": "h", "updated_at": "2026-12-04T10:00:00.000Z", "assignee": "ml-serving",
+             "priority": "P2", "silenced_until": "2026-12-04T11:00:00.000Z"}
+        line = format_alert(orjson.dumps(a))
+        assert "-> ml-serving P2" in line and "[silenced]" in line
+        del a["assignee"], a["silenced_until"]
+        assert "->" not in format_alert(orjson.dumps(a))
+
+    def test_action_lines(self) -> None:
+        from rackwatch.follow import format_action
+        from streams.handling.actions import make_action
+
+        assigned = make_action("assigned", FP, "rackwatch", 1_790_000_000_000, "",
+                               assignee="ml-serving", priority="P2", rule="ServingLatencyHigh",
+                               host="r02-gpu10", labels={"model": "llama", "rack": "r02"})
+        assert "ASSIGNED ServingLatencyHigh on r02-gpu10 (model llama, rack r02) to " \
+               "ml-serving, P2" in format_action(assigned)
+        ack = make_action("acknowledged", FP, "alice", 1_790_000_000_000, "on it")
+        assert f"ACKNOWLEDGED {FP} by alice  on it" in format_action(ack)

@@ -210,3 +210,17 @@ class TestAlerts:
         out = rt.on_metrics(orjson.dumps(batch), lambda h: None, wall_ms=0)
         (a,) = [orjson.loads(v) for _, v in out.alerts]
         assert a["assignee"] == "ops" and a["priority"] in PRIORITIES
+
+
+class TestDemoTree:
+    """The demo's tree gives a serving alert to the model's team, with a short ack time."""
+
+    def test_serving_alert_goes_to_ml_serving(self) -> None:
+        from rackwatch.demo import DEMO_ROUTES
+
+        tree = load_routing(DEMO_ROUTES)
+        r = tree.route({"labels": {"model": "llama", "rack": "r02"}, "severity": "warning",
+                        "rule": "ServingLatencyHigh"})
+        assert (r.assignee, r.priority, r.route.ack_timeout_ms) == ("ml-serving", "P2", 30_000)
+        assert tree.route({"labels": {}, "severity": "critical", "rule": "CpuHigh"}).assignee \
+            == "ops"

@@ -85,8 +85,9 @@ class TestMatching:
 class TestDemoScenario:
     def test_every_default_fault_is_caught_with_the_right_suspect(self, tmp_path: Any) -> None:
         """The demo's own scenario, replayed as the demo runs it (its rules, its EWMA time
-        constant, 40 hosts every 2 s): every injected fault alerts, its incident names the
-        right place, and nothing else alerts."""
+        constant, 40 hosts every 2 s): every injected fault alerts (the throttled serving
+        replica with the serving rule), its incident names the right place, and nothing
+        else alerts."""
         opts = SimOptions(hosts=40, interval_s=2, seed=DEMO_SEED, faults=demo_faults(40),
                           duration_s=240)
         fleet = Fleet(opts)
@@ -96,6 +97,8 @@ class TestDemoScenario:
             smoothing=SmoothingParams.of(DEMO_TAU_S, 5))]
         card = score(fleet.manifest(), [m for m in out if m["schema"] == ALERT],
                      [m for m in out if m["schema"] == INCIDENT])
-        assert len(card.faults) == 7
+        assert len(card.faults) == 8
         assert card.perfect, card.render()
+        throttled = next(f for f in card.faults if f.kind == "gpu_throttle")
+        assert throttled.alert_rule == "ServingLatencyHigh", card.render()
         assert card.false_alerts == [] and card.false_incidents == []
