@@ -341,6 +341,10 @@ what to look at next:
       WHERE status = 'open'"
     rackwatch query "SELECT host, round(max(value), 2) AS peak FROM metrics \\
       WHERE name = 'gpu.temperature' GROUP BY host ORDER BY peak DESC LIMIT 5"
+  who owns what, and what was done (docs/operations.md, "Handling alerts"):
+    rackwatch query "SELECT at, action, rule, host, assignee, by FROM alert_actions \\
+      ORDER BY at"
+    rackwatch ack FINGERPRINT --by YOUR_NAME --note "looking"
 """, end="")
 
 
@@ -352,7 +356,7 @@ def _summary(cfg: Config, dedup_dropped: dict[str, float] | None) -> None:
         return
     try:
         store = open_store(cfg)
-        for table in ("metrics", "logs", "alerts", "incidents", "deadletter"):
+        for table in ("metrics", "logs", "alerts", "incidents", "deadletter", "alert_actions"):
             rows = store.query(f"SELECT count() FROM {table}").result_rows
             print(f"  {table:<10} {rows[0][0]:>9} rows")
         store.close()
