@@ -4,7 +4,7 @@ A store without the rules that judged it and the routing tree that assigned its 
 is half a backup: `rackwatch backup` writes, into the backup's manifest, the
 configuration in effect (every key, secrets masked, as `rackwatch config check` shows
 it) and the text of the files it names (the worker's rule file, the routing tree, the
-console's rule file). `rackwatch restore --config` writes them into a home: the files
+console's rule file). `rackwatch restore --with-config` writes them into a home: the files
 under `<home>/config/`, and `<home>/rackwatch.toml` with every key that differs from
 its default, the file keys pointing at the restored copies. A masked secret cannot be
 restored; the restore leaves it out (default or environment applies) and names it, so
@@ -126,6 +126,6 @@ def restore_bundle(doc: dict[str, Any], home: Path, *, force: bool = False) -> R
         values.setdefault(section, {})[key] = str(target.resolve())
         written.append(target)
     home.mkdir(parents=True, exist_ok=True)
-    config_file.write_text("# restored by `rackwatch restore --config` from a backup\n"
+    config_file.write_text("# restored by `rackwatch restore --with-config` from a backup\n"
                            + render_toml(values), encoding="utf-8")
     return RestoredConfig(config_file, written, secrets)

@@ -112,7 +112,7 @@ def _restore(args: argparse.Namespace, cfg: Config) -> int:
                            s3_endpoint=args.s3_endpoint)
             total = sum(info.tables.values())
             print(f"restored {total} rows in {len(info.tables)} tables from {info.location}")
-        if args.config or args.config_only:
+        if args.with_config or args.config_only:
             done = restore_config(cfg, args.src, force=args.force, disk=args.disk,
                                   s3_endpoint=args.s3_endpoint)
             print(f"restored the configuration to {done.config_file}"
@@ -170,9 +170,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("src", help="a backup written by `rackwatch backup`: a folder, "
                                "s3://BUCKET/PREFIX/NAME, or a ClickHouse destination (server)")
     r.add_argument("--force", action="store_true",
-                   help="replace the database even if it holds data (and, with --config, "
+                   help="replace the database even if it holds data (and, with --with-config, "
                         "the home's rackwatch.toml and config/ files)")
-    r.add_argument("--config", action="store_true",
+    r.add_argument("--with-config", action="store_true",
                    help="also put back the configuration saved with the backup: "
                         "$RACKWATCH_HOME/rackwatch.toml and the rule and routing files it "
                         "names (under $RACKWATCH_HOME/config/); secrets are not saved")

@@ -117,6 +117,28 @@ class TestThroughBackup:
         assert got.pop("clickhouse")["database"] == want.pop("clickhouse")["database"]
         assert got == want
 
+    def test_the_command_puts_it_back(self, fresh_cfg: Config, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+        """`rackwatch restore DEST --config-only` into an empty home, then again only
+        with --force."""
+        from rackwatch.cli import main
+
+        mine = load(write_home(tmp_path / "site"))
+        dest = tmp_path / "bk"
+        backup(dataclasses.replace(mine, clickhouse=fresh_cfg.clickhouse, sink=fresh_cfg.sink),
+               str(dest))
+        new_home = tmp_path / "new"
+        monkeypatch.setenv("RACKWATCH_HOME", str(new_home))
+        monkeypatch.delenv("RACKWATCH_CONFIG", raising=False)
+        assert main(["restore", str(dest), "--config-only"]) == 0
+        out = capsys.readouterr()
+        assert "restored the configuration" in out.out
+        assert "forwarder.bearer_token" in out.err
+        assert load(new_home).routing.file.endswith("routes.yaml")
+        assert main(["restore", str(dest), "--config-only"]) == 1
+        assert main(["restore", str(dest), "--config-only", "--force"]) == 0
+
     def test_unreadable_rule_file_stops_the_backup(self, fresh_cfg: Config,
                                                    tmp_path: Path) -> None:
         cfg = dataclasses.replace(fresh_cfg, routing=dataclasses.replace(
