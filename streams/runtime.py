@@ -25,6 +25,9 @@ from streams.core.metrics import HostState, MetricsCore, host_context, note_faul
 from streams.core.smoothing import SmoothingParams
 from streams.core.timefmt import ms_to_rfc3339, rfc3339_to_ms
 from streams.core.traceids import sample_ids, take_sample
+from streams.handling.actions import for_alert
+from streams.handling.book import ActionBook, escalate, track
+from streams.handling.routing import default_routing, match_labels
 from streams.rules import RuleEngine, RuleSet
 
 if TYPE_CHECKING:
@@ -82,9 +85,6 @@ class Runtime:
         # Every alert leaves with its owner and priority (streams.handling.routing): a
         # pure function of its labels, so replay assigns as the worker does. None: the
         # tree shipped with rackwatch.
-        from streams.handling.book import ActionBook
-        from streams.handling.routing import default_routing
-
         self.routing = routing if routing is not None else default_routing()
         # People's actions (acknowledged, silenced ...), from the whole actions topic (the
         # worker) or the input's action lines (replay): streams.handling.book.
@@ -125,10 +125,6 @@ class Runtime:
         """The alerts routed (assignee, priority), marked when a silence holds them,
         serialised into `out` with rackwatch's own actions (assigned, resolved); their
         escalation clocks kept in the host's state."""
-        from streams.handling.actions import for_alert
-        from streams.handling.book import track
-        from streams.handling.routing import match_labels
-
         alerts = []
         for found_alert in found:
             routed = self.routing.route(found_alert)
@@ -272,8 +268,6 @@ class Runtime:
     def on_tick(self, state: HostState, host: str, now_ms: int) -> Outputs:
         """Time-driven work for one host; the state dict is updated in place."""
         out = Outputs(host=host)
-        from streams.handling.book import escalate
-
         for a in self._alerts(out, self.metrics.tick(state, host, now_ms), state):
             self._correlate(out, "alert", host, now_ms, state, {"alert": a})
         if state.handling:

@@ -224,3 +224,32 @@ class TestDemoTree:
         assert (r.assignee, r.priority, r.route.ack_timeout_ms) == ("ml-serving", "P2", 30_000)
         assert tree.route({"labels": {}, "severity": "critical", "rule": "CpuHigh"}).assignee \
             == "ops"
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(
+    ["ops", "P1", "P7", "5m", "0", "(", "r0[0-9]", 'rack="r1"', "rack", "", "a b"]))
+_keys = st.sampled_from(["route", "routes", "assignee", "priority", "match", "match_re",
+                         "matchers", "continue", "group_by", "ack_timeout",
+                         "repeat_interval", "name", "rack", "colour"])
+_docs = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=5)), max_leaves=25)
+
+
+class TestParserNeverCrashes:
+    """Any YAML document is a tree or a list of problems, never another exception."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(doc=_docs)
+    def test_any_document(self, doc: object) -> None:
+        import yaml
+
+        text = yaml.safe_dump({"route": doc} if not isinstance(doc, dict) else doc)
+        problems: list[str] = []
+        try:
+            tree = parse_routing(text, "f.yaml")
+        except RoutingError as e:
+            problems = e.problems
+        if problems:
+            assert all(p.startswith("f.yaml:") for p in problems)
+        else:
+            assert tree.route({"labels": {}, "severity": "info", "rule": "X"}).assignee
