@@ -50,6 +50,7 @@ class ActionBook:
     replaces the earlier one from its own time on: `--until` in the past lifts it)."""
 
     timelines: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    owners: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)  # `assign`
     silences: dict[str, _Silence] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     rejected: int = 0
@@ -74,6 +75,10 @@ class ActionBook:
             s.starts.insert(i, a["at_ms"])
             s.untils.insert(i, a["until_ms"])
             return True
+        if kind == "assigned" and a["by"] != PIPELINE and a.get("assignee"):
+            bisect.insort(self.owners.setdefault(a["fingerprint"], []),
+                          (a["at_ms"], str(a["assignee"]), str(a.get("priority") or "")))
+            return True
         if kind in ("assigned", "escalated") or (kind == "resolved" and a["by"] == PIPELINE):
             return False
         bisect.insort(self.timelines.setdefault(a["fingerprint"], []), (a["at_ms"], kind))
@@ -93,6 +98,17 @@ class ActionBook:
             elif kind == "resolved" or state is None:
                 state = kind
         return state
+
+    def owner(self, fingerprint: str, starts_ms: int, at_ms: int) -> tuple[str, str] | None:
+        """(assignee, priority) a person gave the episode by `at_ms` (`rackwatch assign`;
+        an empty priority: unchanged); None: still the one routing gave it."""
+        found = None
+        for t, assignee, priority in self.owners.get(fingerprint, ()):
+            if t > at_ms:
+                break
+            if t >= starts_ms:
+                found = (assignee, priority)
+        return found
 
     def silenced_until(self, labels: Mapping[str, str], at_ms: int) -> int | None:
         """The end of the longest silence holding an alert with `labels` at `at_ms`."""
@@ -139,6 +155,9 @@ def escalate(handling: dict[str, list[Any]], book: ActionBook,
                      or book.silenced_until(labels, due) is not None)
             if not quiet:
                 level += 1
+                moved = book.owner(fp, starts, due)
+                if moved is not None:
+                    assignee, priority = moved[0], moved[1] or priority
                 out.append(make_action(
                     "escalated", fp, PIPELINE, due,
                     f"not acknowledged {(due - starts) // 1000}s after it started firing",

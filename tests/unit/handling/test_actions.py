@@ -209,3 +209,18 @@ class TestRuntime:
         acked = [orjson.loads(x) for x in replay_lines(with_ack, RULES, {"actions"},
                                                        routing=TREE)]
         assert escalations(acked) == [(1, 60)]
+
+
+class TestReassignment:
+    """`rackwatch assign` moves an episode's escalations to the new owner."""
+
+    def test_escalations_follow_the_new_owner(self) -> None:
+        fp = alert_fp()
+        moved = act("assigned", 100, fp, assignee="gpu-oncall", priority="P1")
+        out = [a for a in drive([moved], 10) if a["action"] == "escalated"]
+        assert [(a["level"], a["assignee"], a["priority"]) for a in out[:2]] == [
+            (1, "ops", "P3"), (2, "gpu-oncall", "P1")]
+        book = ActionBook()
+        book.apply(moved)
+        assert book.owner(fp, T0, T0 + 99_000) is None
+        assert book.owner(fp, T0 + 200_000, T0 + 300_000) is None, "a later episode is new"
