@@ -92,10 +92,9 @@ class AgentOptions:
         return self.host or socket.gethostname()
 
     def topology(self) -> dict[str, str]:
-        """Labels attached to every event; `rack` is always present."""
-        labels = dict(self.labels)
-        labels.setdefault("rack", "unknown")
-        return labels
+        """Labels attached to every event. No `rack` configured means none sent: a made-up
+        shared rack ("unknown") would put unrelated hosts in one place."""
+        return dict(self.labels)
 
     def problems(self) -> list[str]:
         """Every configuration problem, each naming its key."""
@@ -353,8 +352,8 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
     source = _open_gpu(opts, gpu_source)
     agent = _Agent(cfg, opts, gpu_source=source, clock=clock)
     if "rack" not in opts.labels:
-        log.warning("no rack label configured ([agent].labels or --label rack=...); "
-                    "using rack=unknown")
+        log.warning("no rack label configured ([agent].labels or --label rack=...): this "
+                    "host's alerts make host incidents only, never rack ones")
     if transport is None:
         from common.kafka import kafka_client
         from common.topics import ensure_topics
