@@ -80,8 +80,8 @@ async def run_agent(cfg: Config, *, stop: asyncio.Event, options: AgentOptions |
     source = _open_gpu(opts, gpu_source)
     agent = AgentWork(cfg, opts, gpu_source=source, clock=clock)
     if "rack" not in opts.labels:
-        log.warning("no rack label configured ([agent].labels or --label rack=...); "
-                    "using rack=unknown")
+        log.warning("no rack label configured ([agent].labels or --label rack=...): this "
+                    "host's alerts make host incidents only, never rack ones")
     if transport is None:
         transport = _kafka_transport(cfg, agent.host)
     buffer = SpillBuffer(max_items=opts.buffer_max_batches,

@@ -71,10 +71,9 @@ class AgentOptions:
         return self.host or socket.gethostname()
 
     def topology(self) -> dict[str, str]:
-        """Labels attached to every event; `rack` is always present."""
-        labels = dict(self.labels)
-        labels.setdefault("rack", "unknown")
-        return labels
+        """Labels attached to every event. No `rack` configured means none sent: a made-up
+        shared rack ("unknown") would put unrelated hosts in one place."""
+        return dict(self.labels)
 
     def problems(self) -> list[str]:
         """Every configuration problem, each naming its key."""

@@ -151,12 +151,13 @@ def _event_ts(out: Outputs, states: dict[str, HostState]) -> int | None:
 
 
 def replay(path: str | Path, rules: RuleSet, emit: set[str], out: IO[bytes],
-           smoothing: SmoothingParams | None = None) -> ReplayStats:
+           smoothing: SmoothingParams | None = None,
+           correlator: CorrelatorConfig | None = None) -> ReplayStats:
     """Replay a file (or "-" for stdin) and write the output lines."""
     stats = ReplayStats()
     src: Any = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
     try:
-        for line in replay_lines(src, rules, emit, stats, smoothing):
+        for line in replay_lines(src, rules, emit, stats, smoothing, correlator):
             out.write(line + b"\n")
             if b'"rackwatch.alert/v1"' in line[:40]:
                 stats.alerts += 1

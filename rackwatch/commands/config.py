@@ -24,7 +24,11 @@ def _toml_value(v: object) -> str:
 
 def _check(args: argparse.Namespace, cfg: Config) -> int:
     """The configuration loaded (problems would have exited with 2 before this runs);
-    printed as TOML with secrets masked."""
+    printed as TOML with secrets masked. Settings checked together (the correlator's
+    windows, its call graph file) are checked here too."""
+    from rackwatch.commands.streams import correlator_settings
+
+    correlator_settings(cfg)
     for section, values in effective(cfg).items():
         if section:
             print(f"\n[{section}]")

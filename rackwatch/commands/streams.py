@@ -20,6 +20,18 @@ def _load_rules(path: str | None, cfg: Config):  # type: ignore[no-untyped-def]
     return (load_rules(chosen) if chosen else default_rules()), (chosen or None)
 
 
+def correlator_settings(cfg: Config):  # type: ignore[no-untyped-def]
+    """The worker's correlator settings from `[correlator]`; an impossible one is a
+    configuration error (named, no traceback)."""
+    from common.config import ConfigError
+    from streams.incidents.config import from_section
+
+    try:
+        return from_section(cfg.correlator)
+    except ValueError as e:
+        raise ConfigError([str(e)]) from None
+
+
 def faust_worker(app: Any, loglevel: str, stdout: IO[str] | None = None) -> Any:
     """faust's Worker for `app`, without its terminal spinner unless stdout is a terminal
     (the spinner writes cursor codes such as ESC[?25l into a log file)."""
@@ -38,6 +50,7 @@ def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
     from streams.worker import build_app
 
     rules, rules_path = _load_rules(args.rules, cfg)
+    correlator_settings(cfg)  # checked before anything starts
     asyncio.run(ensure_topics(cfg))
     app = build_app(cfg, rules, rules_path=rules_path)
     worker = faust_worker(app, args.loglevel)
@@ -58,11 +71,12 @@ def _replay(args: argparse.Namespace, cfg: Config) -> int:
         return 2
     rules, _ = _load_rules(args.rules, cfg)
     smoothing = SmoothingParams.of(cfg.worker.ewma_tau_s, cfg.worker.wma_window)
+    correlator = correlator_settings(cfg)
     if args.output and args.output != "-":
         with open(args.output, "wb") as out:
-            stats = replay(args.events, rules, emit, out, smoothing)
+            stats = replay(args.events, rules, emit, out, smoothing, correlator)
     else:
-        stats = replay(args.events, rules, emit, sys.stdout.buffer, smoothing)
+        stats = replay(args.events, rules, emit, sys.stdout.buffer, smoothing, correlator)
     print(stats.describe(), file=sys.stderr)
     return 0
 
