@@ -33,7 +33,7 @@ import psutil
 
 from common.config import Config
 from common.kafka import pick_compression
-from producers.agent import AgentOptions, _Agent, run_agent
+from producers.agent import AgentOptions, AgentWork, run_agent
 from producers.buffer import Record, SpillBuffer
 from producers.events import encode
 from producers.publisher import Publisher
@@ -108,7 +108,7 @@ def agent_core(intervals: int, home: Path) -> float:
     cfg = Config(home=home)
     opts = AgentOptions.from_config(cfg, host="bench", labels={"rack": "bench"}, gpu=False,
                                     state_dir=home / "core")
-    agent = _Agent(cfg, opts, gpu_source=None, clock=time.time)
+    agent = AgentWork(cfg, opts, gpu_source=None, clock=time.time)
     buf = SpillBuffer(max_items=intervals + 10, memory_items=intervals + 10, spill_path=None)
     agent.publisher = Publisher(_Compressing(compress), buf)
     agent.metrics.samples(agent.reader.read())
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     fl, co, lo = statistics.median(floors), statistics.median(cores), statistics.median(loops)
     fp = statistics.median(paced)
     with tempfile.TemporaryDirectory() as d:
-        probe = _Agent(Config(home=Path(d)), AgentOptions(host="x", gpu=False,
+        probe = AgentWork(Config(home=Path(d)), AgentOptions(host="x", gpu=False,
                                                           state_dir=Path(d)),
                        gpu_source=None, clock=time.time)
         probe.metrics.samples(probe.reader.read())

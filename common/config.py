@@ -24,10 +24,10 @@ from typing import Any
 from common.dsn import mask_dsn
 
 __all__ = ["AgentConfig", "BrokerConfig", "ClickHouseConfig", "Config", "ConfigError",
-           "ConsoleConfig", "ForwarderConfig", "IdentityConfig", "KafkaConfig",
-           "RoutingConfig", "ScrapeTargetConfig",
-           "SinkConfig", "WorkerConfig", "effective", "find_home", "key", "load_config",
-           "mask_dsn", "parse_settings", "read_secret", "sections"]
+           "ConsoleConfig", "CorrelatorSection", "ForwarderConfig", "IdentityConfig",
+           "KafkaConfig", "RoutingConfig", "ScrapeTargetConfig", "SinkConfig", "WorkerConfig",
+           "effective", "find_home", "key", "load_config", "mask_dsn", "parse_settings",
+           "read_secret", "sections"]
 
 
 class ConfigError(ValueError):
@@ -223,6 +223,48 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
+class CorrelatorSection:
+    """`rackwatch worker` and `replay`: how alerts and faults are grouped into incidents
+    (docs/incidents.md). Times in seconds here, event time in the correlator."""
+
+    window_s: float = key(300.0, "events closer than this belong to one incident; one "
+                          "whose alerts all resolved closes after this long quiet", above=0)
+    grace_s: float = key(45.0, "a host incident waits this long before it is published, to "
+                         "see whether its rack or group fails as a whole", min=0)
+    update_interval_s: float = key(30.0, "at most one `updated` per incident this often",
+                                   min=0)
+    place_labels: tuple[str, ...] = key(("rack",), "topology labels naming a place hosts "
+                                        "fail together in (rack, node, zone), first present "
+                                        "wins; a host with none has host incidents only")
+    rack_min_hosts: int = key(3, "distinct hosts of one place affected within the window "
+                              "that make a place incident", min=1)
+    rack_min_fraction: float = key(0.5, "...or this fraction of the place's hosts (size "
+                                   "known from the events' rack_size)", above=0)
+    rack_fraction_floor: int = key(2, "hosts the fraction rule needs at least", min=1)
+    group_labels: tuple[str, ...] = key(("job",), "labels whose values form groups (job id, "
+                                        "switch, PDU) for group incidents")
+    group_min_hosts: int = key(2, "distinct hosts sharing a group value that make a group "
+                               "incident", min=1)
+    fault_lookback_s: float = key(1800.0, "how far back a group incident looks for a "
+                                  "member's first hard fault", above=0)
+    service_domain_labels: tuple[str, ...] = key(("cluster",), "labels whose value bounds a "
+                                                 "service call graph (service incidents)")
+    service_grace_s: float = key(60.0, "a service incident waits this long before its "
+                                 "suspects are first ranked", min=0)
+    service_burst_s: float = key(180.0, "trouble starting this long after the newest in the "
+                                 "open service incidents opens a new one", above=0)
+    onset_tolerance_s: float = key(60.0, "starts of trouble this close count as one moment",
+                                   min=0)
+    call_graph: str = key("", "YAML file of known calls, caller: [callee, ...] (empty: "
+                          "none; edges are also learned)")
+    learn_call_graph: bool = key(True, "learn caller -> callee edges from trouble that "
+                                 "starts together and from shared trace ids")
+    max_open_s: float = key(6 * 3600.0, "an incident with no event for this long is "
+                            "resolved even if an alert never reported its resolution",
+                            above=0)
+
+
+@dataclass(frozen=True)
 class SinkConfig:
     """`rackwatch sink`: batching, exactly-once inserts, the embedded store's query port."""
 
@@ -346,6 +388,7 @@ class Config:
     clickhouse: ClickHouseConfig = field(default_factory=ClickHouseConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
+    correlator: CorrelatorSection = field(default_factory=CorrelatorSection)
     sink: SinkConfig = field(default_factory=SinkConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)

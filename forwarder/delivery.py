@@ -9,7 +9,9 @@ The contract, per target:
 - in order: one request in flight, first in first out; a failed request is tried again
   before anything after it, so a resolution never overtakes its firing;
 - to Alertmanager, which keeps only an alert's latest state, a request carries only the
-  latest state of each alert in it (`coalesce`); a webhook gets every state change;
+  latest state of each alert in it (`coalesce`); a webhook gets every state change, and
+  only changes: the worker's re-sends of a state (repeat_interval, resend_resolved_every)
+  carry the same status, start and end, and are counted through without a request;
 - retries wait `initial * 2**n` seconds, at most `max_s`, times a random factor in
   [0.5, 1] (so targets that failed together do not return in step);
 - a refused batch (HTTP 400, 413, 422) is halved until the alert it cannot take is
@@ -28,7 +30,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Batch", "DeliveryQueue", "Item", "Policy"]
+__all__ = ["STATES_KEPT", "Batch", "DeliveryQueue", "Item", "Policy"]
+
+# Fingerprints whose last state a state-changes-only target remembers (to drop re-sends).
+STATES_KEPT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +89,32 @@ class DeliveryQueue:
     _limit: int = 0  # batch size while halving a refused batch (0: policy.max_batch)
     _tokens: float = 0.0
     _token_at: float | None = None
+    _states: dict[str, tuple[Any, Any, Any]] = field(default_factory=dict)  # fp -> last
     _done: dict[int, int] = field(default_factory=dict)  # partition -> next offset
     _committed: dict[int, int] = field(default_factory=dict)
 
     # --- in ---------------------------------------------------------------------------
     def add(self, alert: Mapping[str, Any] | None, partition: int, offset: int) -> None:
         """An alert message (or, as None, one to skip) read at (partition, offset)."""
+        if alert is not None and self.policy.resend_s is None and self._repeats(alert):
+            alert = None  # the same state again: its offset counts, nothing is sent
         self._queue.append(Item(alert, partition, offset))
         if alert is not None:
             fp = str(alert.get("fingerprint"))
             self._queued[fp] = self._queued.get(fp, 0) + 1
+
+    def _repeats(self, alert: Mapping[str, Any]) -> bool:
+        """Whether `alert` repeats the last state queued for its fingerprint (remembered
+        for the most recent STATES_KEPT fingerprints)."""
+        fp = str(alert.get("fingerprint"))
+        state = (alert.get("status"), alert.get("starts_at"), alert.get("ends_at"))
+        if self._states.pop(fp, None) == state:
+            self._states[fp] = state
+            return True
+        self._states[fp] = state
+        if len(self._states) > STATES_KEPT:
+            del self._states[next(iter(self._states))]
+        return False
 
     def observe(self, alert: Mapping[str, Any], partition: int) -> None:
         """An alert read from before the committed offset (rebuilding the firing set at

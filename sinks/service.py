@@ -6,6 +6,7 @@ committed. A failed write aborts the commit; the offsets stay where they were an
 rows are read again, cut the same way (sinks.batch), and deduplicated by ClickHouse.
 
 The sink has its own consumer group, so it scales apart from the stream processors.
+The process around it (the store, /metrics, the query server) is sinks.run.
 Back-pressure: when more than `max_pending_rows` are buffered, or the store is failing,
 every assigned partition is paused; the consumer keeps polling (so it stays in its
 group) but receives nothing until the writer catches up.
@@ -22,37 +23,29 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
-from prometheus_client import CollectorRegistry
 
 from common.config import Config
 from common.kafka import consumer, kafka_client, producer
-from common.selfmetrics import Endpoint, serve
 from common.threadname import name_thread
-from sinks.backup import backup_into
-from sinks.backupstatus import BackupStatusCollector, default_status_path
 from sinks.batch import Batch, Batcher
+from sinks.deadletters import STORED_HEADER, publish_dead_letters, stored_by_a_sink
 from sinks.errors import StoreAborted
 from sinks.recovery import read_members, rebuild
 from sinks.retry import Backoff
 from sinks.rows import Limits, table_specs
-from sinks.selfmetrics import SinkCollector, SinkMetrics, State, readiness
-from sinks.serve import QueryServer
+from sinks.selfmetrics import SinkMetrics, State
 from sinks.settings import SinkSettings
 from sinks.stats import SinkStats
-from sinks.store import InsertHook, Store, is_embedded, open_store
+from sinks.store import Store
 from sinks.writer import BatchWriter, WriteResult
 
-__all__ = ["STORED_HEADER", "SinkService", "run_sink"]
+__all__ = ["LOOP_THREAD", "STORED_HEADER", "WRITER_THREAD", "SinkService"]
 
 log = logging.getLogger(__name__)
 
-# Set on dead letters the sink publishes after storing them itself, so that its own
-# consumer of the dead-letter topic does not store them a second time.
-STORED_HEADER = "rackwatch-stored"
 # OS thread names, so that per-thread CPU tells the sink's parts from the engine's.
 LOOP_THREAD, WRITER_THREAD = "rw-sink", "rw-sink-writer"
 
@@ -163,8 +156,7 @@ class SinkService:
 
     def _skip(self, m: ConsumerRecord[bytes, bytes]) -> bool:
         """Nothing to store: a dead letter this sink (or another) stored and published."""
-        return m.topic == self.deadletter_topic and any(
-            k == STORED_HEADER for k, _ in (m.headers or ()))
+        return m.topic == self.deadletter_topic and stored_by_a_sink(m.headers)
 
     def _apply_backpressure(self) -> None:
         assert self.consumer is not None
@@ -212,22 +204,7 @@ class SinkService:
         """Publish dead letters, then commit: nothing is acknowledged before it is stored."""
         assert self.consumer is not None and self.producer is not None
         self._observe(results)
-        sends = []
-        try:
-            for r in results:
-                for d in r.dead_letters:
-                    key = d["key"].encode() if d["key"] is not None else None
-                    sends.append(await self.producer.send(
-                        self.deadletter_topic, orjson.dumps(d), key=key,
-                        headers=[(STORED_HEADER, b"1")]))
-        except KafkaError as e:  # the table has them; the topic copy is best effort
-            log.warning("could not publish dead letters: %s", e)
-        for fut in sends:
-            try:
-                await fut
-                self.stats.dead_letters_produced_total += 1
-            except KafkaError as e:
-                log.warning("could not publish a dead letter: %s", e)
+        await publish_dead_letters(self.producer, self.deadletter_topic, results, self.stats)
         if not commit:
             return
         assigned = self.consumer.assignment()
@@ -406,71 +383,3 @@ class SinkService:
     def describe(self) -> dict[str, Any]:
         return {"stats": self.stats.snapshot(), "paused": self._paused, "threads": self.threads,
                 "buffered_rows": self.batcher.buffered_rows, "healthy": self.writer.healthy}
-
-
-async def _open_when_free(cfg: Config, faults: InsertHook | None, stop: asyncio.Event,
-                          patience_s: float = 60.0) -> Store:
-    """Open the store, waiting while another process holds the embedded directory.
-
-    chDB allows one process per directory. `rackwatch query` or `backup` run while no
-    sink serves them open the directory themselves for a moment; a sink starting just
-    then must wait for them, not die.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + patience_s
-    delay = 0.2
-    while True:
-        try:
-            return await loop.run_in_executor(None, lambda: open_store(cfg, faults=faults))
-        except Exception as e:
-            busy = is_embedded(cfg.clickhouse_dsn) and "EmbeddedServer" in str(e)
-            if not busy or loop.time() > deadline or stop.is_set():
-                raise
-            log.warning("the embedded store is in use by another process; retrying in "
-                        "%.1fs", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
-
-
-async def run_sink(cfg: Config, *, stop: asyncio.Event, ready: asyncio.Event | None = None,
-                   store: Store | None = None, faults: InsertHook | None = None,
-                   settings: SinkSettings | None = None) -> SinkStats:
-    """Run the sink until `stop` is set; return its counters.
-
-    Opens (and migrates) the configured store unless one is given. In embedded mode the
-    sink owns the chDB directory, so it also serves read-only queries on localhost
-    (sinks.serve) for `rackwatch query` and `rackwatch backup`.
-    """
-    settings = settings or SinkSettings.from_config(cfg)
-    own = store is None
-    if store is None:
-        store = await _open_when_free(cfg, faults, stop)
-    elif faults is not None:
-        store.faults = faults
-    # named once the engine has started its threads (they inherit the creator's name)
-    name_thread(LOOP_THREAD)
-    server: QueryServer | None = None
-    endpoint: Endpoint | None = None
-    try:
-        service = SinkService(cfg, store, settings=settings)
-        if settings.metrics_port:
-            endpoint = await serve("sink", CollectorRegistry(), settings.metrics_host,
-                                   settings.metrics_port,
-                                   ready=lambda: readiness(service.state(), settings.ready_lag),
-                                   collectors=[SinkCollector(service.stats, service.metrics,
-                                                             service.state),
-                                               BackupStatusCollector(
-                                                   default_status_path(cfg.home))])
-        if store.embedded:
-            server = QueryServer(store, host=settings.serve_host, port=settings.serve_port,
-                                 token=settings.serve_token, status=service.describe,
-                                 backup=backup_into)
-            server.start()
-        return await service.run(stop, ready)
-    finally:
-        if endpoint is not None:
-            await endpoint.close()
-        if server is not None:
-            server.stop()
-        if own:
-            store.close()

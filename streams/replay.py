@@ -102,12 +102,9 @@ def replay_lines(lines: Iterable[bytes], rules: RuleSet,
             yield from (orjson.dumps(r) for r in block_rows(orjson.loads(out.metric_block)))
         if "logs" in emit and out.log_rows is not None:
             yield from (orjson.dumps(r) for r in orjson.loads(out.log_rows))
-        if "alerts" in emit:
-            for _, a in out.alerts:
-                yield a
-        if "actions" in emit:
-            for _, act in out.actions:
-                yield act
+        for name, pairs in (("alerts", out.alerts), ("actions", out.actions)):
+            if name in emit:
+                yield from (value for _, value in pairs)
         for key, event in out.correlate:
             incidents = runtime.on_correlate(scopes.setdefault(key, {}), event)
             if "incidents" in emit:
@@ -163,12 +160,13 @@ def _event_ts(out: Outputs, states: dict[str, HostState]) -> int | None:
 
 def replay(path: str | Path, rules: RuleSet, emit: set[str], out: IO[bytes],
            smoothing: SmoothingParams | None = None,
+           correlator: CorrelatorConfig | None = None,
            routing: RoutingTree | None = None) -> ReplayStats:
     """Replay a file (or "-" for stdin) and write the output lines."""
     stats = ReplayStats()
     src: Any = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
     try:
-        for line in replay_lines(src, rules, emit, stats, smoothing, routing=routing):
+        for line in replay_lines(src, rules, emit, stats, smoothing, correlator, routing):
             out.write(line + b"\n")
             if b'"rackwatch.alert/v1"' in line[:40]:
                 stats.alerts += 1

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from producers.events import log_event, metric_batch
-from producers.simulator.faults import Fault, StepContext, resolve_faults
+from producers.simulator.faults import Fault, StepContext
 from producers.simulator.loglines import background_syslog
 from producers.simulator.model import HostSim, PendingLog
 from producers.simulator.options import SimOptions
+from producers.simulator.placement import resolve_faults
 from producers.simulator.spec import parse_faults
 from producers.simulator.topology import Topology, build_topology
 from schemas.events import LogEvent, MetricBatch

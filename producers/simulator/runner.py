@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -22,7 +22,7 @@ import orjson
 from common.config import Config, ConfigError
 from producers.buffer import SpillBuffer
 from producers.publisher import KafkaTransport, Publisher, Transport
-from producers.simulator.fleet import Fleet
+from producers.simulator.fleet import Event, Fleet
 from producers.simulator.options import SimOptions
 from producers.state import new_epoch
 from schemas.ids import METRICS
@@ -96,7 +96,7 @@ async def run_simulator(cfg: Config, opts: SimOptions, *, stop: asyncio.Event,
     fleet = Fleet(opts, origin_ms=origin)
     stats = SimStats(hosts=opts.hosts, origin_ms=origin)
     manifest = _Manifest(opts.manifest, fleet)
-    metrics_topic, logs_topic = cfg.topic("metrics"), cfg.topic("logs")
+    topics = cfg.topic("metrics"), cfg.topic("logs")
     out: IO[bytes] | None = None
     publisher: Publisher | None = None
     pub_task: asyncio.Task[None] | None = None
@@ -106,19 +106,8 @@ async def run_simulator(cfg: Config, opts: SimOptions, *, stop: asyncio.Event,
         where = str(opts.output)
     else:
         if transport is None:
-            from common.kafka import kafka_client
-            from common.topics import ensure_topics
-
-            async def prepare() -> object:
-                return await ensure_topics(cfg, ("metrics", "logs"))
-
-            transport = KafkaTransport(kafka_client(cfg), client_id="rackwatch-simulator",
-                                       prepare=prepare)
-        spill = cfg.home / "simulator" / f"seed{opts.seed}.spill"
-        buffer = SpillBuffer(max_items=max(cfg.agent.buffer_max_batches, 10 * opts.hosts),
-                             memory_items=max(cfg.agent.buffer_memory_batches, 4 * opts.hosts),
-                             spill_path=spill)
-        publisher = Publisher(transport, buffer)
+            transport = _kafka_transport(cfg)
+        publisher = _publisher(cfg, opts, transport)
         pub_task = asyncio.create_task(publisher.run(pub_stop, flush_timeout=30.0))
         where = transport.description
     n = opts.steps()
@@ -132,42 +121,18 @@ async def run_simulator(cfg: Config, opts: SimOptions, *, stop: asyncio.Event,
     try:
         while (n is None or k < n) and not stop.is_set():
             t = fleet.step_time(k)
-            if opts.realtime:
-                wait = t / 1000.0 - clock()
-                if wait > 0:
-                    try:
-                        await asyncio.wait_for(stop.wait(), wait)
-                        break
-                    except TimeoutError:
-                        pass
+            if opts.realtime and await _stopped_within(stop, t / 1000.0 - clock()):
+                break
             manifest.advance(t + fleet.interval_ms)
-            events = fleet.step(k)
-            for ev in events:
-                data = orjson.dumps(ev)
-                is_metrics = ev["schema"] == METRICS
-                if is_metrics:
-                    stats.batches += 1
-                    stats.samples += len(ev["samples"])  # type: ignore[typeddict-item]
-                else:
-                    stats.log_events += 1
-                if out is not None:
-                    out.write(data + b"\n")
-                else:
-                    assert publisher is not None
-                    publisher.publish(metrics_topic if is_metrics else logs_topic,
-                                      ev["host"].encode(), data)
+            _emit(fleet.step(k), stats, out, publisher, topics)
             k += 1
             stats.steps = k
             if publisher is not None:
                 await publisher.wait_room(room)
             if opts.rate is not None:
                 ahead = stats.batches / opts.rate - (time.monotonic() - started)
-                if ahead > 0:
-                    try:
-                        await asyncio.wait_for(stop.wait(), ahead)
-                        break
-                    except TimeoutError:
-                        pass
+                if await _stopped_within(stop, ahead):
+                    break
             else:
                 await asyncio.sleep(0)
     finally:
@@ -185,3 +150,54 @@ async def run_simulator(cfg: Config, opts: SimOptions, *, stop: asyncio.Event,
              "%d faults in %.1fs", stats.steps, stats.batches, stats.samples, stats.log_events,
              stats.faults_started, stats.elapsed_s)
     return stats
+
+
+def _kafka_transport(cfg: Config) -> Transport:
+    """The Kafka transport, creating the topics before the first send."""
+    from common.kafka import kafka_client
+    from common.topics import ensure_topics
+
+    async def prepare() -> object:
+        return await ensure_topics(cfg, ("metrics", "logs"))
+
+    return KafkaTransport(kafka_client(cfg), client_id="rackwatch-simulator", prepare=prepare)
+
+
+def _publisher(cfg: Config, opts: SimOptions, transport: Transport) -> Publisher:
+    """The shared publisher, its buffer sized for the fleet (at least the agent's)."""
+    spill = cfg.home / "simulator" / f"seed{opts.seed}.spill"
+    buffer = SpillBuffer(max_items=max(cfg.agent.buffer_max_batches, 10 * opts.hosts),
+                         memory_items=max(cfg.agent.buffer_memory_batches, 4 * opts.hosts),
+                         spill_path=spill)
+    return Publisher(transport, buffer)
+
+
+def _emit(events: Iterable[Event], stats: SimStats, out: IO[bytes] | None,
+          publisher: Publisher | None, topics: tuple[str, str]) -> None:
+    """One interval's events to the file or the publisher, counted."""
+    metrics_topic, logs_topic = topics
+    for ev in events:
+        data = orjson.dumps(ev)
+        is_metrics = ev["schema"] == METRICS
+        if is_metrics:
+            stats.batches += 1
+            stats.samples += len(ev["samples"])  # type: ignore[typeddict-item]
+        else:
+            stats.log_events += 1
+        if out is not None:
+            out.write(data + b"\n")
+        else:
+            assert publisher is not None
+            publisher.publish(metrics_topic if is_metrics else logs_topic,
+                              ev["host"].encode(), data)
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds` (none when not positive); whether `stop` was set meanwhile."""
+    if seconds <= 0:
+        return False
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+        return True
+    except TimeoutError:
+        return False

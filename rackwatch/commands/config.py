@@ -24,11 +24,14 @@ def _toml_value(v: object) -> str:
 
 def _check(args: argparse.Namespace, cfg: Config) -> int:
     """The configuration loaded (problems would have exited with 2 before this runs);
-    printed as TOML with secrets masked. The routing tree it names is checked too: a
-    bad tree exits 2 with every problem listed."""
+    printed as TOML with secrets masked. Settings checked together (the correlator's
+    windows, its call graph file) are checked here too, and so is the routing tree it
+    names: a bad tree exits 2 with every problem listed."""
+    from rackwatch.commands.streams import correlator_settings
     from streams.handling import routing_of
     from streams.rules.model import RuleError
 
+    correlator_settings(cfg)
     try:
         routing_of(cfg)
     except RuleError as e:

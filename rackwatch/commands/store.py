@@ -18,7 +18,7 @@ __all__ = ["register"]
 
 def _sink(args: argparse.Namespace, cfg: Config) -> int:
     from common.topics import ensure_topics
-    from sinks.service import run_sink
+    from sinks.run import run_sink
     from sinks.store import EmbeddedEngineMissing, require_embedded_engine
 
     try:

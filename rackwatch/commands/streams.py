@@ -20,6 +20,18 @@ def _load_rules(path: str | None, cfg: Config):  # type: ignore[no-untyped-def]
     return (load_rules(chosen) if chosen else default_rules()), (chosen or None)
 
 
+def correlator_settings(cfg: Config):  # type: ignore[no-untyped-def]
+    """The worker's correlator settings from `[correlator]`; an impossible one is a
+    configuration error (named, no traceback)."""
+    from common.config import ConfigError
+    from streams.incidents.config import from_section
+
+    try:
+        return from_section(cfg.correlator)
+    except ValueError as e:
+        raise ConfigError([str(e)]) from None
+
+
 def faust_worker(app: Any, loglevel: str, stdout: IO[str] | None = None) -> Any:
     """faust's Worker for `app`, without its terminal spinner unless stdout is a terminal
     (the spinner writes cursor codes such as ESC[?25l into a log file)."""
@@ -39,6 +51,7 @@ def _worker(args: argparse.Namespace, cfg: Config) -> NoReturn:
     from streams.worker import build_app
 
     rules, rules_path = _load_rules(args.rules, cfg)
+    correlator_settings(cfg)  # checked before anything starts
     routing_of(cfg)  # a bad routing tree stops the worker here, with every problem named
     asyncio.run(ensure_topics(cfg))
     app = build_app(cfg, rules, rules_path=rules_path)
@@ -61,12 +74,14 @@ def _replay(args: argparse.Namespace, cfg: Config) -> int:
         return 2
     rules, _ = _load_rules(args.rules, cfg)
     smoothing = SmoothingParams.of(cfg.worker.ewma_tau_s, cfg.worker.wma_window)
+    correlator = correlator_settings(cfg)
     routing = routing_of(cfg)
     if args.output and args.output != "-":
         with open(args.output, "wb") as out:
-            stats = replay(args.events, rules, emit, out, smoothing, routing)
+            stats = replay(args.events, rules, emit, out, smoothing, correlator, routing)
     else:
-        stats = replay(args.events, rules, emit, sys.stdout.buffer, smoothing, routing)
+        stats = replay(args.events, rules, emit, sys.stdout.buffer, smoothing, correlator,
+                       routing)
     print(stats.describe(), file=sys.stderr)
     return 0
 

@@ -22,7 +22,6 @@ time, but not edited in place.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import logging
 from dataclasses import dataclass, field
@@ -36,15 +35,17 @@ from schemas.events import Alert, MetricBatch, MetricRow
 from streams.core import dedup, series, windows
 from streams.core.block import MetricBlock
 from streams.core.deadletter import Rejected
+from streams.core.hostcontext import FAULT_MEMORY_MS, host_context, note_fault
 from streams.core.hoststate import HostState
 from streams.core.layout import BatchShape, Layout, Shape, Signature, signature
 from streams.core.normalise import canonical_labels, canonical_name, check_value
+from streams.core.points import make_point
 from streams.core.smoothing import SmoothingParams
 from streams.core.windows import WindowSpec
 from streams.rules import Point, RuleEngine
 
-__all__ = ["BatchResult", "CoreCounters", "HostState", "MetricsCore", "host_context",
-           "make_point", "note_fault", "series_key"]
+__all__ = ["FAULT_MEMORY_MS", "BatchResult", "CoreCounters", "HostState", "MetricsCore",
+           "host_context", "make_point", "note_fault", "series_key"]
 
 log = logging.getLogger(__name__)
 
@@ -52,31 +53,6 @@ log = logging.getLogger(__name__)
 _VALUE = itemgetter("value")
 _LAYOUTS_MAX = 20_000  # hosts whose memo is kept (about 35 KB each; others rebuild it)
 _SHAPES_MAX = 10_000  # distinct batch shapes remembered
-_POINT_FIELDS = ("name", "labels", "ts", "value", "ewma", "wma", "ewvar", "prev_value", "prev_ts")
-if tuple(f.name for f in dataclasses.fields(Point)) != _POINT_FIELDS:  # pragma: no cover
-    raise ImportError("streams.rules.Point changed its fields: update make_point")
-(_p_name, _p_labels, _p_ts, _p_value, _p_ewma, _p_wma, _p_ewvar, _p_prev_value,
- _p_prev_ts) = (getattr(Point, f).__set__ for f in _POINT_FIELDS)
-_new_point = object.__new__
-
-
-def make_point(name: str, labels: dict[str, str], ts: int, value: float, ewma: float,
-               wma: float, ewvar: float, prev_value: float | None, prev_ts: int | None
-               ) -> Point:
-    """Point(...), built by setting its slots directly rather than through the frozen
-    dataclass's __init__ (a generic object.__setattr__ per field): the same object at
-    half the cost, and a batch builds dozens."""
-    p: Point = _new_point(Point)
-    _p_name(p, name)
-    _p_labels(p, labels)
-    _p_ts(p, ts)
-    _p_value(p, value)
-    _p_ewma(p, ewma)
-    _p_wma(p, wma)
-    _p_ewvar(p, ewvar)
-    _p_prev_value(p, prev_value)
-    _p_prev_ts(p, prev_ts)
-    return p
 
 
 @dataclass
@@ -126,7 +102,6 @@ def series_key(name: str, labels: dict[str, str] | None) -> str:
 # error log rate went from 0.02 to 1.5 lines/s as its latency rose").
 DEFAULT_WINDOWED = ("gpu.*", "cpu.usage", "mem.usage", "serving.server_latency_*",
                     "serving.client_latency_*", "serving.success_ratio", "log.*")
-FAULT_MEMORY_MS = 600_000
 
 
 class MetricsCore:
@@ -409,45 +384,3 @@ def _state_lists(store: series.Store, wstate: dict[str, Any] | None) -> list[lis
         for cols in wstate["o"].values():
             lists.extend(cols[:4])
     return lists
-
-
-def note_fault(state: HostState, fault_class: str, ts: int) -> None:
-    """Remember a classified log fault for the host context (last ten minutes)."""
-    faults = state.faults
-    times = faults.setdefault(fault_class, [])
-    times.append(ts)
-    cutoff = ts - FAULT_MEMORY_MS
-    for fc in list(faults):
-        kept = [t for t in faults[fc] if t >= cutoff][-50:]
-        if kept:
-            faults[fc] = kept
-        else:
-            del faults[fc]
-
-
-def host_context(state: HostState, now_ms: int | None = None) -> dict[str, Any]:
-    """What the correlator needs to explain a fault: recent history of the key series.
-
-    Per windowed series: "minutes", its closed windows oldest first as [start, min,
-    max, avg, count] (plus a percentile where the windows keep one), and from its
-    smoothing state "last", "ewma" and "recent" (the last few values, oldest first).
-    "recent_faults" counts the host's log faults of the FAULT_MEMORY_MS before `now_ms`
-    (the event being explained), as training counts them: counted back from the newest
-    fault instead, an alert an hour after a fault would still see it as recent.
-    """
-    store = state.series
-    out: dict[str, Any] = {}
-    ws = state.windows
-    if ws and store is not None:
-        keys = store.keys
-        for j, i in enumerate(ws["k"]):
-            out[keys[i]] = {"minutes": windows.minutes(ws, j),
-                            "last": store.last_values[-1][i], "ewma": store.ewma[i],
-                            "recent": series.recent(store, i)}
-    faults: dict[str, int] = {}
-    for fc, times in state.faults.items():
-        n = len(times) if now_ms is None else sum(
-            1 for t in times if now_ms - FAULT_MEMORY_MS < t <= now_ms)
-        if n:
-            faults[fc] = n
-    return {"series": out, "recent_faults": faults}

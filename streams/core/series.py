@@ -199,38 +199,10 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
     """Fold one sample into each series idx[j] (idx None: every series, in order), all
     at once. None, with nothing changed, unless all those series last saw the same
     timestamp. `values` is `v` as a list (it becomes the newest buffer column)."""
-    t_all: int | list[int] = s.last_ts
-    if idx is None:
-        if isinstance(t_all, int):
-            t0 = t_all
-        else:
-            if not t_all:
-                return None
-            t0 = t_all[0]
-            if t_all.count(t0) != len(t_all):
-                return None
-        m_list, q_list = s.ewma, s.ewvar
-        m0: Floats = as_array(m_list)
-        q0: Floats = as_array(q_list)
-        a0: Floats = as_array(s.ewmad)
-        n0: npt.NDArray[np.int64] = as_array(s.count)
-        ewvar = q_list
-        prev_value = s.last_values[-1]
-    else:
-        il = idx.tolist()
-        if isinstance(t_all, int):
-            t0 = t_all
-        else:
-            t0 = t_all[il[0]]
-            if any(t_all[i] != t0 for i in il):
-                return None
-        m0 = as_array(s.ewma)[idx]
-        q0 = as_array(s.ewvar)[idx]
-        a0 = as_array(s.ewmad)[idx]
-        n0 = as_array(s.count)[idx]
-        ewvar = q0.tolist()
-        last = s.last_values[-1]
-        prev_value = [last[i] for i in il]
+    before = _gather(s, idx, as_array)
+    if before is None:
+        return None
+    t0, m0, q0, a0, n0, ewvar, prev_value, il = before
     cap = _cap(p)
     grown = int(n0.min()) >= cap  # every series past every count threshold: the usual case
     diff = v - m0
@@ -256,22 +228,7 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
     else:
         cols = [as_array(c)[idx] for c in old[1:]]
     cols.append(v)
-    if w == 1:
-        wma_l = list(values)
-    else:
-        num: Floats
-        if grown or int(n1.min()) >= w:  # full buffers: weights 1..w
-            num = 0.0 + cols[0]
-            for k in range(1, w):
-                num = num + (k + 1) * cols[k]
-            wma = num / (w * (w + 1) / 2)
-        else:  # young series: weights 0 on the empty entries, 1..nb on the others
-            nb = np.minimum(n1, w)
-            num = np.zeros(len(v))
-            for k in range(w):
-                num = num + np.maximum(k - (w - nb) + 1, 0) * cols[k]
-            wma = num / (nb * (nb + 1) / 2)
-        wma_l = wma.tolist()
+    wma_l = list(values) if w == 1 else _wma(cols, n1, grown, len(v)).tolist()
     ewma_l: list[float]
     if idx is None:
         if moved:
@@ -281,16 +238,71 @@ def fold_many(s: Store, idx: npt.NDArray[np.intp] | None, ts: int, v: Floats,
             s.ewmad = a1.tolist()
             s.last_ts = ts
         else:
-            ewma_l = m_list
+            ewma_l = s.ewma
         if not grown:
             s.count = n1.tolist()
         s.last_values = [*old[1:], values]
         _remember(as_array, s, m1, q1, a1, n1, v)
     else:
+        assert il is not None
         ewma_l = m1.tolist()
         _scatter(s, idx, il, ts, moved, m1, q1, a1, None if grown else n1, cols, as_array)
     return Folded(ewma_l, wma_l, out.tolist(), int(np.count_nonzero(out)), ewvar,
                   prev_value, t0)
+
+
+_Before = tuple[int, Floats, Floats, Floats, npt.NDArray[np.int64], list[float],
+                list[float], list[int] | None]
+
+
+def _gather(s: Store, idx: npt.NDArray[np.intp] | None, as_array: AsArray) -> _Before | None:
+    """The state `fold_many` folds into, as arrays: (last ts, ewma, ewvar, ewmad, count,
+    ewvar as a list, previous values, idx as a list); None unless all those series last
+    saw the same timestamp."""
+    t_all: int | list[int] = s.last_ts
+    if idx is None:
+        if isinstance(t_all, int):
+            t0 = t_all
+        else:
+            if not t_all:
+                return None
+            t0 = t_all[0]
+            if t_all.count(t0) != len(t_all):
+                return None
+        q_list = s.ewvar
+        return (t0, as_array(s.ewma), as_array(q_list), as_array(s.ewmad), as_array(s.count),
+                q_list, s.last_values[-1], None)
+    il = idx.tolist()
+    if isinstance(t_all, int):
+        t0 = t_all
+    else:
+        t0 = t_all[il[0]]
+        if any(t_all[i] != t0 for i in il):
+            return None
+    m0 = as_array(s.ewma)[idx]
+    q0 = as_array(s.ewvar)[idx]
+    last = s.last_values[-1]
+    return (t0, m0, q0, as_array(s.ewmad)[idx], as_array(s.count)[idx], q0.tolist(),
+            [last[i] for i in il], il)
+
+
+def _wma(cols: list[Floats], n1: npt.NDArray[np.int64], grown: bool, size: int) -> Floats:
+    """The weighted moving average over the buffer columns (oldest first, w > 1)."""
+    w = len(cols)
+    num: Floats
+    if grown or int(n1.min()) >= w:  # full buffers: weights 1..w
+        num = 0.0 + cols[0]
+        for k in range(1, w):
+            num = num + (k + 1) * cols[k]
+        wma: Floats = num / (w * (w + 1) / 2)
+        return wma
+    # young series: weights 0 on the empty entries, 1..nb on the others
+    nb = np.minimum(n1, w)
+    num = np.zeros(size)
+    for k in range(w):
+        num = num + np.maximum(k - (w - nb) + 1, 0) * cols[k]
+    young: Floats = num / (nb * (nb + 1) / 2)
+    return young
 
 
 def _remember(as_array: AsArray, s: Store, m: Floats, q: Floats, a: Floats,

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["SIGNAL_CLASSES", "SYMPTOM_FAULTS", "CorrelatorConfig"]
+if TYPE_CHECKING:
+    from common.config import CorrelatorSection
+
+__all__ = ["SIGNAL_CLASSES", "SYMPTOM_FAULTS", "CorrelatorConfig", "from_section"]
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +155,32 @@ class CorrelatorConfig:
             problems.append(f"group_labels must be label names, got {self.group_labels!r}")
         if problems:
             raise ValueError("invalid correlator configuration: " + "; ".join(problems))
+
+
+def from_section(section: CorrelatorSection) -> CorrelatorConfig:
+    """The correlator settings of a `[correlator]` section (seconds to event-time ms; the
+    call graph file read). ValueError names what is impossible (grace not shorter than
+    the window, a call graph file that cannot be read)."""
+    from streams.incidents.callgraph import load_call_graph
+
+    def ms(seconds: float) -> int:
+        return round(seconds * 1000)
+
+    try:
+        graph = load_call_graph(section.call_graph) if section.call_graph else {}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"[correlator] call_graph: {e}") from e
+    return CorrelatorConfig(
+        window_ms=ms(section.window_s), grace_ms=ms(section.grace_s),
+        update_interval_ms=ms(section.update_interval_s),
+        rack_min_hosts=section.rack_min_hosts, rack_min_fraction=section.rack_min_fraction,
+        rack_fraction_floor=section.rack_fraction_floor,
+        group_labels=section.group_labels, place_labels=section.place_labels,
+        group_min_hosts=section.group_min_hosts,
+        fault_lookback_ms=ms(section.fault_lookback_s),
+        service_domain_labels=section.service_domain_labels,
+        service_grace_ms=ms(section.service_grace_s),
+        service_burst_ms=ms(section.service_burst_s),
+        onset_tolerance_ms=ms(section.onset_tolerance_s),
+        call_graph=graph, learn_call_graph=section.learn_call_graph,
+        max_open_ms=ms(section.max_open_s))

@@ -37,6 +37,7 @@ from common.selfmetrics import serve
 from streams.core.decode import Limits
 from streams.core.smoothing import SmoothingParams
 from streams.handling import routing_of
+from streams.incidents.config import from_section
 from streams.rules import RuleSet
 from streams.runtime import Runtime
 from streams.worker.faustcompat import commit_offsets
@@ -187,7 +188,8 @@ def _wire(cfg: Config, rules: RuleSet, app_id: str | None) -> _Wiring:
                                                           cfg.worker.wma_window),
                       limits=Limits(max_future_skew_ms=int(cfg.worker.max_future_skew_s * 1000),
                                     max_past_age_ms=int(cfg.worker.max_past_age_s * 1000)),
-                      check_wall_clock=True, routing=routing_of(cfg))
+                      check_wall_clock=True, correlator=from_section(cfg.correlator),
+                      routing=routing_of(cfg))
     runtime.miner_state_of = lambda p: tables.miners.get(tables.miner_key[p])
     group = FaustGroup(app, {names.metrics, names.logs, names.correlate})
     stats = WorkerStats()

@@ -22,7 +22,7 @@ import pytest
 
 from common.broker import free_port
 from common.config import Config
-from sinks.service import run_sink
+from sinks.run import run_sink
 from sinks.settings import SinkSettings
 from sinks.stats import SinkStats
 from tests.integration.books import (

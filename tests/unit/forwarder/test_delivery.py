@@ -74,6 +74,29 @@ class TestOrderAndOffsets:
         b = q.next_batch(0.0)
         assert b is not None and [a["status"] for a in b.alerts] == ["firing", "resolved"]
 
+    def test_a_webhook_gets_no_repeated_state(self) -> None:
+        """The worker's re-sends of a state (same status, start, end) reach a webhook
+        once; their offsets still count. A refreshing target keeps every message."""
+        q = queue(coalesce=False, resend_s=None)
+        resolved = {**alert("x", "resolved"), "ends_at": "2026-01-01T00:05:00.000Z"}
+        for off, a in enumerate([alert("x"), alert("x"), resolved, resolved, alert("y")]):
+            q.add(a, 0, off)
+        b = q.next_batch(0.0)
+        assert b is not None
+        assert [(a["fingerprint"], a["status"]) for a in b.alerts] == [
+            ("x", "firing"), ("x", "resolved"), ("y", "firing")]
+        q.delivered(b, 0.0)
+        assert q.commit_due() == {0: 5}
+        again = {**alert("x"), "starts_at": "2026-01-01T01:00:00.000Z"}  # a new episode
+        q.add(again, 0, 5)
+        b = q.next_batch(1.0)
+        assert b is not None and b.alerts == [again]
+        am = queue(coalesce=False, resend_s=60.0)
+        for off in range(2):
+            am.add(resolved, 0, off)
+        b = am.next_batch(0.0)
+        assert b is not None and len(b.alerts) == 2
+
     def test_messages_to_skip_still_move_the_offset(self) -> None:
         """A message that is not an alert is covered by the request around it."""
         q = queue()

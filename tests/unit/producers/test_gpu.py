@@ -12,12 +12,11 @@ import pytest
 from producers.gpu import (
     GpuCollector,
     GpuReading,
-    NvmlSource,
     RecordedSource,
     XidEvent,
-    open_nvml,
     xid_message,
 )
+from producers.nvml import NvmlSource, open_nvml
 from producers.problems import Problems
 from schemas.catalogue import CATALOGUE
 
