@@ -138,6 +138,7 @@ class Action(TypedDict):
     note: str
     assignee: NotRequired[str]  # assigned, escalated: the owner
     priority: NotRequired[str]  # assigned, escalated
+    group: NotRequired[str]  # assigned: "rack=r07,rule=X", the route's group_by values
     starts_at: NotRequired[str]  # the alert episode it belongs to, where known
     rule: NotRequired[str]
     host: NotRequired[str | None]

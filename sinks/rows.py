@@ -251,8 +251,8 @@ def incident_row(r: Mapping[str, Any], lim: Limits) -> Row:
 
 
 ACTION_COLUMNS = ("action_id", "action", "fingerprint", "by", "at", "note", "assignee",
-                  "priority", "starts_at", "rule", "host", "rack", "labels", "matchers", "until",
-                  "level")
+                  "priority", "group_key", "starts_at", "rule", "host", "rack", "labels",
+                  "matchers", "until", "level")
 _ACTIONS = frozenset({"assigned", "acknowledged", "escalated", "silenced", "resolved",
                       "reopened"})
 
@@ -273,9 +273,9 @@ def action_row(r: Mapping[str, Any], lim: Limits) -> Row:
     return (
         _str(r, "action_id", m), action, _opt_str(r, "fingerprint", m), by, _time(r, "at"),
         _opt_str(r, "note", m), _opt_str(r, "assignee", m), _opt_str(r, "priority", m),
-        _opt_time(r, "starts_at"), _opt_str(r, "rule", m), _opt_str(r, "host", m),
-        labels.get("rack", ""), labels, _str_list(r, "matchers"), _opt_time(r, "until"),
-        _uint(r, "level", 65_535) if level is not None else 0,
+        _opt_str(r, "group", m), _opt_time(r, "starts_at"), _opt_str(r, "rule", m),
+        _opt_str(r, "host", m), labels.get("rack", ""), labels, _str_list(r, "matchers"),
+        _opt_time(r, "until"), _uint(r, "level", 65_535) if level is not None else 0,
     )
 
 

@@ -136,7 +136,7 @@ class Runtime:
             alerts.append(a)
             fp = a["fingerprint"].encode()
             out.alerts.append((fp, orjson.dumps(a)))
-            action = for_alert(a)
+            action = for_alert(a, routed.group)
             if action is not None:
                 out.actions.append((fp, orjson.dumps(action)))
         return alerts

@@ -761,6 +761,7 @@ CREATE TABLE IF NOT EXISTS rackwatch.alert_actions_local ON CLUSTER 'rackwatch'
     note         String                               CODEC(ZSTD(3)),
     assignee     LowCardinality(String),
     priority     LowCardinality(String),
+    group_key    String                               CODEC(ZSTD(1)),
     starts_at    Nullable(DateTime64(3, 'UTC')),
     rule         LowCardinality(String),
     host         LowCardinality(String),
@@ -795,4 +796,4 @@ INSERT INTO rackwatch.schema_migrations (version, name, checksum, applied_at) VA
     (11, 'incidents_suspects', '6c9a3fecbe461240f55d3dc77fe52f8b1b3a2ac2a0fcce305a1da35864c24aee', now64(3)),
     (12, 'metric_blocks_parse_once', '28532d024b6ee2ebf4ab36505b4cd8adcdf75789a9aff4b5a74f3d30f49c0cef', now64(3)),
     (13, 'series_rollups', '1e05869f992f12c3607c529e2d68310c8fe1ddcc2dfab4c5fcc630f8c47268b6', now64(3)),
-    (14, 'alert_actions', '3046ae69303817b3636cd303472a0a45c99046a1c152614f90aada53746a9e20', now64(3));
+    (14, 'alert_actions', '926f59715e9926116183bee6ac4d1a052fc74900d1a2e0bc76b89c7686bccd88', now64(3));

@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS ${database}.alert_actions
     note         String                               CODEC(ZSTD(3)),
     assignee     LowCardinality(String),
     priority     LowCardinality(String),
+    group_key    String                               CODEC(ZSTD(1)),
     starts_at    Nullable(DateTime64(3, 'UTC')),
     rule         LowCardinality(String),
     host         LowCardinality(String),

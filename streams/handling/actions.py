@@ -59,10 +59,11 @@ def make_action(action: str, fingerprint: str | None, by: str, at_ms: int, note:
     return msg
 
 
-def for_alert(alert: Mapping[str, Any]) -> dict[str, Any] | None:
+def for_alert(alert: Mapping[str, Any], group: str = "") -> dict[str, Any] | None:
     """rackwatch's own action for an alert message: `assigned` for a firing one (every
-    re-send of an episode gives the same action), `resolved` by rackwatch for a resolved
-    one; None for an alert without an owner (routing is off)."""
+    re-send of an episode gives the same action; `group`: its group under the route's
+    group_by), `resolved` by rackwatch for a resolved one; None for an alert without an
+    owner (routing is off)."""
     if not alert.get("assignee"):
         return None
     fp, starts = str(alert["fingerprint"]), str(alert["starts_at"])
@@ -71,7 +72,8 @@ def for_alert(alert: Mapping[str, Any]) -> dict[str, Any] | None:
         return make_action("assigned", fp, PIPELINE, rfc3339_to_ms(starts),
                            f"routed to {alert['assignee']}", ident=(starts,),
                            assignee=alert["assignee"], priority=alert.get("priority"),
-                           labels=dict(alert.get("labels") or {}), **common)
+                           group=group or None, labels=dict(alert.get("labels") or {}),
+                           **common)
     ends = alert.get("ends_at")
     if not ends:
         return None

@@ -185,7 +185,7 @@ class TestAlerts:
         tree = parse_routing(TREE)
         rt = Runtime(rules, check_wall_clock=False, routing=tree)
         states: dict[str, Any] = {}
-        alerts = []
+        alerts, actions = [], []
         for i, (rack, value) in enumerate([("r03", 0.9), ("r12", 0.9)]):
             host = f"h{i}"
             batch = {"schema": "rackwatch.metrics/v1", "host": host, "ts": 1_700_000_000_000,
@@ -194,8 +194,12 @@ class TestAlerts:
             out = rt.on_metrics(orjson.dumps(batch), states.get, wall_ms=0)
             states[host] = out.state
             alerts += [orjson.loads(a) for _, a in out.alerts]
+            actions += [orjson.loads(a) for _, a in out.actions]
         assert [(a["host"], a["assignee"], a["priority"]) for a in alerts] == [
             ("h0", "hall-a", "P3"), ("h1", "ops", "P1")]
+        assert [(a["action"], a["assignee"], a["group"]) for a in actions] == [
+            ("assigned", "hall-a", "rule=CpuHot,rack=r03"),
+            ("assigned", "ops", "rule=CpuHot,rack=r12")]
 
     def test_default_tree_when_none_given(self) -> None:
         from streams.rules import parse_rules

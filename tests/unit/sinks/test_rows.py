@@ -133,9 +133,11 @@ class TestOtherTables:
 
         assigned = make_action("assigned", "0123456789abcdef", "rackwatch", 1_790_000_000_000,
                                assignee="ops", priority="P2", labels={"rack": "r07"},
+                               group="rule=R,rack=r07",
                                starts_at="2026-09-21T14:13:20.000Z", rule="R", host="h")
         row = _row("actions", assigned)
         assert (row["rack"], row["assignee"], row["level"]) == ("r07", "ops", 0)
+        assert row["group_key"] == "rule=R,rack=r07"
         assert row["at"] == 1_790_000_000_000 and row["starts_at"] == 1_790_000_000_000
         silence = make_action("silenced", None, "bob", 1_790_000_000_000,
                               matchers=['rack="r1"'], until="2026-09-21T15:00:00.000Z")
