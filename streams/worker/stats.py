@@ -28,6 +28,8 @@ class WorkerStats:
     """The worker shell's own counters (the core counts the rest)."""
 
     batches: int = 0  # take batches processed
+    batch_cuts: int = 0  # take batches cut into one more part ([worker] batch_max_ms)
+    state_flushes: int = 0  # staged host states written ([worker] state_interval_ms)
     records: int = 0  # input messages processed
     stale_skipped: int = 0  # delivered for a partition this worker does not own now
     seen_skipped: int = 0  # delivered again below the next offset to process

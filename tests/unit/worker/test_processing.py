@@ -35,14 +35,19 @@ class FakeOutbox:
         self.journal = journal
         self.closed = False
         self.headers: dict[str, list[Any]] = {}
+        self.in_flight = True  # sends not yet delivered (the first wait is journaled)
 
     async def send(self, topic: str, key: bytes | None, value: bytes, *,
                    partition: int | None = None, headers: Any = None) -> None:
         self.journal.append(f"send {topic}")
         self.headers.setdefault(topic, []).append(headers)
+        self.in_flight = True
 
     async def delivered(self) -> None:
-        self.journal.append("delivered")
+        """Journaled when it waits for something (the real one returns at once else)."""
+        if self.in_flight:
+            self.journal.append("delivered")
+        self.in_flight = False
 
     async def stop(self) -> None:
         self.closed = True
@@ -332,3 +337,106 @@ class TestResendSuppression:
         assert sent == []  # offset 0's alert was sent; offset 1 raises none (already firing)
         assert journal.count("send rackwatch.processed.metrics") == 1  # offset 1's only
         assert work.stats.alerts_suppressed == 1 and work.stats.resent_suppressed == 1
+
+
+HOT = ("groups:\n  - name: g\n    rules:\n      - {alert: Hot, kind: threshold, "
+       "metric: cpu.usage, above: 0.4}\n")
+
+
+class TestStagedStates:
+    """[worker] state_interval_ms: host states written at most that often, before commits."""
+
+    def test_states_wait_for_the_interval_then_land_before_the_commit(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Two batches of one host write no state; the commit writes it once, after the
+        outputs are delivered, and only then commits both batches' offsets."""
+        work, journal, _ = world
+        work.state_interval_s = 60.0
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        asyncio.run(work.run_batch([event(1, 2)], work.runtime.on_metrics))
+        assert "send changelog-hosts" not in journal
+        assert list(work.staged) == [b"h1"]
+        journal.clear()
+        asyncio.run(work.commit())
+        assert journal == ["delivered", "send changelog-hosts", "delivered",
+                           "commit [(('rackwatch.metrics', 0), 2)]"]
+        assert work.staged == {} and work.stats.state_flushes == 1
+
+    def test_a_batch_after_the_interval_writes_the_states(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Once the interval has passed, the batch that ends it writes what is staged."""
+        work, journal, _ = world
+        work.state_interval_s = 60.0
+        work.last_flush = -100.0
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        rows = journal.index("send rackwatch.processed.metrics")
+        state = journal.index("send changelog-hosts")
+        assert rows < journal.index("delivered", rows) < state
+        assert work.tables.hosts[b"h1"] == work.tables.state_of("h1").dumps()  # type: ignore[union-attr]
+
+    def test_a_timer_tick_stages_instead_of_writing(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """A tick that changes a host's state stages it with the batches' states."""
+        work, journal, _ = world
+        work.state_interval_s = 60.0
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        work.staged.clear()
+        asyncio.run(work.run_tick(0, T0 + 600_000, None))
+        assert "send changelog-hosts" not in journal
+        assert b"h1" in work.staged
+
+    def test_a_rebalance_drops_what_is_staged(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Staged states of partitions that move are not written by the old owner."""
+        work, _, _ = world
+        work.state_interval_s = 60.0
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        work.forget()
+        assert work.staged == {}
+
+
+class TestBatchParts:
+    """[worker] batch_max_ms: a batch processed in parts, each part's alerts out first."""
+
+    @staticmethod
+    def _run(work: Processing, journal: list[str], max_s: float) -> dict[str, list[bytes]]:
+        work.runtime.replace_rules(parse_rules(HOT))
+        work.batch_max_s = max_s
+        sent: dict[str, list[bytes]] = {}
+        orig = work.outbox.send
+
+        async def keep(topic: str, key: bytes | None, value: bytes, **kw: Any) -> None:
+            sent.setdefault(topic, []).append(value)
+            await orig(topic, key, value, **kw)
+
+        work.outbox.send = keep  # type: ignore[method-assign]
+        events = [event(i, 1, host=f"h{i}") for i in range(3)]
+        asyncio.run(work.run_batch(events, work.runtime.on_metrics))
+        return sent
+
+    def test_each_part_delivers_its_alerts_before_its_records(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Cut after every record: alert (and its correlation event), delivered, record,
+        three times over."""
+        work, journal, _ = world
+        self._run(work, journal, 1e-9)
+        sends = [j for j in journal if j != "resume" and not j.startswith("seek")]
+        part = ["send rackwatch.alerts", "send rackwatch.correlate", "delivered",
+                "send rackwatch.processed.metrics"]
+        assert sends[:12] == part * 3
+        assert work.stats.batch_cuts == 2 and work.stats.batches == 1
+
+    def test_cutting_changes_nothing_that_is_sent(
+            self, world: tuple[Processing, list[str], FakeGroup],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """The same alerts, records and events per topic, in the same order, cut or whole."""
+        work, journal, _ = world
+        monkeypatch.setattr(proc, "wall_ms", lambda: T0 + 10_000)
+        whole = self._run(work, journal, 0.0)
+        work.forget()
+        work.tables.hosts.clear()
+        work.runtime = Runtime(parse_rules(HOT), check_wall_clock=False)
+        work.outbox.send = FakeOutbox.send.__get__(work.outbox)  # type: ignore[method-assign]
+        cut = self._run(work, journal, 1e-9)
+        assert len(whole[TOPICS.alerts]) == len(whole[TOPICS.rows]) == 3
+        assert cut == whole
