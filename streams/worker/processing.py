@@ -13,12 +13,15 @@ durable, in this order (docs/architecture.md draws it):
 5. then the offsets may be committed (every second, on revocation, at shutdown).
 
 Two knobs keep alerts from waiting behind bulk work without changing that order. A
-batch is processed in parts of at most `batch_max_ms` of processing time: each part's
-alerts are delivered and its records sent before the next part starts (a take batch of
-500 messages is half a second of work). And changed host states are staged and written
-at most every `state_interval_ms` instead of after every part: always after the outputs
-they imply are delivered and always before a commit, so steps 4 and 5 keep their order
-(a state lands later, never ahead of its outputs; the offsets never ahead of it).
+batch is processed in parts of at most `batch_max_ms` of processing time (a take batch
+of 500 messages is half a second of work), each part's alerts sent as it ends. And with
+`state_interval_ms` > 0 the worker does not stop to wait for the broker after each part:
+a part's processed records are held until its alerts are delivered (checked, or awaited,
+when the next part ends), and changed host states are staged and written at most every
+`state_interval_ms`, once every output sent before them is delivered, and always before
+a commit, which waits for them. So steps 3-5 keep their order (a record never lands
+ahead of its alerts, a state never ahead of its outputs, an offset never ahead of its
+state); only later. With 0, every part waits for its outputs and writes its states.
 
 So a state in the changelog implies its outputs landed, and a committed offset implies
 both. A worker that dies anywhere in between leaves messages that the next owner reads
@@ -94,6 +97,9 @@ class Processing(Ticking):
         # Host states processed but not yet written (0: written after every batch part).
         self.state_interval_s = state_interval_ms / 1000.0
         self.staged: dict[bytes, HostState] = {}
+        # A part's processed records, held until the sends before the mark (its alerts)
+        # are delivered (staged mode only).
+        self.held: tuple[int, list[Row]] | None = None
         self.last_flush = time.monotonic()
 
     # ------------------------------------------------------------------ partitions
@@ -104,6 +110,7 @@ class Processing(Ticking):
             log.warning("%d staged host state(s) dropped at a rebalance; their partitions' "
                         "next owner rebuilds them from the landed outputs", len(self.staged))
             self.staged.clear()
+        self.held = None  # their offsets were not committed: the next owner sends them
         self.book.forget()
         self.tables.forget()
         self.host_ticks.forget()
@@ -205,8 +212,22 @@ class Processing(Ticking):
             if out.log_rows is not None:
                 rows.append((t.log_rows, out.host.encode(), out.log_rows, headers))
 
+    async def _release(self, wait: bool) -> None:
+        """Send the held records once the sends before their mark are delivered (`wait`:
+        wait for that; else only when they already are)."""
+        if self.held is None:
+            return
+        mark, rows = self.held
+        if not wait and not self.outbox.landed(mark):
+            return
+        self.held = None
+        await self.outbox.delivered(mark)
+        for topic, key, value, headers in rows:
+            await self.outbox.send(topic, key, value, headers=headers)
+
     async def _store(self, changed: Iterable[tuple[Any, bytes, bytes]]) -> None:
         """Outputs first, then the states they imply (the delivery order above)."""
+        await self._release(wait=True)
         await self.outbox.delivered()
         for table, key, value in changed:
             await self.tables.put(table, key, value)
@@ -226,10 +247,17 @@ class Processing(Ticking):
         staged, self.staged = self.staged, {}
         self.last_flush = time.monotonic()
         if not staged:
+            await self._release(wait=True)
             await self.outbox.delivered()  # the outputs, before a commit
             return
         self.stats.state_flushes += 1
-        await self._store((self.tables.hosts, k, st.dumps()) for k, st in staged.items())
+        if self.state_interval_s <= 0:
+            await self._store((self.tables.hosts, k, st.dumps()) for k, st in staged.items())
+            return
+        await self._release(wait=True)
+        await self.outbox.delivered()
+        for k, st in staged.items():  # delivered before the next commit (which waits)
+            await self.tables.put(self.tables.hosts, k, st.dumps())
 
     async def run_batch(self, events: list[Any], handle: Callable[..., Outputs], *,
                         ticks: bool = False) -> None:
@@ -250,6 +278,8 @@ class Processing(Ticking):
             if self.state_interval_s <= 0 or (
                     time.monotonic() - self.last_flush >= self.state_interval_s):
                 await self.flush_states()
+            else:
+                await self._release(wait=False)
             self.stats.batch_seconds.observe(time.monotonic() - started)
             self.stats.batch_messages.observe(len(records))
             if time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S:
@@ -288,6 +318,11 @@ class Processing(Ticking):
             await self.emit_record(before, out, after, r.offset, landed, rows)
             if self.batch_max_s and time.monotonic() - started >= self.batch_max_s:
                 break
+        if self.state_interval_s > 0:  # the previous part's records, this part's held
+            mark = self.outbox.mark()
+            await self._release(wait=True)
+            self.held = (mark, rows)
+            return i
         await self.outbox.delivered()  # alerts, dead letters, correlation events
         for topic, key, value, headers in rows:
             await self.outbox.send(topic, key, value, headers=headers)
@@ -320,6 +355,7 @@ class Processing(Ticking):
         processed and is durable (they are processed in offset order, without gaps): the
         staged host states are written first."""
         await self.flush_states()
+        await self.outbox.delivered()
         due = self.book.commit_due()
         self.last_commit = time.monotonic()
         if not due:

@@ -31,23 +31,48 @@ T0 = 1_700_000_000_000
 
 
 class FakeOutbox:
+    """Sends land when `delivered` is awaited (up to its mark); it checks the delivery
+    order as it goes: a processed record is sent only once its alerts have landed, a
+    host state only once every output sent before it has."""
+
     def __init__(self, journal: list[str]) -> None:
         self.journal = journal
         self.closed = False
         self.headers: dict[str, list[Any]] = {}
-        self.in_flight = True  # sends not yet delivered (the first wait is journaled)
+        self.sent = 0
+        self.acked = 0
+        self.fresh = True  # the first wait is journaled even with nothing sent
+        self.alert_at: dict[str, int] = {}  # alert digest -> its send's number
 
     async def send(self, topic: str, key: bytes | None, value: bytes, *,
                    partition: int | None = None, headers: Any = None) -> None:
+        from streams.worker.offsets import ALERTS_HEADER, alert_digest
+
         self.journal.append(f"send {topic}")
         self.headers.setdefault(topic, []).append(headers)
-        self.in_flight = True
+        if topic == TOPICS.alerts:
+            self.alert_at[alert_digest(value)] = self.sent
+        for name, v in headers or []:
+            if name == ALERTS_HEADER:
+                assert all(self.alert_at[d] < self.acked for d in v.decode().split(","))
+        if topic.startswith("changelog-hosts") and not self.journal[-2].startswith(
+                "send changelog-hosts"):
+            assert self.acked == self.sent, "a state sent ahead of its outputs"
+        self.sent += 1
 
-    async def delivered(self) -> None:
+    def mark(self) -> int:
+        return self.sent
+
+    def landed(self, upto: int) -> bool:
+        return upto <= self.acked
+
+    async def delivered(self, upto: int | None = None) -> None:
         """Journaled when it waits for something (the real one returns at once else)."""
-        if self.in_flight:
+        target = self.sent if upto is None else upto
+        if target > self.acked or self.fresh:
             self.journal.append("delivered")
-        self.in_flight = False
+        self.fresh = False
+        self.acked = max(self.acked, target)
 
     async def stop(self) -> None:
         self.closed = True
@@ -348,17 +373,20 @@ class TestStagedStates:
 
     def test_states_wait_for_the_interval_then_land_before_the_commit(
             self, world: tuple[Processing, list[str], FakeGroup]) -> None:
-        """Two batches of one host write no state; the commit writes it once, after the
-        outputs are delivered, and only then commits both batches' offsets."""
+        """Two batches of one host write no state (the second's record is held: its
+        outputs are not known to be delivered); the commit sends the record, then writes
+        the state once, after the outputs are delivered, and only then commits."""
         work, journal, _ = world
         work.state_interval_s = 60.0
         asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
         asyncio.run(work.run_batch([event(1, 2)], work.runtime.on_metrics))
         assert "send changelog-hosts" not in journal
         assert list(work.staged) == [b"h1"]
+        assert journal.count("send rackwatch.processed.metrics") == 1  # the second: held
         journal.clear()
         asyncio.run(work.commit())
-        assert journal == ["delivered", "send changelog-hosts", "delivered",
+        assert journal == ["delivered", "send rackwatch.processed.metrics", "delivered",
+                           "send changelog-hosts", "delivered",
                            "commit [(('rackwatch.metrics', 0), 2)]"]
         assert work.staged == {} and work.stats.state_flushes == 1
 
@@ -440,3 +468,35 @@ class TestBatchParts:
         cut = self._run(work, journal, 1e-9)
         assert len(whole[TOPICS.alerts]) == len(whole[TOPICS.rows]) == 3
         assert cut == whole
+
+    def test_staged_parts_hold_records_instead_of_waiting(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """With staged states a part does not wait for its own alerts: its records are
+        held and sent when the next part ends (once those alerts landed), so the second
+        part's alert leaves before the first part's record; the fake checks the order."""
+        work, journal, _ = world
+        work.state_interval_s = 60.0
+        self._run(work, journal, 1e-9)
+        alerts = [i for i, j in enumerate(journal) if j == "send rackwatch.alerts"]
+        records = [i for i, j in enumerate(journal) if j == "send rackwatch.processed.metrics"]
+        assert len(alerts) == 3 and len(records) == 2  # the last part's record: held
+        assert alerts[1] < records[0]
+        asyncio.run(work.commit())
+        assert journal.count("send rackwatch.processed.metrics") == 3
+        assert journal[-1].startswith("commit")
+
+    def test_staged_or_not_the_same_is_sent(
+            self, world: tuple[Processing, list[str], FakeGroup],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """Staged states and held records change when things are sent, not what."""
+        work, journal, _ = world
+        monkeypatch.setattr(proc, "wall_ms", lambda: T0 + 10_000)
+        plain = self._run(work, journal, 0.0)
+        work.forget()
+        work.tables.hosts.clear()
+        work.runtime = Runtime(parse_rules(HOT), check_wall_clock=False)
+        work.outbox.send = FakeOutbox.send.__get__(work.outbox)  # type: ignore[method-assign]
+        work.state_interval_s = 60.0
+        staged = self._run(work, journal, 1e-9)
+        asyncio.run(work.commit())
+        assert staged == plain
