@@ -1,0 +1,3 @@
+-- Version 14 is reserved for the alert actions table, which comes with its own change;
+-- this file only keeps the versions without a gap until then and holds no statement
+-- (an empty version is recorded and changes nothing). It is replaced by that migration.
