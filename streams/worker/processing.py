@@ -46,21 +46,13 @@ from typing import Any
 import orjson
 
 from common.kafka import KafkaClient
-from schemas.ids import ALERT, message_headers
 from streams.core.metrics import HostState
 from streams.runtime import Outputs, Runtime
 from streams.worker.contract import Group, Topics
-from streams.worker.offsets import (
-    ALERTS_HEADER,
-    SOURCE_HEADER,
-    Record,
-    alert_digest,
-    landed_offsets,
-    read_range,
-    resume_offsets,
-)
+from streams.worker.offsets import Record, landed_offsets, read_range, resume_offsets
 from streams.worker.outbox import Outbox
 from streams.worker.partitions import Gap, PartitionBook, StallAction, TPKey
+from streams.worker.sending import Row
 from streams.worker.stats import WorkerStats
 from streams.worker.tables import StateTables
 from streams.worker.ticking import INCIDENT_HEADERS, Ticking, wall_ms
@@ -71,9 +63,6 @@ __all__ = ["COMMIT_INTERVAL_S", "Group", "Processing", "Topics"]
 log = logging.getLogger(__name__)
 
 COMMIT_INTERVAL_S = 1.0
-# Every alert message says what it is in its headers (schemas.ids).
-ALERT_HEADERS = message_headers(ALERT)
-Row = tuple[str, bytes, bytes, list[tuple[str, bytes]]]  # a processed record to send
 
 
 class Processing(Ticking):
@@ -97,8 +86,7 @@ class Processing(Ticking):
         # Host states processed but not yet written (0: written after every batch part).
         self.state_interval_s = state_interval_ms / 1000.0
         self.staged: dict[bytes, HostState] = {}
-        # A part's processed records, held until the sends before the mark (its alerts)
-        # are delivered (staged mode only).
+        # A part's processed records, held until the sends before the mark are delivered
         self.held: tuple[int, list[Row]] | None = None
         self.last_flush = time.monotonic()
 
@@ -162,56 +150,6 @@ class Processing(Ticking):
         return out
 
     # ------------------------------------------------------------------ outputs
-    async def emit(self, out: Outputs) -> None:
-        """Outputs that no input record carries (a timer tick's alerts)."""
-        send, t = self.outbox.send, self.topics
-        for key, value in out.deadletters:
-            await send(t.deadletter, key, value)
-        for fp, alert in out.alerts:
-            await send(t.alerts, fp, alert, headers=ALERT_HEADERS)
-            self._count_transition(alert)
-        for key, value in out.correlate:
-            await send(t.correlate, key, value)
-
-    def _count_transition(self, alert: bytes) -> None:
-        a = orjson.loads(alert)
-        key = (str(a.get("status")), str(a.get("severity")))
-        self.stats.transitions[key] = self.stats.transitions.get(key, 0) + 1
-
-    async def emit_record(self, before: list[Outputs], out: Outputs, after: list[Outputs],
-                          offset: int, landed: frozenset[str] | None,
-                          rows: list[Row]) -> None:
-        """What one input record caused, and the in-stream ticks just `before` and `after`
-        it, in that order (the order they happened in). Its alerts, dead letters and
-        correlation events are sent now; its processed records are appended to `rows`, to
-        be sent once those are delivered: a record carries the input offset and the
-        digests of its alerts, so a record on the broker must imply its alerts are too.
-        When the previous owner already delivered this offset (`landed`), the records and
-        those very alerts are not sent again; everything else is (identical re-sends)."""
-        send, t = self.outbox.send, self.topics
-        for key, value in out.deadletters:
-            await send(t.deadletter, key, value)
-        ordered = [*before, out, *after]
-        alerts = [a for o in ordered for a in o.alerts]
-        digests = [alert_digest(value) for _, value in alerts]
-        for (fp, alert), digest in zip(alerts, digests, strict=True):
-            if landed is not None and digest in landed:
-                self.stats.alerts_suppressed += 1
-                continue
-            await send(t.alerts, fp, alert, headers=ALERT_HEADERS)
-            self._count_transition(alert)
-        for o in ordered:
-            for key, value in o.correlate:
-                await send(t.correlate, key, value)
-        if out.host is not None and landed is None:
-            headers = [(SOURCE_HEADER, str(offset).encode())]
-            if digests:
-                headers.append((ALERTS_HEADER, ",".join(digests).encode()))
-            if out.metric_block is not None:
-                rows.append((t.rows, out.host.encode(), out.metric_block, headers))
-            if out.log_rows is not None:
-                rows.append((t.log_rows, out.host.encode(), out.log_rows, headers))
-
     async def _release(self, wait: bool) -> None:
         """Send the held records once the sends before their mark are delivered (`wait`:
         wait for that; else only when they already are)."""

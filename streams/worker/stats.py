@@ -48,6 +48,9 @@ class WorkerStats:
     batch_seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
     batch_messages: Histogram = field(default_factory=lambda: Histogram(SIZE_BUCKETS))
 
+    def count_transition(self, status: str, severity: str) -> None:
+        self.transitions[(status, severity)] = self.transitions.get((status, severity), 0) + 1
+
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if isinstance(v, int)}
 

@@ -23,6 +23,7 @@ from streams.worker.contract import Group, Topics
 from streams.worker.offsets import Record
 from streams.worker.outbox import Outbox
 from streams.worker.partitions import PartitionBook, TPKey
+from streams.worker.sending import Sending
 from streams.worker.stats import WorkerStats
 from streams.worker.tables import StateTables
 from streams.worker.ticks import Ticks
@@ -55,7 +56,7 @@ def peek_ts(raw: bytes) -> int | None:
     return int(raw[j:k]) if k > j else None
 
 
-class Ticking:
+class Ticking(Sending):
     """Ticks of one worker's partitions (the base of streams.worker.processing's
     Processing, which provides the outputs, the staging of host states and the topics)."""
 
@@ -69,9 +70,7 @@ class Ticking:
     scope_ticks: Ticks
     ends: dict[TPKey, int]
     topics: Topics
-
-    async def emit(self, out: Outputs) -> None:
-        raise NotImplementedError
+    state_interval_s: float
 
     async def _store(self, changed: Iterable[tuple[Any, bytes, bytes]]) -> None:
         raise NotImplementedError
@@ -157,7 +156,8 @@ class Ticking:
                 raw = tables.scopes.get(key)
                 if raw is not None and (updated := await self._tick_scope(raw, scopes_now)):
                     changed.append((tables.scopes, key, updated))
-        await self._store(changed)
+        if changed or self.state_interval_s <= 0:  # staged: nothing to order, no wait
+            await self._store(changed)
         self.stats.ticks_timer += 1
 
     def lagging(self, topic: str) -> Callable[[int], bool]:
