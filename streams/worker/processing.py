@@ -169,7 +169,8 @@ class Processing(Ticking):
         await self.outbox.delivered()
         for table, key, value in changed:
             await self.tables.put(table, key, value)
-        await self.outbox.delivered()
+        if self.state_interval_s <= 0:  # staged: the commit waits for the states
+            await self.outbox.delivered()
 
     # ------------------------------------------------------------------ batches
     def stage(self, key: bytes, state: HostState) -> bool:
@@ -271,20 +272,25 @@ class Processing(Ticking):
             if self.outbox.closed:
                 return
             changed: dict[bytes, bytes] = {}
+            parsed: dict[bytes, Any] = {}  # scopes of this batch, parsed once
             scopes = self.tables.scopes
             for r in await self.admit(events):
                 key = r.key or b""
-                raw = changed.get(key) or scopes.get(key)
-                st = {} if raw is None else orjson.loads(raw)
+                st = parsed.get(key)
+                if st is None:
+                    raw = changed.get(key) or scopes.get(key)
+                    st = parsed[key] = {} if raw is None else orjson.loads(raw)
                 ts = orjson.loads(r.value).get("ts")
                 for iid, msg in self.runtime.on_correlate(st, r.value):
                     await self.outbox.send(self.topics.incidents, iid, msg,
                                            headers=INCIDENT_HEADERS)
-                changed[key] = orjson.dumps(st)
                 if isinstance(ts, int):
                     now = self.scope_ticks.observe(r.partition, ts, wall_ms())
                     if self.scope_ticks.due(r.partition, now):
+                        changed.update((k, orjson.dumps(v)) for k, v in parsed.items())
+                        parsed.clear()
                         await self.tick_scopes(r.partition, now, changed)
+            changed.update((k, orjson.dumps(v)) for k, v in parsed.items())
             await self._store((scopes, k, v) for k, v in changed.items())
 
     # ------------------------------------------------------------------ commits, watchdog

@@ -500,3 +500,41 @@ class TestBatchParts:
         staged = self._run(work, journal, 1e-9)
         asyncio.run(work.commit())
         assert staged == plain
+
+
+class TestCorrelateBatches:
+    """A correlation batch parses each scope once; the outcome is the per-event one."""
+
+    def test_one_batch_or_one_event_at_a_time_the_same(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        work, journal, group = world
+        events = TestBatchParts._run(work, journal, 0.0)[TOPICS.correlate]
+        assert len(events) == 3
+
+        def correlate(batches: list[list[bytes]]) -> tuple[dict[bytes, bytes], list[bytes]]:
+            work.forget()
+            work.tables.scopes.clear()
+            group.owned_tps = {(TOPICS.correlate, 0)}
+            sent: list[bytes] = []
+            orig = FakeOutbox.send.__get__(work.outbox)
+
+            async def keep(topic: str, key: bytes | None, value: bytes, **kw: Any) -> None:
+                if topic == TOPICS.incidents:
+                    sent.append(value)
+                await orig(topic, key, value, **kw)
+
+            work.outbox.send = keep  # type: ignore[method-assign]
+            offset = 0
+            for batch in batches:
+                evs = []
+                for value in batch:
+                    evs.append(SimpleNamespace(message=SimpleNamespace(
+                        topic=TOPICS.correlate, partition=0, offset=offset),
+                        key=b"rack=r1", value=value))
+                    offset += 1
+                asyncio.run(work.run_correlate(evs))
+            return dict(work.tables.scopes), sent
+
+        together = correlate([events])
+        apart = correlate([[e] for e in events])
+        assert together == apart and together[0]
