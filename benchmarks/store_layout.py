@@ -5,11 +5,12 @@ and what the projection adds to each insert.
 A fresh embedded store at the schema before 0015 is filled with `--rows` samples (hosts
 x series x 10-second steps, in time order, through `metrics`' views as the sink writes
 them), merged to one part per day as an old store would be; then each query runs
-`--runs` times (rows read as ClickHouse reports them, median wall time), and inserts of
-`--insert-rows` new samples are timed (CPU of the process: the engine runs in it).
-Migration 0015 is then applied as a sink applies it at start, its background
-materialisation awaited, and the same queries (same answers, checked) and inserts
-measured again. Run in a process of its own (the embedded engine is one per process):
+`--runs` times (rows and marks read from the engine's own counters, median wall time),
+and inserts of `--insert-rows` new samples are timed (CPU of the process: the engine
+runs in it; background merges stopped meanwhile). Migration 0015 is then applied as a
+sink applies it at start, its materialisation awaited, and the same queries (same
+answers, checked) and inserts measured again; last, the projection's own cost: the
+same rows into copies of `metrics` without views, with and without it, alternating. Run in a process of its own (the embedded engine is one per process):
 
     python -m benchmarks.store_layout [--rows 10000000] [--json out.json]
 """
@@ -68,7 +69,7 @@ QUERIES = {
 }
 
 
-def _fill_sql(db: str, hosts: int, first: int, n: int, t0: int) -> str:
+def _fill_sql(db: str, hosts: int, first: int, n: int, t0: int, table: str = "metrics") -> str:
     """Samples `first`..`first + n` of the synthetic fleet, in time order: each 10-second
     step holds every series of every host; values are deterministic per sample."""
     names = "[" + ",".join(f"'{nm}'" for nm, _ in SERIES) + "]"
@@ -76,7 +77,7 @@ def _fill_sql(db: str, hosts: int, first: int, n: int, t0: int) -> str:
                                                {"rack": "", **lab}.items()) + ")"
                             for _, lab in SERIES) + "]"
     s = len(SERIES)
-    return (f"INSERT INTO {db}.metrics (host, ts, name, labels, rack, value, raw, ewma, wma, "
+    return (f"INSERT INTO {db}.{table} (host, ts, name, labels, rack, value, raw, ewma, wma, "
             "outlier, seq) SELECT host, ts, name, mapUpdate(lab, map('rack', rack)), rack, v, "
             "v, v, v, false, step FROM (SELECT number AS i, "
             f"intDiv(i, {hosts * s}) AS step, intDiv(i % {hosts * s}, {s}) AS h, "
@@ -133,24 +134,52 @@ def _queries(store: Store, db: str, t0: int, end: int, hosts: int, runs: int
     return out
 
 
+def _timed(store: Store, sql: str, n: int) -> float:
+    """CPU of the process (the engine's threads included) per row of one insert, with
+    background merges stopped, so that merges of earlier inserts are not counted."""
+    store.command("SYSTEM STOP MERGES")
+    try:
+        c = time.process_time()
+        store.command(sql)
+        return (time.process_time() - c) / n * 1e6
+    finally:
+        store.command("SYSTEM START MERGES")
+
+
 def _inserts(store: Store, db: str, hosts: int, first: int, n: int, t0: int,
              repeats: int) -> dict[str, Any]:
-    """CPU and wall per stored row of `repeats` inserts of `n` new samples each."""
-    cpu, wall = [], []
-    for k in range(repeats):
-        sql = _fill_sql(db, hosts, first + k * n, n, t0)
-        c, w = time.process_time(), time.perf_counter()
-        store.command(sql)
-        cpu.append((time.process_time() - c) / n * 1e6)
-        wall.append((time.perf_counter() - w) / n * 1e6)
+    """CPU per stored row of `repeats` inserts of `n` new samples each into `metrics`
+    (its views and, after the migration, its projection)."""
+    cpu = [_timed(store, _fill_sql(db, hosts, first + k * n, n, t0), n)
+           for k in range(repeats)]
     return {"cpu_us_per_row": round(statistics.median(cpu), 3),
-            "wall_us_per_row": round(statistics.median(wall), 3),
             "cpu_us_each": [round(x, 3) for x in cpu]}
 
 
-def _bytes(store: Store, db: str) -> int:
-    return int(store.scalar("SELECT sum(bytes_on_disk) FROM system.parts WHERE database = "
-                            "{d:String} AND table = 'metrics' AND active", {"d": db}))
+def _projection_alone(store: Store, db: str, hosts: int, n: int, t0: int,
+                      repeats: int) -> dict[str, Any]:
+    """The projection's own cost: the same rows into two copies of `metrics` without
+    views, one without the projection, alternating."""
+    store.command(f"CREATE TABLE {db}.ab_plain AS {db}.metrics")
+    store.command(f"ALTER TABLE {db}.ab_plain DROP PROJECTION IF EXISTS by_name")
+    store.command(f"CREATE TABLE {db}.ab_proj AS {db}.metrics")
+    out: dict[str, list[float]] = {"ab_plain": [], "ab_proj": []}
+    for k in range(repeats):
+        for table in out:
+            out[table].append(_timed(store, _fill_sql(db, hosts, k * n, n, t0, table), n))
+    return {"plain_us_per_row": round(statistics.median(out["ab_plain"]), 3),
+            "projection_us_per_row": round(statistics.median(out["ab_proj"]), 3),
+            "each": {t: [round(x, 3) for x in v] for t, v in out.items()}}
+
+
+def _bytes(store: Store, db: str) -> dict[str, int]:
+    """Bytes and rows of `metrics`' active parts, and of its projection's parts."""
+    d = {"d": db}
+    size, rows = store.rows("SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE "
+                            "database = {d:String} AND table = 'metrics' AND active", d)[0]
+    proj = store.scalar("SELECT sum(bytes_on_disk) FROM system.projection_parts WHERE "
+                        "database = {d:String} AND table = 'metrics' AND active", d)
+    return {"bytes": int(size), "rows": int(rows), "projection_bytes": int(proj or 0)}
 
 
 def measure(rows: int, hosts: int, runs: int, insert_rows: int, repeats: int,
@@ -179,7 +208,7 @@ def measure(rows: int, hosts: int, runs: int, insert_rows: int, repeats: int,
             out: dict[str, Any] = {"rows": rows, "hosts": hosts, "series": len(SERIES),
                                    "fill": fill}
             out["before"] = {"queries": _queries(store, "b", t0, end, hosts, runs),
-                             "bytes": _bytes(store, "b"),
+                             "size": _bytes(store, "b"),
                              "insert": _inserts(store, "b", hosts, extra, insert_rows, t0,
                                                 repeats)}
             store.command("OPTIMIZE TABLE b.metrics FINAL")
@@ -189,10 +218,12 @@ def measure(rows: int, hosts: int, runs: int, insert_rows: int, repeats: int,
             out["migration"] = {"applied": applied, "cpu_s": time.process_time() - c,
                                 "wall_s": time.perf_counter() - w, "mutation_wait_s": wait}
             out["after"] = {"queries": _queries(store, "b", t0, end, hosts, runs),
-                            "bytes": _bytes(store, "b"),
+                            "size": _bytes(store, "b"),
                             "insert": _inserts(store, "b", hosts,
                                                extra + repeats * insert_rows, insert_rows,
-                                               t0, repeats)}
+                                               t0, repeats),
+                            "projection_alone": _projection_alone(store, "b", hosts,
+                                                                  insert_rows, t0, repeats)}
             for label in QUERIES:
                 before, after = out["before"]["queries"][label], out["after"]["queries"][label]
                 if before.pop("result") != after.pop("result"):

@@ -8,12 +8,15 @@
 -- (benchmarks/store_layout.py, docs/storage.md): rows read and time before and after,
 -- and what it adds to an insert.
 --
--- In place and safe to repeat: the projection is added only if missing; materializing it
--- for the parts written before is a background mutation (the store stays readable and
--- writable; until a part has it, queries read that part in the table's order), and
--- running it again after an interruption rebuilds the same projection.
+-- In place and safe to repeat: the projection is added only if missing (new parts have
+-- it from then on); materializing it for the parts written before is a mutation run in
+-- the background, also on the embedded engine, whose default would wait for it (~2.3 us
+-- of CPU per stored row: 25 s per 10M rows, measured): the sink starts at once, the
+-- store stays readable and writable, and until a part has the projection queries read
+-- that part in the table's order. Run again after an interruption, it rebuilds the same
+-- projection.
 ALTER TABLE ${database}.metrics
     ADD PROJECTION IF NOT EXISTS by_name
     (SELECT host, ts, name, labels, rack, value ORDER BY (name, ts, host));
 
-ALTER TABLE ${database}.metrics MATERIALIZE PROJECTION by_name;
+ALTER TABLE ${database}.metrics MATERIALIZE PROJECTION by_name SETTINGS mutations_sync = 0;
