@@ -10,7 +10,8 @@ and inserts of `--insert-rows` new samples are timed (CPU of the process: the en
 runs in it; background merges stopped meanwhile). Migration 0015 is then applied as a
 sink applies it at start, its materialisation awaited, and the same queries (same
 answers, checked) and inserts measured again; last, the projection's own cost: the
-same rows into copies of `metrics` without views, with and without it, alternating. Run in a process of its own (the embedded engine is one per process):
+same rows into copies of `metrics` without views, with and without it, alternating.
+Run in a process of its own (the embedded engine is one per process):
 
     python -m benchmarks.store_layout [--rows 10000000] [--json out.json]
 """
