@@ -292,14 +292,18 @@ def _sink_port(home: Path, env: dict[str, str]) -> int:
     return load_config(home / "rackwatch.toml", env=env).sink.serve_port
 
 
+# --compare: the worker as it was before batch parts and staged states (issue 19)
+WHOLE_BATCHES = "batch_max_ms = 0\nstate_interval_ms = 0"
+
+
 def end_to_end(e: Env, msgs: list[tuple[bytes, bytes]], samples: int, workers: int = 1,
-               timeout_s: float = 300) -> dict[str, Any]:
+               timeout_s: float = 300, worker_toml: str = "") -> dict[str, Any]:
     """The sink and the workers started and settled first (groups stable), then the
     backlog produced at full speed; timed from the first processed message to the last
     stored row. CPU is counted per process (and per part of the sink) from just before
     the backlog to the end, and the same messages are then read by a plain consumer
-    (the broker's CPU counted for both)."""
-    home, env = e.fresh()
+    (the broker's CPU counted for both). `worker_toml`: the workers' `[worker]` settings."""
+    home, env = e.fresh(**({"worker": worker_toml} if worker_toml else {}))
     prefix = env["RACKWATCH_TOPIC_PREFIX"]
     bootstrap = e.broker.bootstrap
     broker_pid = e.broker.status().pid or 0
@@ -559,10 +563,6 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(q * len(s) + 0.5) - 1))]
 
 
-# R6 --compare: the worker as it was before batch parts and staged states (issue 19)
-WHOLE_BATCHES = "batch_max_ms = 0\nstate_interval_ms = 0"
-
-
 def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7,
             also: tuple[float, ...] = (), worker_toml: str = "") -> dict[str, Any]:
     """R6: first the worker's sustained rate on this very workload (every batch an
@@ -656,8 +656,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fractions", default="",
                     help="R6: further fractions of capacity to measure, e.g. 0.2,0.5,0.9")
     ap.add_argument("--compare", action="store_true",
-                    help="R6: also the worker with whole batches and per-batch state writes "
-                         "([worker] batch_max_ms = 0, state_interval_ms = 0), alternating")
+                    help="R1 and R6: also the worker with whole batches and per-batch state "
+                         "writes ([worker] batch_max_ms = 0, state_interval_ms = 0), "
+                         "alternating")
     args = ap.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     only = set((args.only or "r1,r2,r6,r7,mem").split(","))
@@ -672,7 +673,11 @@ def main(argv: list[str] | None = None) -> int:
             msgs = _batches(hosts, per_host, samples, int(time.time() * 1000) - 600_000)
             n_samples = sum(len(orjson.loads(v)["samples"]) for _, v in msgs)
             if {"r1", "r2", "r7"} & only:
-                results["r1"] = _repeat(lambda: end_to_end(e, msgs, n_samples), repeats)
+                for _ in range(repeats):
+                    if args.compare:
+                        results.setdefault("r1_whole_batches", []).append(
+                            end_to_end(e, msgs, n_samples, worker_toml=WHOLE_BATCHES))
+                    results.setdefault("r1", []).append(end_to_end(e, msgs, n_samples))
                 results["insert_baseline"] = _repeat(
                     lambda: baseline_insert(e, msgs, n_samples), repeats)
             if "r2" in only:
