@@ -1,6 +1,7 @@
 """Baseline for the store: the same samples as pre-built columns, one insert each into a
 fresh embedded ClickHouse MergeTree (the `metrics` table's columns, codecs and order,
-no views), and, for reference, into `metrics` itself with its rollup views.
+no views, no projection), and, for reference, into `metrics` itself with its rollup views
+and its projection.
 
 Only the inserts are timed (building the columns in Python is not): CPU of the whole
 process (the engine's threads included) and wall time. Run in a process of its own,
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         with open_store(cfg) as store:
             store.command("CREATE TABLE b.plain AS b.metrics")
             store.command("CREATE TABLE b.warm AS b.metrics")
+            for t in ("plain", "warm"):  # a plain table: no projection either (0015)
+                store.command(f"ALTER TABLE b.{t} DROP PROJECTION IF EXISTS by_name")
             _timed_insert(store, "warm", [c[:1000] for c in cols])  # first-use costs
             plain = _timed_insert(store, "plain", cols)
             views = _timed_insert(store, "metrics", cols)

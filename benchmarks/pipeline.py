@@ -292,14 +292,18 @@ def _sink_port(home: Path, env: dict[str, str]) -> int:
     return load_config(home / "rackwatch.toml", env=env).sink.serve_port
 
 
+# --compare: the worker as it was before batch parts and staged states (issue 19)
+WHOLE_BATCHES = "batch_max_ms = 0\nstate_interval_ms = 0"
+
+
 def end_to_end(e: Env, msgs: list[tuple[bytes, bytes]], samples: int, workers: int = 1,
-               timeout_s: float = 300) -> dict[str, Any]:
+               timeout_s: float = 300, worker_toml: str = "") -> dict[str, Any]:
     """The sink and the workers started and settled first (groups stable), then the
     backlog produced at full speed; timed from the first processed message to the last
     stored row. CPU is counted per process (and per part of the sink) from just before
     the backlog to the end, and the same messages are then read by a plain consumer
-    (the broker's CPU counted for both)."""
-    home, env = e.fresh()
+    (the broker's CPU counted for both). `worker_toml`: the workers' `[worker]` settings."""
+    home, env = e.fresh(**({"worker": worker_toml} if worker_toml else {}))
     prefix = env["RACKWATCH_TOPIC_PREFIX"]
     bootstrap = e.broker.bootstrap
     broker_pid = e.broker.status().pid or 0
@@ -560,13 +564,14 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def latency(e: Env, seconds: float, backlog: int, fraction: float = 0.7,
-            also: tuple[float, ...] = ()) -> dict[str, Any]:
+            also: tuple[float, ...] = (), worker_toml: str = "") -> dict[str, Any]:
     """R6: first the worker's sustained rate on this very workload (every batch an
     alert), then latency at 70 % of it, with a worker of its own; then, with the same
-    worker, at each further fraction of `also` (`at`: p50/p99 per fraction)."""
+    worker, at each further fraction of `also` (`at`: p50/p99 per fraction).
+    `worker_toml`: the workers' `[worker]` settings, e.g. WHOLE_BATCHES."""
     def fresh_worker(name: str) -> tuple[str, Callable[[], subprocess.Popen[bytes]]]:
         """A fresh prefix and state directory; their topic prefix and a worker starter."""
-        home, env = e.fresh()
+        home, env = e.fresh(**({"worker": worker_toml} if worker_toml else {}))
         rules = home / "bench-rules.yaml"
         rules.write_text(LATENCY_RULES)
         return env["RACKWATCH_TOPIC_PREFIX"], lambda: _start(env, home, name, "worker",
@@ -650,6 +655,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--intervals", type=int, help="R1/R7 backlog: batches per host (50; 25)")
     ap.add_argument("--fractions", default="",
                     help="R6: further fractions of capacity to measure, e.g. 0.2,0.5,0.9")
+    ap.add_argument("--compare", action="store_true",
+                    help="R1 and R6: also the worker with whole batches and per-batch state "
+                         "writes ([worker] batch_max_ms = 0, state_interval_ms = 0), "
+                         "alternating")
     args = ap.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     only = set((args.only or "r1,r2,r6,r7,mem").split(","))
@@ -664,7 +673,11 @@ def main(argv: list[str] | None = None) -> int:
             msgs = _batches(hosts, per_host, samples, int(time.time() * 1000) - 600_000)
             n_samples = sum(len(orjson.loads(v)["samples"]) for _, v in msgs)
             if {"r1", "r2", "r7"} & only:
-                results["r1"] = _repeat(lambda: end_to_end(e, msgs, n_samples), repeats)
+                for _ in range(repeats):
+                    if args.compare:
+                        results.setdefault("r1_whole_batches", []).append(
+                            end_to_end(e, msgs, n_samples, worker_toml=WHOLE_BATCHES))
+                    results.setdefault("r1", []).append(end_to_end(e, msgs, n_samples))
                 results["insert_baseline"] = _repeat(
                     lambda: baseline_insert(e, msgs, n_samples), repeats)
             if "r2" in only:
@@ -672,9 +685,12 @@ def main(argv: list[str] | None = None) -> int:
                                                           else 10_000)} for _ in range(repeats)]
             if "r6" in only:
                 also = tuple(float(f) for f in args.fractions.split(",") if f)
-                results["r6"] = _repeat(lambda: latency(e, 8.0 if args.quick else 12.0,
-                                                        3000 if args.quick else 6000,
-                                                        also=also), repeats)
+                secs, backlog = (8.0, 3000) if args.quick else (12.0, 6000)
+                for _ in range(repeats):
+                    if args.compare:
+                        results.setdefault("r6_whole_batches", []).append(
+                            latency(e, secs, backlog, also=also, worker_toml=WHOLE_BATCHES))
+                    results.setdefault("r6", []).append(latency(e, secs, backlog, also=also))
             if "r7" in only:
                 results["r7"] = _repeat(lambda: end_to_end(e, msgs, n_samples, workers=2),
                                         repeats)

@@ -29,6 +29,7 @@ _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\S+)\.(\w+) T
                         re.MULTILINE)
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (\S+)\.(\w+)\s", re.MULTILINE)
 _MODIFY_ORDER = re.compile(r",\s*MODIFY ORDER BY \([^;]*?\)\s*$", re.DOTALL)
+_PROJECTION = re.compile(r"\b(ADD|MATERIALIZE|DROP) PROJECTION\b")
 _DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\S+)\.(\w+)\s*$", re.MULTILINE)
 _ENGINE = re.compile(r"^ENGINE = (\w*MergeTree)\s*$", re.MULTILINE)
 _SHARD = re.compile(r"^-- rackwatch:shard_key (.+)$", re.MULTILINE)
@@ -92,12 +93,15 @@ def _statements(mig: Migration, values: dict[str, str], cluster: str,
 
 def _alter(stmt: str, m: re.Match[str], db: str, cluster: str) -> list[str]:
     """An additive ALTER of table T: on every shard's T_local, then on the Distributed T
-    (which must list a column for inserts through it to carry it)."""
+    (which must list a column for inserts through it to carry it). A projection is
+    stored with the data: it goes to T_local only."""
     name = m.group(2)
+    local = stmt.replace(m.group(0), f"ALTER TABLE {db}.{name}_local ON CLUSTER '{cluster}' ", 1)
+    if _PROJECTION.search(stmt):
+        return [local]
     # the Distributed table has no sorting key: it only needs the columns
     front = _MODIFY_ORDER.sub("", stmt[m.start():])
-    return [stmt.replace(m.group(0), f"ALTER TABLE {db}.{name}_local ON CLUSTER '{cluster}' ", 1),
-            front.replace(m.group(0), f"ALTER TABLE {db}.{name} ON CLUSTER '{cluster}' ", 1)]
+    return [local, front.replace(m.group(0), f"ALTER TABLE {db}.{name} ON CLUSTER '{cluster}' ", 1)]
 
 
 def _known_tables(values: dict[str, str]) -> set[str]:

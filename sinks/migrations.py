@@ -1,7 +1,8 @@
 """Apply schemas/sql to a store, idempotently, and keep retention in line with the config.
 
 Each file is applied once and recorded in `schema_migrations` with the checksum of its
-template; every statement is `IF NOT EXISTS`, so a file interrupted halfway is simply
+template; every statement is `IF NOT EXISTS` (or `IF EXISTS`, or a projection's
+materialisation, which rebuilds the same one), so a file interrupted halfway is simply
 applied again. Editing an applied file is refused (add a new version instead). Retention
 is not a migration: it is reconciled at every start with ALTER TABLE ... MODIFY TTL, so
 changing a retention setting needs no new file.

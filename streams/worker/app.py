@@ -196,7 +196,9 @@ def _wire(cfg: Config, rules: RuleSet, app_id: str | None) -> _Wiring:
     work = Processing(bootstrap=kafka, group_id=app.conf.id, runtime=runtime,
                       tables=tables, outbox=outbox, topics=names, group=group,
                       book=PartitionBook(cfg.worker.stall_timeout_s), stats=stats,
-                      tick_ms=int(TICK_INTERVAL_S * 1000))
+                      tick_ms=int(TICK_INTERVAL_S * 1000),
+                      batch_max_ms=cfg.worker.batch_max_ms,
+                      state_interval_ms=cfg.worker.state_interval_ms)
     app.rackwatch_runtime = runtime  # type: ignore[attr-defined]  # for inspection
     app.rackwatch_stats = stats  # type: ignore[attr-defined]
     app.rackwatch_processing = work  # type: ignore[attr-defined]

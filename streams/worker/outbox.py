@@ -45,6 +45,7 @@ class Outbox:
         self.client_id = client_id
         self._producer: AIOKafkaProducer | None = None
         self._pending: list[asyncio.Future[Any]] = []
+        self._taken = 0  # sends taken off `_pending` (awaited)
         self._closed = False
         self.sent = 0
         self.sent_by_topic: dict[str, int] = {}
@@ -71,12 +72,26 @@ class Outbox:
         self.sent += 1
         self.sent_by_topic[topic] = self.sent_by_topic.get(topic, 0) + 1
 
-    async def delivered(self) -> None:
-        """Wait until everything sent so far is acknowledged by the broker (acks=all).
+    def mark(self) -> int:
+        """A point in the sends (their number so far), to wait for with `delivered`."""
+        return self._taken + len(self._pending)
+
+    def landed(self, upto: int) -> bool:
+        """Whether the sends before mark `upto` are acknowledged already (a failed one is
+        not: `delivered` deals with it)."""
+        return all(f.done() and not f.cancelled() and f.exception() is None
+                   for f in self._pending[:max(0, upto - self._taken)])
+
+    async def delivered(self, upto: int | None = None) -> None:
+        """Wait until everything sent so far (or before mark `upto`) is acknowledged by
+        the broker (acks=all).
 
         A delivery that fails for good ends the process: its batch was not acked, so the
         partition's next owner processes it again, which is the only safe way on."""
-        pending, self._pending = self._pending, []
+        n = len(self._pending) if upto is None else max(0, min(len(self._pending),
+                                                                upto - self._taken))
+        pending, self._pending = self._pending[:n], self._pending[n:]
+        self._taken += n
         if not pending:
             return
         results = await asyncio.gather(*pending, return_exceptions=True)

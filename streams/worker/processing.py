@@ -12,6 +12,17 @@ durable, in this order (docs/architecture.md draws it):
 4. then the states the batch changed are delivered to their changelogs;
 5. then the offsets may be committed (every second, on revocation, at shutdown).
 
+Two knobs keep alerts from waiting behind bulk work without changing that order. A
+batch is processed in parts of at most `batch_max_ms` of processing time (a take batch
+of 500 messages is half a second of work), each part's alerts sent as it ends. And with
+`state_interval_ms` > 0 the worker does not stop to wait for the broker after each part:
+a part's processed records are held until its alerts are delivered (checked, or awaited,
+when the next part ends), and changed host states are staged and written at most every
+`state_interval_ms`, once every output sent before them is delivered, and always before
+a commit, which waits for them. So steps 3-5 keep their order (a record never lands
+ahead of its alerts, a state never ahead of its outputs, an offset never ahead of its
+state); only later. With 0, every part waits for its outputs and writes its states.
+
 So a state in the changelog implies its outputs landed, and a committed offset implies
 both. A worker that dies anywhere in between leaves messages that the next owner reads
 again: where the state landed, dedup drops them; where only the outputs landed, the
@@ -20,8 +31,8 @@ next owner finds their input offsets in the output topic (header
 Alerts, correlation events and dead letters of such messages are sent again, identical
 (an alert re-send is part of the alert contract).
 
-faust is reached only through `Group` (the consumer group member: ownership, partition
-ends, seeks and commits), so this module can be read, and tested, without it.
+faust is reached only through `Group` (streams.worker.contract), so this module can be
+read, and tested, without it; ticks are streams.worker.ticking.
 """
 
 from __future__ import annotations
@@ -30,28 +41,21 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from common.kafka import KafkaClient
-from schemas.ids import ACTION, ALERT, INCIDENT, message_headers
 from streams.core.metrics import HostState
 from streams.runtime import Outputs, Runtime
-from streams.worker.offsets import (
-    ALERTS_HEADER,
-    SOURCE_HEADER,
-    Record,
-    alert_digest,
-    landed_offsets,
-    read_range,
-    resume_offsets,
-)
+from streams.worker.contract import Group, Topics
+from streams.worker.offsets import Record, landed_offsets, read_range, resume_offsets
 from streams.worker.outbox import Outbox
 from streams.worker.partitions import Gap, PartitionBook, StallAction, TPKey
+from streams.worker.sending import Row
 from streams.worker.stats import WorkerStats
 from streams.worker.tables import StateTables
+from streams.worker.ticking import INCIDENT_HEADERS, Ticking, wall_ms
 from streams.worker.ticks import Ticks
 
 __all__ = ["COMMIT_INTERVAL_S", "Group", "Processing", "Topics"]
@@ -59,69 +63,15 @@ __all__ = ["COMMIT_INTERVAL_S", "Group", "Processing", "Topics"]
 log = logging.getLogger(__name__)
 
 COMMIT_INTERVAL_S = 1.0
-# Every alert and incident message says what it is in its headers (schemas.ids).
-ALERT_HEADERS = message_headers(ALERT)
-ACTION_HEADERS = message_headers(ACTION)
-INCIDENT_HEADERS = message_headers(INCIDENT)
 
 
-class Group(Protocol):
-    """What the processing needs of the consumer group member (faust, in the worker)."""
-
-    def owned(self) -> set[TPKey]: ...
-    def highwater(self, tp: TPKey) -> int | None: ...
-    def settling(self) -> bool: ...  # rebalancing, or recovering table state
-    async def seek(self, tp: TPKey, offset: int) -> None: ...
-    async def commit(self, offsets: dict[TPKey, int]) -> bool: ...
-
-
-@dataclass(frozen=True)
-class Topics:
-    """Full names of the topics the worker reads and writes."""
-
-    metrics: str
-    logs: str
-    correlate: str
-    rows: str
-    log_rows: str
-    alerts: str
-    incidents: str
-    deadletter: str
-    actions: str = "rackwatch.actions"
-
-    def output_of(self, topic: str) -> str | None:
-        """Where the processed records of an input topic go (co-partitioned with it)."""
-        return {self.metrics: self.rows, self.logs: self.log_rows}.get(topic)
-
-
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
-
-
-_TS = b'"ts":'
-
-
-def peek_ts(raw: bytes) -> int | None:
-    """The `ts` field of a metric batch without decoding it (None when not plainly there:
-    producers write it near the start, as the first field named so)."""
-    i = raw.find(_TS, 0, 400)
-    if i < 0:
-        return None
-    j = i + len(_TS)
-    while j < len(raw) and raw[j] == 32:  # '"ts": 1' from other JSON writers
-        j += 1
-    k = j
-    while k < len(raw) and 48 <= raw[k] <= 57:
-        k += 1
-    return int(raw[j:k]) if k > j else None
-
-
-class Processing:
+class Processing(Ticking):
     """Batches and ticks of one worker, over its tables, outbox and partition book."""
 
     def __init__(self, *, bootstrap: str | KafkaClient, group_id: str, runtime: Runtime,
                  tables: StateTables, outbox: Outbox, topics: Topics, group: Group,
-                 book: PartitionBook, stats: WorkerStats, tick_ms: int) -> None:
+                 book: PartitionBook, stats: WorkerStats, tick_ms: int,
+                 batch_max_ms: float = 0.0, state_interval_ms: float = 0.0) -> None:
         self.bootstrap, self.group_id = bootstrap, group_id
         self.runtime, self.tables, self.outbox = runtime, tables, outbox
         self.topics, self.group, self.book, self.stats = topics, group, book, stats
@@ -132,10 +82,23 @@ class Processing:
         self.busy = asyncio.Lock()
         self.last_commit = time.monotonic()
         self.ends: dict[TPKey, int] = {}  # partition ends, as the watchdog last read them
+        self.batch_max_s = batch_max_ms / 1000.0  # 0: a take batch is processed whole
+        # Host states processed but not yet written (0: written after every batch part).
+        self.state_interval_s = state_interval_ms / 1000.0
+        self.staged: dict[bytes, HostState] = {}
+        # A part's processed records, held until the sends before the mark are delivered
+        self.held: tuple[int, list[Row]] | None = None
+        self.last_flush = time.monotonic()
 
     # ------------------------------------------------------------------ partitions
     def forget(self) -> None:
-        """A rebalance: partitions, parsed states and tick marks start again."""
+        """A rebalance: partitions, parsed states and tick marks start again (staged
+        states were written by the commit that preceded the revocation)."""
+        if self.staged:
+            log.warning("%d staged host state(s) dropped at a rebalance; their partitions' "
+                        "next owner rebuilds them from the landed outputs", len(self.staged))
+            self.staged.clear()
+        self.held = None  # their offsets were not committed: the next owner sends them
         self.book.forget()
         self.tables.forget()
         self.host_ticks.forget()
@@ -187,71 +150,54 @@ class Processing:
         return out
 
     # ------------------------------------------------------------------ outputs
-    async def emit(self, out: Outputs) -> None:
-        """Outputs that no input record carries (a timer tick's alerts)."""
-        send, t = self.outbox.send, self.topics
-        for key, value in out.deadletters:
-            await send(t.deadletter, key, value)
-        for fp, alert in out.alerts:
-            await send(t.alerts, fp, alert, headers=ALERT_HEADERS)
-            self._count_transition(alert)
-        for key, value in out.correlate:
-            await send(t.correlate, key, value)
-        for key, value in out.actions:
-            await send(t.actions, key, value, headers=ACTION_HEADERS)
-
-    def _count_transition(self, alert: bytes) -> None:
-        a = orjson.loads(alert)
-        key = (str(a.get("status")), str(a.get("severity")))
-        self.stats.transitions[key] = self.stats.transitions.get(key, 0) + 1
-
-    async def emit_record(self, before: list[Outputs], out: Outputs, after: list[Outputs],
-                          offset: int, landed: frozenset[str] | None,
-                          rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]
-                          ) -> None:
-        """What one input record caused, and the in-stream ticks just `before` and `after`
-        it, in that order (the order they happened in). Its alerts, dead letters and
-        correlation events are sent now; its processed records are appended to `rows`, to
-        be sent once those are delivered: a record carries the input offset and the
-        digests of its alerts, so a record on the broker must imply its alerts are too.
-        When the previous owner already delivered this offset (`landed`), the records and
-        those very alerts are not sent again; everything else is (identical re-sends)."""
-        send, t = self.outbox.send, self.topics
-        for key, value in out.deadletters:
-            await send(t.deadletter, key, value)
-        ordered = [*before, out, *after]
-        alerts = [a for o in ordered for a in o.alerts]
-        digests = [alert_digest(value) for _, value in alerts]
-        for (fp, alert), digest in zip(alerts, digests, strict=True):
-            if landed is not None and digest in landed:
-                self.stats.alerts_suppressed += 1
-                continue
-            await send(t.alerts, fp, alert, headers=ALERT_HEADERS)
-            self._count_transition(alert)
-        for o in ordered:
-            for key, value in o.correlate:
-                await send(t.correlate, key, value)
-            # rackwatch's own handling actions: identical when sent again (same
-            # action_id), so the store keeps one (streams.handling.actions)
-            for key, value in o.actions:
-                await send(t.actions, key, value, headers=ACTION_HEADERS)
-        if out.host is not None and landed is None:
-            headers = [(SOURCE_HEADER, str(offset).encode())]
-            if digests:
-                headers.append((ALERTS_HEADER, ",".join(digests).encode()))
-            if out.metric_block is not None:
-                rows.append((t.rows, out.host.encode(), out.metric_block, headers))
-            if out.log_rows is not None:
-                rows.append((t.log_rows, out.host.encode(), out.log_rows, headers))
+    async def _release(self, wait: bool) -> None:
+        """Send the held records once the sends before their mark are delivered (`wait`:
+        wait for that; else only when they already are)."""
+        if self.held is None:
+            return
+        mark, rows = self.held
+        if not wait and not self.outbox.landed(mark):
+            return
+        self.held = None
+        await self.outbox.delivered(mark)
+        for topic, key, value, headers in rows:
+            await self.outbox.send(topic, key, value, headers=headers)
 
     async def _store(self, changed: Iterable[tuple[Any, bytes, bytes]]) -> None:
         """Outputs first, then the states they imply (the delivery order above)."""
+        await self._release(wait=True)
         await self.outbox.delivered()
         for table, key, value in changed:
             await self.tables.put(table, key, value)
-        await self.outbox.delivered()
+        if self.state_interval_s <= 0:  # staged: the commit waits for the states
+            await self.outbox.delivered()
 
     # ------------------------------------------------------------------ batches
+    def stage(self, key: bytes, state: HostState) -> bool:
+        """Keep a host's changed state for the next flush (False: states are written
+        with each batch part, so the caller writes it now)."""
+        if self.state_interval_s <= 0:
+            return False
+        self.staged[key] = state
+        return True
+
+    async def flush_states(self) -> None:
+        """Write the staged host states, after the outputs they imply are delivered."""
+        staged, self.staged = self.staged, {}
+        self.last_flush = time.monotonic()
+        if not staged:
+            await self._release(wait=True)
+            await self.outbox.delivered()  # the outputs, before a commit
+            return
+        self.stats.state_flushes += 1
+        if self.state_interval_s <= 0:
+            await self._store((self.tables.hosts, k, st.dumps()) for k, st in staged.items())
+            return
+        await self._release(wait=True)
+        await self.outbox.delivered()
+        for k, st in staged.items():  # delivered before the next commit (which waits)
+            await self.tables.put(self.tables.hosts, k, st.dumps())
+
     async def run_batch(self, events: list[Any], handle: Callable[..., Outputs], *,
                         ticks: bool = False) -> None:
         async with self.busy:
@@ -259,175 +205,101 @@ class Processing:
                 return  # shutting down: left unacked for the partition's next owner
             started = time.monotonic()
             records = await self.admit(events)
-            dirty: dict[bytes, HostState] = {}
-            rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
-            wall = _wall_ms()
-            for r in records:
-                before: list[Outputs] = []
-                after: list[Outputs] = []
-                if ticks and (gap := self._gap_tick(r, wall)) is not None:
-                    before = self.tick_hosts_in_stream(r.partition, gap, dirty)
-                out = handle(r.value, self.tables.state_of, wall_ms=wall, topic=r.topic,
-                             partition=r.partition, offset=r.offset, key=r.key)
-                now = None
-                if out.state is not None and out.host is not None:
-                    key = out.host.encode()
-                    dirty[key] = out.state
-                    self.tables.remember(key, out.state, r.partition)
-                    t = out.state.event_ms
-                    if t is not None:
-                        now = self.host_ticks.observe(r.partition, t, wall)
-                if ticks and now is not None and self.host_ticks.due(r.partition, now):
-                    after = self.tick_hosts_in_stream(r.partition, now, dirty)
-                landed = self.book.landed((r.topic, r.partition), r.offset)
-                self.stats.resent_suppressed += landed is not None
-                await self.emit_record(before, out, after, r.offset, landed, rows)
+            done = 0
+            while done < len(records):
+                if done:
+                    self.stats.batch_cuts += 1
+                done = await self._run_part(records, done, handle, ticks)
             self.stats.batches += 1
             self.stats.records += len(records)
             for r in records:
                 self.stats.inputs[r.topic] = self.stats.inputs.get(r.topic, 0) + 1
-            await self.outbox.delivered()  # alerts, dead letters, correlation events
-            for topic, key, value, headers in rows:
-                await self.outbox.send(topic, key, value, headers=headers)
-            await self._store((self.tables.hosts, k, st.dumps()) for k, st in dirty.items())
+            if self.state_interval_s <= 0 or (
+                    time.monotonic() - self.last_flush >= self.state_interval_s):
+                await self.flush_states()
+            else:
+                await self._release(wait=False)
             self.stats.batch_seconds.observe(time.monotonic() - started)
             self.stats.batch_messages.observe(len(records))
             if time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S:
                 await self.commit()
+
+    async def _run_part(self, records: list[Record], first: int, handle: Callable[..., Outputs],
+                        ticks: bool) -> int:
+        """Records from `first` on, until `batch_max_s` of processing time is spent: their
+        alerts (and dead letters, correlation events) delivered, then their processed
+        records sent, their states staged. Returns where the next part starts."""
+        started = time.monotonic()
+        rows: list[Row] = []
+        wall = wall_ms()
+        i = first
+        while i < len(records):
+            r = records[i]
+            i += 1
+            before: list[Outputs] = []
+            after: list[Outputs] = []
+            if ticks and (gap := self._gap_tick(r, wall)) is not None:
+                before = self.tick_hosts_in_stream(r.partition, gap, self.staged)
+            out = handle(r.value, self.tables.state_of, wall_ms=wall, topic=r.topic,
+                         partition=r.partition, offset=r.offset, key=r.key)
+            now = None
+            if out.state is not None and out.host is not None:
+                key = out.host.encode()
+                self.staged[key] = out.state
+                self.tables.remember(key, out.state, r.partition)
+                t = out.state.event_ms
+                if t is not None:
+                    now = self.host_ticks.observe(r.partition, t, wall)
+            if ticks and now is not None and self.host_ticks.due(r.partition, now):
+                after = self.tick_hosts_in_stream(r.partition, now, self.staged)
+            landed = self.book.landed((r.topic, r.partition), r.offset)
+            self.stats.resent_suppressed += landed is not None
+            await self.emit_record(before, out, after, r.offset, landed, rows)
+            if self.batch_max_s and time.monotonic() - started >= self.batch_max_s:
+                break
+        if self.state_interval_s > 0:  # the previous part's records, this part's held
+            mark = self.outbox.mark()
+            await self._release(wait=True)
+            self.held = (mark, rows)
+            return i
+        await self.outbox.delivered()  # alerts, dead letters, correlation events
+        for topic, key, value, headers in rows:
+            await self.outbox.send(topic, key, value, headers=headers)
+        return i
 
     async def run_correlate(self, events: list[Any]) -> None:
         async with self.busy:
             if self.outbox.closed:
                 return
             changed: dict[bytes, bytes] = {}
+            parsed: dict[bytes, Any] = {}  # scopes of this batch, parsed once
             scopes = self.tables.scopes
             for r in await self.admit(events):
                 key = r.key or b""
-                raw = changed.get(key) or scopes.get(key)
-                st = {} if raw is None else orjson.loads(raw)
+                st = parsed.get(key)
+                if st is None:
+                    raw = changed.get(key) or scopes.get(key)
+                    st = parsed[key] = {} if raw is None else orjson.loads(raw)
                 ts = orjson.loads(r.value).get("ts")
                 for iid, msg in self.runtime.on_correlate(st, r.value):
                     await self.outbox.send(self.topics.incidents, iid, msg,
                                            headers=INCIDENT_HEADERS)
-                changed[key] = orjson.dumps(st)
                 if isinstance(ts, int):
-                    now = self.scope_ticks.observe(r.partition, ts, _wall_ms())
+                    now = self.scope_ticks.observe(r.partition, ts, wall_ms())
                     if self.scope_ticks.due(r.partition, now):
+                        changed.update((k, orjson.dumps(v)) for k, v in parsed.items())
+                        parsed.clear()
                         await self.tick_scopes(r.partition, now, changed)
+            changed.update((k, orjson.dumps(v)) for k, v in parsed.items())
             await self._store((scopes, k, v) for k, v in changed.items())
-
-    # ------------------------------------------------------------------ ticks
-    def _gap_tick(self, r: Record, wall: int) -> int | None:
-        """When `r` ends a quiet stretch of its partition: the time to tick it at first
-        (streams.worker.ticks.gap_due). Its event time is read without decoding it, and
-        a time beyond the worker's future-skew limit (a batch about to be rejected) is
-        never used."""
-        t = peek_ts(r.value)
-        if t is None or t > wall + self.runtime.limits.max_future_skew_ms:
-            return None
-        return self.host_ticks.gap_due(r.partition, t)
-
-    def tick_hosts_in_stream(self, partition: int, now: int,
-                             dirty: dict[bytes, HostState]) -> list[Outputs]:
-        """The partition's hosts at event time `now`, between two of its messages; the
-        outputs with alerts are returned, to be sent with the message they follow. A host
-        whose tick changed what matters (an alert, a window closed) is stored with the
-        batch; other tick-only changes are stored by the next timer tick's diff."""
-        self.host_ticks.mark(partition, now)
-        outs = []
-        for key in list(self.tables.hosts_in(partition)):
-            st = self.tables.state_of(key.decode())
-            if st is None:
-                continue
-            closes = st.windows_due_ms
-            out = self.runtime.on_tick(st, key.decode(), now)
-            self.stats.host_ticks += 1
-            if out.alerts or out.actions or st.windows_due_ms != closes:
-                dirty[key] = st
-            if out.alerts or out.actions:
-                outs.append(out)
-        return outs
-
-    async def _tick_scope(self, raw: bytes, now: int) -> bytes | None:
-        """One correlation scope at `now`: its incidents sent, its new state if changed."""
-        st = orjson.loads(raw)
-        for iid, msg in self.runtime.on_correlate_tick(st, now):
-            await self.outbox.send(self.topics.incidents, iid, msg, headers=INCIDENT_HEADERS)
-        new = orjson.dumps(st)
-        return new if new != raw else None
-
-    async def tick_scopes(self, partition: int, now: int, changed: dict[bytes, bytes]) -> None:
-        """The partition's correlation scopes at `now`, in-stream (those the batch
-        created, not yet in the table, included)."""
-        self.scope_ticks.mark(partition, now)
-        keys = dict.fromkeys(self.tables.keys_in(self.tables.scopes, partition))
-        keys.update((k, None) for k in changed if self.tables.partition_of(k) == partition)
-        for key in keys:
-            raw = changed.get(key) or self.tables.scopes.get(key)
-            if raw is not None and (new := await self._tick_scope(raw, now)) is not None:
-                changed[key] = new
-
-    async def run_tick(self, partition: int, now: int | None, scopes_now: int | None) -> None:
-        """A timer tick of one partition (from the ticks topic, ordered with its work)."""
-        changed: list[tuple[Any, bytes, bytes]] = []
-        tables, runtime = self.tables, self.runtime
-        if now is not None:
-            self.host_ticks.mark(partition, now)
-            for key in list(tables.hosts_in(partition)):
-                st = tables.state_of(key.decode())
-                if st is None:
-                    continue
-                before = tables.hosts.get(key)
-                out = runtime.on_tick(st, key.decode(), now)
-                self.stats.host_ticks += 1
-                new = st.dumps()
-                if new != before:
-                    changed.append((tables.hosts, key, new))
-                await self.emit(out)
-        lp = runtime.log_processors.get(partition)
-        if lp is not None and lp.dirty:
-            changed.append((tables.miners, tables.miner_key[partition], lp.snapshot()))
-        if scopes_now is not None:
-            self.scope_ticks.mark(partition, scopes_now)
-            for key in tables.keys_in(tables.scopes, partition):
-                raw = tables.scopes.get(key)
-                if raw is not None and (updated := await self._tick_scope(raw, scopes_now)):
-                    changed.append((tables.scopes, key, updated))
-        await self._store(changed)
-        self.stats.ticks_timer += 1
-
-    def lagging(self, topic: str) -> Callable[[int], bool]:
-        """Whether a partition of `topic` has messages this worker has not processed
-        (its end: what faust last fetched, else what the watchdog last read)."""
-        def lags(partition: int) -> bool:
-            tp = (topic, partition)
-            end = self.group.highwater(tp)
-            return self.book.lagging(tp, end if end is not None else self.ends.get(tp))
-        return lags
-
-    def owned_partitions(self, topic: str) -> list[int]:
-        return sorted(p for t, p in self.group.owned() if t == topic)
-
-    def timer_ticks(self, partitions: list[int]) -> list[tuple[int, bytes]]:
-        """The ticks to publish now, one per owned input partition with a time to tick
-        it at: its own clock, or the worker's read point (a partition that has had no
-        message since this worker took it over has no clock, yet may hold hosts that went
-        silent before: they are judged at the read point)."""
-        wall = _wall_ms()
-        hosts_lag = self.lagging(self.topics.metrics)
-        scopes_lag = self.lagging(self.topics.correlate)
-        out = []
-        for p in partitions:
-            now = self.host_ticks.timer_now(p, wall, hosts_lag, partitions)
-            scopes_now = self.scope_ticks.timer_now(p, wall, scopes_lag, partitions)
-            if now is not None or scopes_now is not None:
-                out.append((p, orjson.dumps({"now": now, "scopes_now": scopes_now})))
-        return out
 
     # ------------------------------------------------------------------ commits, watchdog
     async def commit(self) -> None:
         """Commit, per input partition, the offset up to which every message was
-        processed and is durable (they are processed in offset order, without gaps)."""
+        processed and is durable (they are processed in offset order, without gaps): the
+        staged host states are written first."""
+        await self.flush_states()
+        await self.outbox.delivered()
         due = self.book.commit_due()
         self.last_commit = time.monotonic()
         if not due:

@@ -28,6 +28,8 @@ class WorkerStats:
     """The worker shell's own counters (the core counts the rest)."""
 
     batches: int = 0  # take batches processed
+    batch_cuts: int = 0  # take batches cut into one more part ([worker] batch_max_ms)
+    state_flushes: int = 0  # staged host states written ([worker] state_interval_ms)
     records: int = 0  # input messages processed
     stale_skipped: int = 0  # delivered for a partition this worker does not own now
     seen_skipped: int = 0  # delivered again below the next offset to process
@@ -45,6 +47,9 @@ class WorkerStats:
     transitions: dict[tuple[str, str], int] = field(default_factory=dict)  # (status, severity)
     batch_seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
     batch_messages: Histogram = field(default_factory=lambda: Histogram(SIZE_BUCKETS))
+
+    def count_transition(self, status: str, severity: str) -> None:
+        self.transitions[(status, severity)] = self.transitions.get((status, severity), 0) + 1
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if isinstance(v, int)}

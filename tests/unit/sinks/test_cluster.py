@@ -58,6 +58,16 @@ class TestClusterDdl:
             assert (f"ALTER TABLE rackwatch.{name} ON CLUSTER 'rackwatch' ADD COLUMN IF NOT "
                     "EXISTS fault_source") in text
 
+    def test_projections_go_to_the_local_tables_only(self) -> None:
+        """A projection is stored with the data: on every shard's metrics_local, never on
+        the Distributed front (which holds no data and refuses one)."""
+        text = cluster_ddl()
+        assert ("ALTER TABLE rackwatch.metrics_local ON CLUSTER 'rackwatch' MATERIALIZE "
+                "PROJECTION by_name") in text
+        assert re.search(r"metrics_local ON CLUSTER 'rackwatch'\s+ADD PROJECTION IF NOT "
+                         r"EXISTS by_name", text)
+        assert not re.search(r"ALTER TABLE rackwatch\.metrics ON CLUSTER[^;]*PROJECTION", text)
+
     def test_records_every_migration(self) -> None:
         """The script records each version with its checksum, so the migrator is a no-op."""
         text = cluster_ddl()

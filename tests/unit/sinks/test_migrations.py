@@ -115,6 +115,47 @@ class TestSeriesRollupsUpgrade:
                            ((("gpu", "1"), ("rack", "r1")), 6, 51.0, 51.0)], table
 
 
+class TestMetricsByNameUpgrade:
+    """0015 adds a projection ordered by (name, ts, host) to a store holding data."""
+
+    def test_a_store_at_version_14_gets_the_projection_and_the_same_answers(
+            self, base_store: Store, fresh_cfg: Config) -> None:
+        settings = _settings(fresh_cfg)
+        db = settings.database
+        assert apply_migrations(base_store, settings,
+                                [m for m in load_migrations() if m.version <= 14])[-1] == 14
+        base = (int(time.time()) // 3600 - 3) * 3_600_000
+        rows = [(f"h{h}", base + i * 10_000, name, {"rack": "r1"}, "r1", float(h * 100 + i),
+                 0.0, 0.0, 0.0, False, i)
+                for i in range(50) for h in range(4) for name in ("cpu.usage", "mem.used")]
+        names = ("host", "ts", "name", "labels", "rack", "value", "raw", "ewma", "wma",
+                 "outlier", "seq")
+        store = Store(base_store.client, base_store.dsn, settings)
+        store.insert_columns("metrics", [list(c) for c in zip(*rows, strict=True)], names, "a")
+        fleet = (f"SELECT host, sum(value), count() FROM {db}.metrics WHERE name = 'mem.used' "
+                 f"AND ts >= fromUnixTimestamp64Milli({base + 100_000}) GROUP BY host "
+                 "ORDER BY host")
+        want = [(f"h{h}", float(sum(h * 100 + i for i in range(10, 50))), 40)
+                for h in range(4)]  # by hand
+        assert [tuple(r) for r in base_store.rows(fleet)] == want
+        assert apply_migrations(base_store, settings) == [15]
+        base_store.command(f"ALTER TABLE {db}.metrics MATERIALIZE PROJECTION by_name "
+                           "SETTINGS mutations_sync = 1")  # what the migration started
+        parts = base_store.rows("SELECT name, parent_name FROM system.projection_parts WHERE "
+                                "database = {d:String} AND table = 'metrics' AND active",
+                                {"d": db})
+        assert parts and {str(n) for n, _ in parts} == {"by_name"}
+        assert [tuple(r) for r in base_store.rows(fleet)] == want
+        # served from the projection alone (an error if it could not be), same answer
+        forced = base_store.rows(f"{fleet} SETTINGS force_optimize_projection = 1, "
+                                 "force_optimize_projection_name = 'by_name'")
+        assert [tuple(r) for r in forced] == want
+        with pytest.raises(Exception, match=r"(?i)projection"):  # raw is not in it
+            base_store.rows(f"SELECT sum(raw) FROM {db}.metrics WHERE name = 'mem.used' "
+                            "SETTINGS force_optimize_projection = 1")
+        assert apply_migrations(base_store, settings) == []  # recorded: a no-op now
+
+
 class TestRetention:
     def test_changed_retention_alters_ttl(self, base_store: Store, fresh_cfg: Config) -> None:
         """A new retention for one table becomes its TTL at the next start, alone."""

@@ -31,18 +31,48 @@ T0 = 1_700_000_000_000
 
 
 class FakeOutbox:
+    """Sends land when `delivered` is awaited (up to its mark); it checks the delivery
+    order as it goes: a processed record is sent only once its alerts have landed, a
+    host state only once every output sent before it has."""
+
     def __init__(self, journal: list[str]) -> None:
         self.journal = journal
         self.closed = False
         self.headers: dict[str, list[Any]] = {}
+        self.sent = 0
+        self.acked = 0
+        self.fresh = True  # the first wait is journaled even with nothing sent
+        self.alert_at: dict[str, int] = {}  # alert digest -> its send's number
 
     async def send(self, topic: str, key: bytes | None, value: bytes, *,
                    partition: int | None = None, headers: Any = None) -> None:
+        from streams.worker.offsets import ALERTS_HEADER, alert_digest
+
         self.journal.append(f"send {topic}")
         self.headers.setdefault(topic, []).append(headers)
+        if topic == TOPICS.alerts:
+            self.alert_at[alert_digest(value)] = self.sent
+        for name, v in headers or []:
+            if name == ALERTS_HEADER:
+                assert all(self.alert_at[d] < self.acked for d in v.decode().split(","))
+        if topic.startswith("changelog-hosts") and not self.journal[-2].startswith(
+                "send changelog-hosts"):
+            assert self.acked == self.sent, "a state sent ahead of its outputs"
+        self.sent += 1
 
-    async def delivered(self) -> None:
-        self.journal.append("delivered")
+    def mark(self) -> int:
+        return self.sent
+
+    def landed(self, upto: int) -> bool:
+        return upto <= self.acked
+
+    async def delivered(self, upto: int | None = None) -> None:
+        """Journaled when it waits for something (the real one returns at once else)."""
+        target = self.sent if upto is None else upto
+        if target > self.acked or self.fresh:
+            self.journal.append("delivered")
+        self.fresh = False
+        self.acked = max(self.acked, target)
 
     async def stop(self) -> None:
         self.closed = True
@@ -246,6 +276,21 @@ class TestTimerTicks:
         assert ticks.get(0, {}).get("now") is None
         assert ticks[1]["now"] >= T0 + 10_000
 
+    def test_a_logs_backlog_holds_the_timer_tick(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Metrics caught up but the same partition's logs still unread: no timer tick
+        (it would slide the hosts' log windows past lines not yet counted)."""
+        work, _, group = world
+        logs = "rackwatch.logs"
+        group.owned_tps = {(M, 0), (logs, 0)}
+        work.book.take_over((M, 0), 0, {}, now=0.0)
+        work.book.take_over((logs, 0), 0, {}, now=0.0)
+        asyncio.run(work.run_batch([event(0, 100, partition=0)], work.runtime.on_metrics))
+        group.ends = {(M, 0): 1, (logs, 0): 40}
+        assert 0 not in dict(work.timer_ticks([0]))
+        group.ends = {(M, 0): 1, (logs, 0): 0}
+        assert orjson.loads(dict(work.timer_ticks([0]))[0])["now"] >= T0 + 100_000
+
     def test_partition_without_a_clock_is_ticked_once_nothing_lags(
             self, world: tuple[Processing, list[str], FakeGroup]) -> None:
         """A worker restarted on a partition whose hosts went silent before: no message
@@ -332,3 +377,179 @@ class TestResendSuppression:
         assert sent == []  # offset 0's alert was sent; offset 1 raises none (already firing)
         assert journal.count("send rackwatch.processed.metrics") == 1  # offset 1's only
         assert work.stats.alerts_suppressed == 1 and work.stats.resent_suppressed == 1
+
+
+HOT = ("groups:\n  - name: g\n    rules:\n      - {alert: Hot, kind: threshold, "
+       "metric: cpu.usage, above: 0.4}\n")
+
+
+class TestStagedStates:
+    """[worker] state_interval_ms: host states written at most that often, before commits."""
+
+    def test_states_wait_for_the_interval_then_land_before_the_commit(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Two batches of one host write no state (the second's record is held: its
+        outputs are not known to be delivered); the commit sends the record, then writes
+        the state once, after the outputs are delivered, and only then commits."""
+        work, journal, _ = world
+        work.state_interval_s = 60.0
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        asyncio.run(work.run_batch([event(1, 2)], work.runtime.on_metrics))
+        assert "send changelog-hosts" not in journal
+        assert list(work.staged) == [b"h1"]
+        assert journal.count("send rackwatch.processed.metrics") == 1  # the second: held
+        journal.clear()
+        asyncio.run(work.commit())
+        assert journal == ["delivered", "send rackwatch.processed.metrics", "delivered",
+                           "send changelog-hosts", "delivered",
+                           "commit [(('rackwatch.metrics', 0), 2)]"]
+        assert work.staged == {} and work.stats.state_flushes == 1
+
+    def test_a_batch_after_the_interval_writes_the_states(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Once the interval has passed, the batch that ends it writes what is staged."""
+        work, journal, _ = world
+        work.state_interval_s = 60.0
+        work.last_flush = -100.0
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        rows = journal.index("send rackwatch.processed.metrics")
+        state = journal.index("send changelog-hosts")
+        assert rows < journal.index("delivered", rows) < state
+        assert work.tables.hosts[b"h1"] == work.tables.state_of("h1").dumps()  # type: ignore[union-attr]
+
+    def test_a_timer_tick_stages_instead_of_writing(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """A tick that changes a host's state stages it with the batches' states."""
+        work, journal, _ = world
+        work.state_interval_s = 60.0
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        work.staged.clear()
+        asyncio.run(work.run_tick(0, T0 + 600_000, None))
+        assert "send changelog-hosts" not in journal
+        assert b"h1" in work.staged
+
+    def test_a_rebalance_drops_what_is_staged(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Staged states of partitions that move are not written by the old owner."""
+        work, _, _ = world
+        work.state_interval_s = 60.0
+        asyncio.run(work.run_batch([event(0, 1)], work.runtime.on_metrics))
+        work.forget()
+        assert work.staged == {}
+
+
+class TestBatchParts:
+    """[worker] batch_max_ms: a batch processed in parts, each part's alerts out first."""
+
+    @staticmethod
+    def _run(work: Processing, journal: list[str], max_s: float) -> dict[str, list[bytes]]:
+        work.runtime.replace_rules(parse_rules(HOT))
+        work.batch_max_s = max_s
+        sent: dict[str, list[bytes]] = {}
+        orig = work.outbox.send
+
+        async def keep(topic: str, key: bytes | None, value: bytes, **kw: Any) -> None:
+            sent.setdefault(topic, []).append(value)
+            await orig(topic, key, value, **kw)
+
+        work.outbox.send = keep  # type: ignore[method-assign]
+        events = [event(i, 1, host=f"h{i}") for i in range(3)]
+        asyncio.run(work.run_batch(events, work.runtime.on_metrics))
+        return sent
+
+    def test_each_part_delivers_its_alerts_before_its_records(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """Cut after every record: alert (its correlation event, its assignment), delivered, record,
+        three times over."""
+        work, journal, _ = world
+        self._run(work, journal, 1e-9)
+        sends = [j for j in journal if j != "resume" and not j.startswith("seek")]
+        part = ["send rackwatch.alerts", "send rackwatch.correlate", "send rackwatch.actions",
+                "delivered", "send rackwatch.processed.metrics"]
+        assert sends[:15] == part * 3
+        assert work.stats.batch_cuts == 2 and work.stats.batches == 1
+
+    def test_cutting_changes_nothing_that_is_sent(
+            self, world: tuple[Processing, list[str], FakeGroup],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """The same alerts, records and events per topic, in the same order, cut or whole."""
+        work, journal, _ = world
+        monkeypatch.setattr(proc, "wall_ms", lambda: T0 + 10_000)
+        whole = self._run(work, journal, 0.0)
+        work.forget()
+        work.tables.hosts.clear()
+        work.runtime = Runtime(parse_rules(HOT), check_wall_clock=False)
+        work.outbox.send = FakeOutbox.send.__get__(work.outbox)  # type: ignore[method-assign]
+        cut = self._run(work, journal, 1e-9)
+        assert len(whole[TOPICS.alerts]) == len(whole[TOPICS.rows]) == 3
+        assert cut == whole
+
+    def test_staged_parts_hold_records_instead_of_waiting(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        """With staged states a part does not wait for its own alerts: its records are
+        held and sent when the next part ends (once those alerts landed), so the second
+        part's alert leaves before the first part's record; the fake checks the order."""
+        work, journal, _ = world
+        work.state_interval_s = 60.0
+        self._run(work, journal, 1e-9)
+        alerts = [i for i, j in enumerate(journal) if j == "send rackwatch.alerts"]
+        records = [i for i, j in enumerate(journal) if j == "send rackwatch.processed.metrics"]
+        assert len(alerts) == 3 and len(records) == 2  # the last part's record: held
+        assert alerts[1] < records[0]
+        asyncio.run(work.commit())
+        assert journal.count("send rackwatch.processed.metrics") == 3
+        assert journal[-1].startswith("commit")
+
+    def test_staged_or_not_the_same_is_sent(
+            self, world: tuple[Processing, list[str], FakeGroup],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """Staged states and held records change when things are sent, not what."""
+        work, journal, _ = world
+        monkeypatch.setattr(proc, "wall_ms", lambda: T0 + 10_000)
+        plain = self._run(work, journal, 0.0)
+        work.forget()
+        work.tables.hosts.clear()
+        work.runtime = Runtime(parse_rules(HOT), check_wall_clock=False)
+        work.outbox.send = FakeOutbox.send.__get__(work.outbox)  # type: ignore[method-assign]
+        work.state_interval_s = 60.0
+        staged = self._run(work, journal, 1e-9)
+        asyncio.run(work.commit())
+        assert staged == plain
+
+
+class TestCorrelateBatches:
+    """A correlation batch parses each scope once; the outcome is the per-event one."""
+
+    def test_one_batch_or_one_event_at_a_time_the_same(
+            self, world: tuple[Processing, list[str], FakeGroup]) -> None:
+        work, journal, group = world
+        events = TestBatchParts._run(work, journal, 0.0)[TOPICS.correlate]
+        assert len(events) == 3
+
+        def correlate(batches: list[list[bytes]]) -> tuple[dict[bytes, bytes], list[bytes]]:
+            work.forget()
+            work.tables.scopes.clear()
+            group.owned_tps = {(TOPICS.correlate, 0)}
+            sent: list[bytes] = []
+            orig = FakeOutbox.send.__get__(work.outbox)
+
+            async def keep(topic: str, key: bytes | None, value: bytes, **kw: Any) -> None:
+                if topic == TOPICS.incidents:
+                    sent.append(value)
+                await orig(topic, key, value, **kw)
+
+            work.outbox.send = keep  # type: ignore[method-assign]
+            offset = 0
+            for batch in batches:
+                evs = []
+                for value in batch:
+                    evs.append(SimpleNamespace(message=SimpleNamespace(
+                        topic=TOPICS.correlate, partition=0, offset=offset),
+                        key=b"rack=r1", value=value))
+                    offset += 1
+                asyncio.run(work.run_correlate(evs))
+            return dict(work.tables.scopes), sent
+
+        together = correlate([events])
+        apart = correlate([[e] for e in events])
+        assert together == apart and together[0]
